@@ -1,0 +1,73 @@
+"""rerank-plugins: a rerank stage for RAG pipelines.
+
+One core (:class:`Reranker`) holds the semantics of ``top_n``, the candidate window, the score
+threshold, the latency budget and failure handling; scorers plug into it; the LlamaIndex and
+LangChain adapters are thin layers over it. Importing this package loads no heavy library: scorers
+and adapters are imported lazily on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from rerank_plugins._core import (
+    METADATA_KEYS,
+    RankedText,
+    RerankOptions,
+    Reranker,
+    RerankResult,
+    RerankStats,
+)
+from rerank_plugins._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    MissingDependencyError,
+    RequestRejectedError,
+    RerankError,
+    TransientError,
+)
+from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+
+if TYPE_CHECKING:
+    from rerank_plugins.scorers.cross_encoder import CrossEncoderScorer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METADATA_KEYS",
+    "AuthenticationError",
+    "ConfigurationError",
+    "CrossEncoderScorer",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "Normalization",
+    "RankedText",
+    "RequestRejectedError",
+    "RerankError",
+    "RerankOptions",
+    "RerankResult",
+    "RerankStats",
+    "Reranker",
+    "Scorer",
+    "TransientError",
+    "UnitScores",
+    "__version__",
+]
+
+# Scorers that wrap a heavy library load on first attribute access (PEP 562).
+_LAZY = {
+    "CrossEncoderScorer": "rerank_plugins.scorers.cross_encoder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rerank_plugins' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,503 @@
+"""The scoring core: every rule of the rerank contract, written once.
+
+:class:`Reranker` wraps a :class:`~rerank_plugins.Scorer` with the options every entry point shares
+(``top_n``, ``max_candidates``, ``min_score``, ``budget_ms``, ``on_error``) and turns
+``(query, texts)`` into a :class:`RerankResult`: the ranked candidates and the call's stats. The
+framework adapters are thin layers over it. This module imports no third-party package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from rerank_plugins._exceptions import InvalidInputError, TransientError
+from rerank_plugins._scorer import Scorer, UnitScores, normalize
+
+__all__ = [
+    "METADATA_KEYS",
+    "OnError",
+    "RankedText",
+    "RerankOptions",
+    "RerankResult",
+    "RerankStats",
+    "Reranker",
+    "candidate_metadata",
+]
+
+logger = logging.getLogger("rerank_plugins")
+
+OnError = Literal["fallback", "raise"]
+
+METADATA_KEYS = (
+    "relevance_score",
+    "rerank_raw_score",
+    "retrieval_score",
+    "retrieval_rank",
+    "reranker",
+    "rerank_scored",
+)
+"""The metadata keys both framework adapters set on every returned node or document."""
+
+_MAX_RETRY_WAIT_S = 30.0  # cap on an honoured Retry-After when there is no budget
+
+
+@dataclass(frozen=True)
+class RerankOptions:
+    """The options every entry point shares, validated once, with the same messages everywhere.
+
+    Args:
+        top_n: How many candidates to return; ``None`` returns all; above the number of
+            candidates it is clamped.
+        max_candidates: Score only the first ``max_candidates`` candidates (retrieval order);
+            the rest follow unscored.
+        min_score: Drop scored candidates whose normalised score is below it.
+        budget_ms: Wall-clock budget for the whole call, in milliseconds.
+        on_error: ``"fallback"`` keeps candidates unscored after a transient failure;
+            ``"raise"`` raises :class:`~rerank_plugins.TransientError`.
+    """
+
+    top_n: int | None = None
+    max_candidates: int | None = None
+    min_score: float | None = None
+    budget_ms: float | None = None
+    on_error: OnError = "fallback"
+
+    def __post_init__(self) -> None:
+        _check_count("top_n", self.top_n)
+        _check_count("max_candidates", self.max_candidates)
+        if self.min_score is not None and (
+            isinstance(self.min_score, bool)
+            or not isinstance(self.min_score, (int, float))
+            or not 0.0 <= self.min_score <= 1.0
+        ):
+            raise ValueError(
+                f"min_score must be a number between 0 and 1 (scores are normalised), "
+                f"got {self.min_score!r}; pass e.g. min_score=0.5, or None to keep all."
+            )
+        if self.budget_ms is not None and (
+            isinstance(self.budget_ms, bool)
+            or not isinstance(self.budget_ms, (int, float))
+            or not self.budget_ms > 0
+            or math.isinf(self.budget_ms)
+        ):
+            raise ValueError(
+                f"budget_ms must be a positive number of milliseconds, got {self.budget_ms!r}; "
+                f"pass e.g. budget_ms=200, or None for no budget."
+            )
+        if self.on_error not in ("fallback", "raise"):
+            raise ValueError(
+                f"on_error must be 'fallback' or 'raise', got {self.on_error!r}."
+            )
+
+
+def _check_count(name: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{name} must be a positive integer or None, got {value!r}; "
+            f"pass e.g. {name}=3, or None for all candidates."
+        )
+
+
+@dataclass(frozen=True)
+class RankedText:
+    """One candidate in the result.
+
+    Attributes:
+        index: Its 0-based position in the input (its retrieval rank).
+        text: The text that was (or would have been) scored.
+        score: Normalised relevance in ``[0, 1]``; ``None`` when unscored.
+        raw_score: The backend's own score; ``None`` when unscored.
+    """
+
+    index: int
+    text: str
+    score: float | None
+    raw_score: float | None
+
+    @property
+    def scored(self) -> bool:
+        """Whether the candidate was scored (``False``: beyond ``max_candidates``, budget ran
+        out, or a transient failure with ``on_error="fallback"``)."""
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class RerankStats:
+    """What one call did.
+
+    Attributes:
+        backend: The scorer's backend (``"cross-encoder"``, ``"cohere"``, ...).
+        model: The scorer's model.
+        candidates_in: Candidates passed in.
+        scored: Candidates that got a score.
+        returned: Candidates returned.
+        latency_ms: Wall-clock time of the call.
+        budget_ms: The budget, if any.
+        budget_exhausted: Whether the budget ran out before every unit was scored.
+        fallback_reason: Why some candidates stayed unscored after a failure, if any.
+        retries: Unit retries after transient failures.
+        units: Units scored successfully.
+        failed_units: Units given up on after transient failures.
+        billed: What the backend billed (tokens, search units), summed over units.
+    """
+
+    backend: str
+    model: str
+    candidates_in: int
+    scored: int
+    returned: int
+    latency_ms: float
+    budget_ms: float | None
+    budget_exhausted: bool
+    fallback_reason: str | None
+    retries: int
+    units: int
+    failed_units: int
+    billed: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stats as a plain, JSON-serialisable dict."""
+        out = asdict(self)
+        out["billed"] = dict(self.billed)
+        return out
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """The ranked candidates and the call's stats.
+
+    Iterating yields the :class:`RankedText` items, best first.
+    """
+
+    items: list[RankedText]
+    stats: RerankStats
+
+    def __iter__(self) -> Iterator[RankedText]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def indices(self) -> list[int]:
+        """Input positions of the returned candidates, in result order."""
+        return [item.index for item in self.items]
+
+
+def candidate_metadata(
+    item: RankedText, *, reranker: str, retrieval_score: float | None
+) -> dict[str, Any]:
+    """The contract's metadata for one returned candidate (same keys in every adapter)."""
+    return {
+        "relevance_score": item.score,
+        "rerank_raw_score": item.raw_score,
+        "retrieval_score": None if retrieval_score is None else float(retrieval_score),
+        "retrieval_rank": item.index,
+        "reranker": reranker,
+        "rerank_scored": item.scored,
+    }
+
+
+class Reranker:
+    """Reranks candidates with a scorer, under the contract's options.
+
+    Args:
+        scorer: What scores ``(query, texts)``.
+        top_n: How many to return (``None``: all).
+        max_candidates: Score only this many, in retrieval order; the rest follow unscored.
+        min_score: Drop scored candidates below this normalised score.
+        budget_ms: Wall-clock budget per call.
+        on_error: ``"fallback"`` or ``"raise"`` on transient failures.
+
+    Example:
+        >>> from rerank_plugins import Reranker
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> result = Reranker(KeywordScorer(), top_n=2).rerank(
+        ...     "red apples", ["green pears", "red apples", "apples"])
+        >>> [item.text for item in result]
+        ['red apples', 'apples']
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        top_n: int | None = None,
+        max_candidates: int | None = None,
+        min_score: float | None = None,
+        budget_ms: float | None = None,
+        on_error: OnError = "fallback",
+    ) -> None:
+        if not isinstance(scorer, Scorer):
+            raise TypeError(
+                f"Reranker needs a rerank_plugins Scorer, got {type(scorer).__name__}; "
+                f"pass e.g. CrossEncoderScorer(...)."
+            )
+        self.scorer = scorer
+        self.options = RerankOptions(
+            top_n=top_n,
+            max_candidates=max_candidates,
+            min_score=min_score,
+            budget_ms=budget_ms,
+            on_error=on_error,
+        )
+
+    def __repr__(self) -> str:
+        return f"Reranker({self.scorer!r}, {self.options})"
+
+    def rerank(self, query: str | None, texts: Sequence[str]) -> RerankResult:
+        """Rerank ``texts`` (in retrieval order, best first) for ``query``.
+
+        Raises:
+            InvalidInputError: blank or missing query, or texts that are not strings.
+            TransientError: a transient failure with ``on_error="raise"``.
+            ConfigurationError: a setup problem of the scorer.
+        """
+        call = _Call(self, query, texts)
+        if call.pending:
+            self.scorer.prepare()
+            if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
+                workers = min(self.scorer.max_concurrency, len(call.pending))
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(lambda unit: self._run_unit(call, unit), call.pending))
+            else:
+                for unit in call.pending:
+                    self._run_unit(call, unit)
+        return call.finish()
+
+    async def arerank(self, query: str | None, texts: Sequence[str]) -> RerankResult:
+        """Async twin of :meth:`rerank`: same rules, same result on the same input."""
+        call = _Call(self, query, texts)
+        if call.pending:
+            await self.scorer.aprepare()
+            limit = asyncio.Semaphore(max(1, self.scorer.max_concurrency))
+
+            async def run(unit: list[int]) -> None:
+                async with limit:
+                    await self._arun_unit(call, unit)
+
+            tasks = [asyncio.ensure_future(run(unit)) for unit in call.pending]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+        return call.finish()
+
+    def _run_unit(self, call: _Call, unit: list[int]) -> None:
+        attempt = 0
+        while call.may_start(unit):
+            started = time.monotonic()
+            try:
+                out = self.scorer.score_unit(call.query, call.unit_texts(unit), timeout=call.time_left())
+            except TransientError as exc:
+                delay = call.failed(unit, exc, attempt)
+                if delay is None:
+                    return
+                time.sleep(delay)
+                attempt += 1
+                continue
+            call.succeeded(unit, out, time.monotonic() - started)
+            return
+
+    async def _arun_unit(self, call: _Call, unit: list[int]) -> None:
+        attempt = 0
+        while call.may_start(unit):
+            started = time.monotonic()
+            left = call.time_left()
+            try:
+                coro = self.scorer.ascore_unit(call.query, call.unit_texts(unit), timeout=left)
+                try:
+                    out = await asyncio.wait_for(coro, left) if left is not None else await coro
+                except asyncio.TimeoutError as exc:
+                    raise TransientError("the unit outran the budget", reason="timeout") from exc
+            except TransientError as exc:
+                delay = call.failed(unit, exc, attempt)
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            call.succeeded(unit, out, time.monotonic() - started)
+            return
+
+
+class _Call:
+    """The state of one rerank call: inputs, budget clock, scores so far, counters.
+
+    Sync and async share it, so both follow exactly the same rules.
+    """
+
+    def __init__(self, reranker: Reranker, query: str | None, texts: Sequence[str]) -> None:
+        self.started = time.monotonic()
+        self.scorer = reranker.scorer
+        self.options = reranker.options
+        self.query = _check_query(query, self.scorer)
+        self.texts = _check_texts(texts)
+        budget = self.options.budget_ms
+        self.deadline = None if budget is None else self.started + budget / 1000.0
+        window = self.texts[: self.options.max_candidates or len(self.texts)]
+        # Repeated texts are scored once; every candidate that carries one gets its score.
+        self.unique: list[str] = list(dict.fromkeys(window))
+        self.raw: list[float | None] = [None] * len(self.unique)
+        self.pending: list[list[int]] = self.scorer.plan_units(self.unique) if self.unique else []
+        self.lock = threading.Lock()
+        self.budget_exhausted = False
+        self.fallback_reason: str | None = None
+        self.retries = 0
+        self.units = 0
+        self.failed_units = 0
+        self.billed: dict[str, float] = {}
+
+    def unit_texts(self, unit: list[int]) -> list[str]:
+        return [self.unique[i] for i in unit]
+
+    def time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def may_start(self, unit: list[int]) -> bool:
+        """Start a unit only if the time left is expected to cover it."""
+        left = self.time_left()
+        if left is None:
+            return True
+        expected = self.scorer.cost.expected(len(unit))
+        if left <= 0 or (expected is not None and expected > left):
+            with self.lock:
+                self.budget_exhausted = True
+            return False
+        return True
+
+    def succeeded(self, unit: list[int], out: UnitScores, seconds: float) -> None:
+        if len(out.scores) != len(unit):
+            # A scorer bug, not a backend hiccup: say so loudly rather than misattribute scores.
+            raise RuntimeError(
+                f"{type(self.scorer).__name__}.score_unit returned {len(out.scores)} scores "
+                f"for {len(unit)} texts."
+            )
+        self.scorer.cost.observe(len(unit), seconds)
+        with self.lock:
+            self.units += 1
+            for pos, score in zip(unit, out.scores):
+                self.raw[pos] = None if score is None else float(score)
+            for key, value in out.billed.items():
+                self.billed[key] = self.billed.get(key, 0.0) + float(value)
+
+    def failed(self, unit: list[int], exc: TransientError, attempt: int) -> float | None:
+        """Record a transient failure; return the delay before a retry, or ``None`` to stop."""
+        left = self.time_left()
+        if left is not None and left <= 0:
+            with self.lock:
+                self.budget_exhausted = True
+            return None
+        if attempt < self.scorer.max_retries:
+            delay = 0.05 * 2**attempt if exc.retry_after is None else exc.retry_after
+            if left is None:
+                delay = min(delay, _MAX_RETRY_WAIT_S)
+            if left is None or delay + (self.scorer.cost.expected(len(unit)) or 0.0) < left:
+                with self.lock:
+                    self.retries += 1
+                return delay
+        with self.lock:
+            self.failed_units += 1
+            self.fallback_reason = f"{exc.reason}: {exc}"
+        if self.options.on_error == "raise":
+            raise exc
+        logger.warning(
+            "%s: %d candidate(s) left unscored after a transient failure (%s): %s",
+            self.scorer.name,
+            len(unit),
+            exc.reason,
+            exc,
+        )
+        return None
+
+    def finish(self) -> RerankResult:
+        scores = self._normalised()
+        window = len(self.raw) and min(len(self.texts), self.options.max_candidates or len(self.texts))
+        position = {text: i for i, text in enumerate(self.unique)}
+        scored: list[RankedText] = []
+        unscored: list[RankedText] = []
+        for index, text in enumerate(self.texts):
+            pos = position.get(text) if index < window else None
+            raw = None if pos is None else self.raw[pos]
+            if raw is None or pos is None:
+                unscored.append(RankedText(index, text, None, None))
+            else:
+                scored.append(RankedText(index, text, scores[pos], raw))
+        scored.sort(key=lambda item: (-(item.score or 0.0), item.index))
+        ranked = scored + unscored
+        if self.options.min_score is not None:
+            floor = self.options.min_score
+            ranked = [it for it in ranked if it.score is None or it.score >= floor]
+        if self.options.top_n is not None:
+            ranked = ranked[: self.options.top_n]
+        return RerankResult(ranked, self._stats(len(scored), len(ranked)))
+
+    def _normalised(self) -> list[float | None]:
+        have = [i for i, raw in enumerate(self.raw) if raw is not None]
+        values = normalize(self.scorer.normalization, [self.raw[i] or 0.0 for i in have])
+        out: list[float | None] = [None] * len(self.raw)
+        for i, value in zip(have, values):
+            out[i] = value
+        return out
+
+    def _stats(self, scored: int, returned: int) -> RerankStats:
+        return RerankStats(
+            backend=self.scorer.backend,
+            model=self.scorer.model,
+            candidates_in=len(self.texts),
+            scored=scored,
+            returned=returned,
+            latency_ms=(time.monotonic() - self.started) * 1000.0,
+            budget_ms=self.options.budget_ms,
+            budget_exhausted=self.budget_exhausted,
+            fallback_reason=self.fallback_reason,
+            retries=self.retries,
+            units=self.units,
+            failed_units=self.failed_units,
+            billed=dict(self.billed),
+        )
+
+
+def _check_query(query: object, scorer: Scorer) -> str:
+    if query is None:
+        raise InvalidInputError(
+            f"{type(scorer).__name__} needs a query to rerank against, got None; "
+            f"pass the user's question as a non-empty string (in LlamaIndex, a QueryBundle)."
+        )
+    if not isinstance(query, str):
+        raise InvalidInputError(
+            f"The query must be a string, got {type(query).__name__}: {query!r}."
+        )
+    if not query.strip():
+        raise InvalidInputError(
+            f"The query is blank ({query!r}); pass the user's question as a non-empty string."
+        )
+    return query
+
+
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        raise InvalidInputError(
+            f"Candidates must be a sequence of strings in retrieval order, got "
+            f"{type(texts).__name__}; wrap a single text in a list."
+        )
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"Candidate {i} must be a string, got {type(text).__name__}: {text!r:.80}."
+            )
+    return out

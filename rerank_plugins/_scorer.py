@@ -1,0 +1,193 @@
+"""The one small interface every scorer implements.
+
+A scorer turns ``(query, texts)`` into one raw float per text, nothing more. Ordering, ties,
+``top_n``, ``max_candidates``, ``min_score``, the budget loop, retries, fallback and stats live in
+the core (:mod:`rerank_plugins._core`), written once.
+
+The core calls a scorer in *units* (a batch of a local model, one API request, one LLM call or
+window) so that the budget can stop between units:
+
+1. :meth:`Scorer.plan_units` splits the texts into units (default: consecutive chunks of
+   :attr:`Scorer.unit_size`);
+2. :meth:`Scorer.score_unit` / :meth:`Scorer.ascore_unit` score one unit, given the time left as
+   ``timeout``; a failure worth retrying raises :class:`~rerank_plugins.TransientError`, a setup
+   problem a :class:`~rerank_plugins.ConfigurationError`;
+3. :attr:`Scorer.normalization` tells the core how to map raw scores onto ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
+
+__all__ = ["Normalization", "Scorer", "UnitScores", "normalize"]
+
+
+class Normalization(str, Enum):
+    """How the core maps a scorer's raw scores onto a relevance in ``[0, 1]``."""
+
+    SIGMOID = "sigmoid"
+    """Raw scores are logits (a single-logit cross-encoder, or the logit difference of a
+    two-class one, whose sigmoid is the positive-class probability)."""
+
+    IDENTITY = "identity"
+    """Raw scores already are relevances in ``[0, 1]`` (the hosted APIs' ``relevance_score``, a
+    pointwise LLM grade mapped onto the scale); clamped to ``[0, 1]``."""
+
+    RANK = "rank"
+    """Raw scores are 0-based ranks among the texts scored (listwise LLM): relevance is
+    ``1 - rank / n``, so it carries order only."""
+
+
+def normalize(kind: Normalization, raw: Sequence[float]) -> list[float]:
+    """Map raw scores onto ``[0, 1]`` as plain Python floats.
+
+    >>> normalize(Normalization.SIGMOID, [0.0])
+    [0.5]
+    >>> normalize(Normalization.RANK, [1, 0])
+    [0.5, 1.0]
+    """
+    if kind is Normalization.SIGMOID:
+        return [_sigmoid(float(x)) for x in raw]
+    if kind is Normalization.IDENTITY:
+        return [min(1.0, max(0.0, float(x))) for x in raw]
+    n = len(raw)
+    return [1.0 - float(x) / n for x in raw]
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    """What one unit returns.
+
+    Attributes:
+        scores: One raw score per text of the unit, in the unit's order; ``None`` for a text the
+            backend could not score (it stays unscored; nothing is lost).
+        billed: What the backend billed for the unit, e.g. ``{"search_units": 1}`` or
+            ``{"total_tokens": 812}``; summed into the call's stats.
+    """
+
+    scores: Sequence[float | None]
+    billed: Mapping[str, float] = field(default_factory=dict)
+
+
+class _CostEstimate:
+    """A running estimate of seconds per text, shared by every call on one scorer.
+
+    Learned state rather than configuration: the core uses it to decide whether the next unit
+    fits in the time left.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._per_text: float | None = None
+
+    def expected(self, n_texts: int) -> float | None:
+        with self._lock:
+            return None if self._per_text is None else self._per_text * n_texts
+
+    def observe(self, n_texts: int, seconds: float) -> None:
+        sample = seconds / max(n_texts, 1)
+        with self._lock:
+            prev = self._per_text
+            # A slow first unit (warm-up) should not dominate for long: weight new samples 0.3.
+            self._per_text = sample if prev is None else 0.7 * prev + 0.3 * sample
+
+
+class Scorer(ABC):
+    """Base class of every scorer: ``(query, texts) -> one raw float per text``.
+
+    Subclasses set :attr:`backend` and :attr:`normalization`, implement :attr:`model` and
+    :meth:`score_unit`, and override :meth:`ascore_unit` where the backend has a native async
+    client. A scorer is shared freely between threads, event loops and adapters; it keeps no
+    per-call state.
+
+    Example:
+        >>> from rerank_plugins import Reranker
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> Reranker(KeywordScorer(), top_n=1).rerank("cats", ["dogs", "cats"]).items[0].text
+        'cats'
+    """
+
+    backend: ClassVar[str] = "scorer"
+    normalization: ClassVar[Normalization] = Normalization.SIGMOID
+    unit_size: int = 32
+    """Texts per unit in the default :meth:`plan_units`."""
+    max_concurrency: int = 1
+    """Units that may be in flight at once within one call."""
+    max_retries: int = 2
+    """Retries of a unit after a :class:`~rerank_plugins.TransientError`, within the budget."""
+
+    _cost_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @property
+    @abstractmethod
+    def model(self) -> str:
+        """The model (or endpoint) name, as reported in stats and metadata."""
+
+    @property
+    def name(self) -> str:
+        """``backend:model``, the value of the ``reranker`` metadata key."""
+        return f"{self.backend}:{self.model}"
+
+    @property
+    def cost(self) -> _CostEstimate:
+        """The running cost estimate the core's budget loop consults."""
+        est = self.__dict__.get("_cost")
+        if est is None:
+            with Scorer._cost_lock:
+                est = self.__dict__.setdefault("_cost", _CostEstimate())
+        return est  # type: ignore[no-any-return]
+
+    def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
+        """Split ``texts`` into units, as lists of positions, in the order to score them."""
+        size = max(1, self.unit_size)
+        return [list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)]
+
+    def prepare(self) -> None:
+        """Load what the first unit needs (a model, a client). Called by the core before its
+        budget loop; call it yourself at start-up to keep the load out of the first request."""
+
+    async def aprepare(self) -> None:
+        """Async twin of :meth:`prepare`; runs it in a worker thread by default."""
+        await asyncio.to_thread(self.prepare)
+
+    @abstractmethod
+    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
+        """Score one unit.
+
+        Args:
+            query: The query, already validated (non-blank).
+            texts: The unit's texts.
+            timeout: Seconds left in the call's budget, or ``None`` for no budget; an API request
+                uses it as its timeout.
+
+        Returns:
+            One raw score per text.
+
+        Raises:
+            TransientError: a failure worth retrying.
+            ConfigurationError: a setup problem; raised to the caller at once.
+        """
+
+    async def ascore_unit(
+        self, query: str, texts: Sequence[str], *, timeout: float | None
+    ) -> UnitScores:
+        """Async twin of :meth:`score_unit`; runs it in a worker thread unless overridden, so a
+        local model never blocks the event loop."""
+        return await asyncio.to_thread(self.score_unit, query, texts, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"

@@ -30,15 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     """Regenerate the bundled data from the source folder given as the only argument."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m rerank_plugins.data.make_scifact SOURCE_BEIR_FOLDER", file=sys.stderr)
+        usage = "usage: python -m rerank_plugins.data.make_scifact SOURCE_BEIR_FOLDER"
+        print(usage, file=sys.stderr)
         return 2
     source = Path(args[0])
     dataset = load_beir(source, split="train")
     dev, _train = dev_train_split(dataset)
     (OUT / "qrels").mkdir(parents=True, exist_ok=True)
-    with (source / "corpus.jsonl").open("rb") as src, (OUT / "corpus.jsonl.gz").open("wb") as raw:
-        with gzip.GzipFile(filename="corpus.jsonl", mode="wb", fileobj=raw, mtime=0) as dst:
-            shutil.copyfileobj(src, dst)
+    with (
+        (source / "corpus.jsonl").open("rb") as src,
+        (OUT / "corpus.jsonl.gz").open("wb") as raw,
+        gzip.GzipFile(filename="corpus.jsonl", mode="wb", fileobj=raw, mtime=0) as dst,
+    ):
+        shutil.copyfileobj(src, dst)
     shutil.copyfile(source / "queries.jsonl", OUT / "queries.jsonl")
     with (OUT / "qrels" / "dev.tsv").open("w", encoding="utf-8", newline="\n") as fh:
         fh.write("query-id\tcorpus-id\tscore\n")
@@ -46,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             for doc_id, score in dataset.qrels[qid].items():
                 fh.write(f"{qid}\t{doc_id}\t{score}\n")
     judgements = sum(len(dataset.qrels[q]) for q in dev)
-    print(f"wrote {OUT}: {len(dataset.corpus)} documents, {len(dataset.queries)} claims, "
-          f"{len(dev)} development claims with {judgements} judgements")
+    print(
+        f"wrote {OUT}: {len(dataset.corpus)} documents, {len(dataset.queries)} claims, "
+        f"{len(dev)} development claims with {judgements} judgements"
+    )
     return 0
 
 

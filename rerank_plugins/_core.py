@@ -93,9 +93,14 @@ class RerankOptions:
                 f"pass e.g. budget_ms=200, or None for no budget."
             )
         if self.on_error not in ("fallback", "raise"):
-            raise ValueError(
-                f"on_error must be 'fallback' or 'raise', got {self.on_error!r}."
-            )
+            raise ValueError(f"on_error must be 'fallback' or 'raise', got {self.on_error!r}.")
+
+    @classmethod
+    def pick(cls, values: Mapping[str, Any]) -> RerankOptions:
+        """Validate the option entries of ``values`` (other keys are ignored); used by the
+        adapters so that every entry point validates with the same rules and messages."""
+        names = ("top_n", "max_candidates", "min_score", "budget_ms", "on_error")
+        return cls(**{name: values[name] for name in names if name in values})
 
 
 def _check_count(name: str, value: object) -> None:
@@ -299,7 +304,9 @@ class Reranker:
         while call.may_start(unit):
             started = time.monotonic()
             try:
-                out = self.scorer.score_unit(call.query, call.unit_texts(unit), timeout=call.time_left())
+                out = self.scorer.score_unit(
+                    call.query, call.unit_texts(unit), timeout=call.time_left()
+                )
             except TransientError as exc:
                 delay = call.failed(unit, exc, attempt)
                 if delay is None:
@@ -389,7 +396,7 @@ class _Call:
         self.scorer.cost.observe(len(unit), seconds)
         with self.lock:
             self.units += 1
-            for pos, score in zip(unit, out.scores):
+            for pos, score in zip(unit, out.scores, strict=True):
                 self.raw[pos] = None if score is None else float(score)
             for key, value in out.billed.items():
                 self.billed[key] = self.billed.get(key, 0.0) + float(value)
@@ -425,7 +432,9 @@ class _Call:
 
     def finish(self) -> RerankResult:
         scores = self._normalised()
-        window = len(self.raw) and min(len(self.texts), self.options.max_candidates or len(self.texts))
+        window = len(self.raw) and min(
+            len(self.texts), self.options.max_candidates or len(self.texts)
+        )
         position = {text: i for i, text in enumerate(self.unique)}
         scored: list[RankedText] = []
         unscored: list[RankedText] = []
@@ -449,7 +458,7 @@ class _Call:
         have = [i for i, raw in enumerate(self.raw) if raw is not None]
         values = normalize(self.scorer.normalization, [self.raw[i] or 0.0 for i in have])
         out: list[float | None] = [None] * len(self.raw)
-        for i, value in zip(have, values):
+        for i, value in zip(have, values, strict=True):
             out[i] = value
         return out
 

@@ -6,7 +6,7 @@ Every error the package raises is a :class:`RerankError`::
     ├── ConfigurationError (also ValueError)   fix the setup; never retried, never a fallback
     │   ├── MissingDependencyError (also ImportError)   an optional extra is not installed
     │   ├── AuthenticationError                 missing or rejected credentials (401/403)
-    │   └── RequestRejectedError                the backend refused the request (400/422, unknown model)
+    │   └── RequestRejectedError                backend refused the request (400/422, bad model)
     ├── InvalidInputError (also ValueError)     a bad argument to one call (a blank query)
     └── TransientError                          worth retrying: timeout, connection, 429, 5xx,
                                                 malformed response, unparseable LLM output

@@ -159,6 +159,7 @@ class Scorer(ABC):
     def prepare(self) -> None:
         """Load what the first unit needs (a model, a client). Called by the core before its
         budget loop; call it yourself at start-up to keep the load out of the first request."""
+        return None
 
     async def aprepare(self) -> None:
         """Async twin of :meth:`prepare`; runs it in a worker thread by default."""

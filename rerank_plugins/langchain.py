@@ -1,0 +1,148 @@
+"""LangChain adapter: a document compressor around the core.
+
+Drop it into a ``ContextualCompressionRetriever``::
+
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.langchain import RerankCompressor
+
+    compressor = RerankCompressor(scorer=CrossEncoderScorer("bundled:scifact-minilm"), top_n=3)
+    retriever = ContextualCompressionRetriever(
+        base_compressor=compressor, base_retriever=vectorstore.as_retriever(search_kwargs={"k": 20})
+    )
+
+It returns new ``Document`` objects (ids kept, the caller's documents never mutated) with the
+contract's metadata keys, and reports each call's stats to LangChain callbacks as a custom event
+named ``"rerank_plugins.rerank"`` (see ``BaseCallbackHandler.on_custom_event``).
+
+Framework differences, documented: LangChain documents carry no first-stage score of their own,
+so ``retrieval_score`` is read from the document's metadata (``relevance_score``, else ``score``)
+when a number is there, else ``None``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from rerank_plugins._optional import require
+
+require("langchain_core", extra="langchain", who="rerank_plugins.langchain")
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+
+from rerank_plugins._core import OnError, Reranker, RerankOptions, RerankResult, candidate_metadata
+from rerank_plugins._scorer import Scorer
+
+__all__ = ["STATS_EVENT", "RerankCompressor"]
+
+STATS_EVENT = "rerank_plugins.rerank"
+"""Name of the custom callback event that carries each call's stats."""
+
+
+class RerankCompressor(BaseDocumentCompressor):
+    """Reranks retrieved documents with any rerank-plugins scorer.
+
+    Args:
+        scorer: What scores ``(query, texts)``, e.g. ``CrossEncoderScorer(...)``.
+        top_n: How many documents to return (``None``: all).
+        max_candidates: Score only the first ``max_candidates`` documents; the rest follow
+            unscored.
+        min_score: Drop scored documents whose normalised score is below it.
+        budget_ms: Wall-clock budget per call, in milliseconds.
+        on_error: ``"fallback"`` (keep documents unscored after a transient failure) or
+            ``"raise"``.
+
+    Example:
+        >>> from langchain_core.documents import Document
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> compressor = RerankCompressor(scorer=KeywordScorer(), top_n=1)
+        >>> docs = [Document("dogs", id="a"), Document("cats", id="b")]
+        >>> compressor.compress_documents(docs, "cats")[0].id
+        'b'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    scorer: Scorer = Field(description="The scorer that reads query and passage together.")
+    top_n: int | None = Field(default=None, description="How many documents to return; None: all.")
+    max_candidates: int | None = Field(
+        default=None, description="Score only this many documents, in retrieval order."
+    )
+    min_score: float | None = Field(
+        default=None, description="Drop scored documents below this normalised score."
+    )
+    budget_ms: float | None = Field(default=None, description="Wall-clock budget per call (ms).")
+    on_error: OnError = Field(
+        default="fallback", description="'fallback' or 'raise' on transient failures."
+    )
+
+    _reranker: Reranker = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_options(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            RerankOptions.pick(values)  # same rules and messages as every entry point
+        return values
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._reranker = Reranker(
+            self.scorer,
+            top_n=self.top_n,
+            max_candidates=self.max_candidates,
+            min_score=self.min_score,
+            budget_ms=self.budget_ms,
+            on_error=self.on_error,
+        )
+
+    @field_serializer("scorer")
+    def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:
+        # Never the scorer object itself: it may hold a client and a key.
+        return {"class": type(scorer).__name__, "backend": scorer.backend, "model": scorer.model}
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """Rerank ``documents`` for ``query``; returns new documents, best first."""
+        result = self._reranker.rerank(query, [doc.page_content for doc in documents])
+        manager = CallbackManager.configure(inheritable_callbacks=callbacks)
+        if manager.handlers:
+            manager.on_custom_event(
+                STATS_EVENT, result.stats.as_dict(), run_id=manager.parent_run_id or uuid.uuid4()
+            )
+        return self._finish(documents, result)
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """Async twin of :meth:`compress_documents` (native: the scorer's async path)."""
+        result = await self._reranker.arerank(query, [doc.page_content for doc in documents])
+        manager = AsyncCallbackManager.configure(inheritable_callbacks=callbacks)
+        if manager.handlers:
+            await manager.on_custom_event(
+                STATS_EVENT, result.stats.as_dict(), run_id=manager.parent_run_id or uuid.uuid4()
+            )
+        return self._finish(documents, result)
+
+    def _finish(self, documents: Sequence[Document], result: RerankResult) -> list[Document]:
+        out = []
+        for item in result.items:
+            doc = documents[item.index]
+            meta = candidate_metadata(
+                item, reranker=self.scorer.name, retrieval_score=_first_stage_score(doc)
+            )
+            out.append(doc.model_copy(update={"metadata": {**doc.metadata, **meta}}))
+        return out
+
+
+def _first_stage_score(doc: Document) -> float | None:
+    for key in ("relevance_score", "score"):
+        value = doc.metadata.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None

@@ -1,0 +1,202 @@
+"""LlamaIndex adapter: a node postprocessor around the core.
+
+Drop it into a query engine::
+
+    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.llama_index import RerankPostprocessor
+
+    rerank = RerankPostprocessor(scorer=CrossEncoderScorer("bundled:scifact-minilm"), top_n=3)
+    engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[rerank])
+
+It returns new ``NodeWithScore`` objects (the caller's nodes are never mutated, ids are kept) whose
+``score`` is the normalised relevance and whose metadata carries the contract's keys, excluded from
+the text sent to the LLM and to the embedder. It emits LlamaIndex's ``ReRankStartEvent`` /
+``ReRankEndEvent``, a span, the legacy ``CBEventType.RERANKING`` callback event, and a
+:class:`RerankStatsEvent` with the call's stats, for sync and async alike.
+
+Framework differences, documented: LlamaIndex passes ``query_bundle=None`` when there is no query
+(a :class:`~rerank_plugins.InvalidInputError`); the text scored is the node's content with its
+embed-visible metadata (``MetadataMode.EMBED``), as LlamaIndex's own rerankers do.
+"""
+
+from __future__ import annotations
+
+from rerank_plugins._optional import require
+
+require("llama_index.core", extra="llama-index", who="rerank_plugins.llama_index")
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer, model_validator
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from rerank_plugins._core import (
+    METADATA_KEYS,
+    OnError,
+    Reranker,
+    RerankOptions,
+    RerankResult,
+    candidate_metadata,
+)
+from rerank_plugins._scorer import Scorer
+
+__all__ = ["RerankPostprocessor", "RerankStatsEvent"]
+
+dispatcher = get_dispatcher(__name__)
+
+
+class RerankStatsEvent(BaseEvent):
+    """The stats of one rerank call (see :class:`~rerank_plugins.RerankStats`)."""
+
+    stats: dict[str, Any]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RerankStatsEvent"
+
+
+class RerankPostprocessor(BaseNodePostprocessor):
+    """Reranks retrieved nodes with any rerank-plugins scorer.
+
+    Args:
+        scorer: What scores ``(query, texts)``, e.g. ``CrossEncoderScorer(...)``.
+        top_n: How many nodes to return (``None``: all).
+        max_candidates: Score only the first ``max_candidates`` nodes; the rest follow unscored.
+        min_score: Drop scored nodes whose normalised score is below it.
+        budget_ms: Wall-clock budget per call, in milliseconds.
+        on_error: ``"fallback"`` (keep nodes unscored after a transient failure) or ``"raise"``.
+
+    Example:
+        >>> from llama_index.core.schema import NodeWithScore, TextNode
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> post = RerankPostprocessor(scorer=KeywordScorer(), top_n=1)
+        >>> nodes = [NodeWithScore(node=TextNode(text=t), score=0.5) for t in ["dogs", "cats"]]
+        >>> post.postprocess_nodes(nodes, query_str="cats")[0].node.text
+        'cats'
+    """
+
+    scorer: Scorer = Field(description="The scorer that reads query and passage together.")
+    top_n: int | None = Field(default=None, description="How many nodes to return; None: all.")
+    max_candidates: int | None = Field(
+        default=None, description="Score only this many nodes, in retrieval order."
+    )
+    min_score: float | None = Field(
+        default=None, description="Drop scored nodes below this normalised score."
+    )
+    budget_ms: float | None = Field(default=None, description="Wall-clock budget per call (ms).")
+    on_error: OnError = Field(
+        default="fallback", description="'fallback' or 'raise' on transient failures."
+    )
+
+    _reranker: Reranker = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_options(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            RerankOptions.pick(values)  # same rules and messages as every entry point
+        return values
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        self._reranker = Reranker(
+            self.scorer,
+            top_n=self.top_n,
+            max_candidates=self.max_candidates,
+            min_score=self.min_score,
+            budget_ms=self.budget_ms,
+            on_error=self.on_error,
+        )
+
+    @field_serializer("scorer")
+    def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:
+        # Never the scorer object itself: it may hold a client and a key.
+        return {"class": type(scorer).__name__, "backend": scorer.backend, "model": scorer.model}
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RerankPostprocessor"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query, texts = self._start(nodes, query_bundle)
+        with self.callback_manager.event(
+            CBEventType.RERANKING, payload=self._payload(nodes, query)
+        ) as event:
+            result = self._reranker.rerank(query, texts)
+            out = self._finish(nodes, result)
+            event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
+        return out
+
+    @dispatcher.span
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query, texts = self._start(nodes, query_bundle)
+        with self.callback_manager.event(
+            CBEventType.RERANKING, payload=self._payload(nodes, query)
+        ) as event:
+            result = await self._reranker.arerank(query, texts)
+            out = self._finish(nodes, result)
+            event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
+        return out
+
+    def _start(
+        self, nodes: Sequence[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> tuple[str | None, list[str]]:
+        dispatcher.event(
+            ReRankStartEvent(
+                query=query_bundle,
+                nodes=list(nodes),
+                top_n=self.top_n or len(nodes),
+                model_name=self.scorer.name,
+            )
+        )
+        query = None if query_bundle is None else query_bundle.query_str
+        texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+        return query, texts
+
+    def _payload(self, nodes: list[NodeWithScore], query: str | None) -> dict[str, Any]:
+        return {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self.scorer.name,
+            EventPayload.QUERY_STR: query,
+            EventPayload.TOP_K: self.top_n,
+        }
+
+    def _finish(self, nodes: Sequence[NodeWithScore], result: RerankResult) -> list[NodeWithScore]:
+        out = []
+        for item in result.items:
+            original = nodes[item.index]
+            meta = candidate_metadata(
+                item, reranker=self.scorer.name, retrieval_score=original.score
+            )
+            out.append(self._new_node(original, meta, item.score))
+        dispatcher.event(ReRankEndEvent(nodes=out))
+        dispatcher.event(RerankStatsEvent(stats=result.stats.as_dict()))
+        return out
+
+    @staticmethod
+    def _new_node(
+        original: NodeWithScore, metadata: dict[str, Any], score: float | None
+    ) -> NodeWithScore:
+        node = original.node
+        copy = node.model_copy(
+            update={
+                "metadata": {**node.metadata, **metadata},
+                "excluded_llm_metadata_keys": _with_keys(node.excluded_llm_metadata_keys),
+                "excluded_embed_metadata_keys": _with_keys(node.excluded_embed_metadata_keys),
+            }
+        )
+        return NodeWithScore(node=copy, score=score)
+
+
+def _with_keys(existing: list[str]) -> list[str]:
+    return [*existing, *(key for key in METADATA_KEYS if key not in existing)]

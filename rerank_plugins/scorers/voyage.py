@@ -1,0 +1,163 @@
+"""Voyage AI rerankers (``POST /v1/rerank``) through the official ``voyageai`` SDK."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rerank_plugins._exceptions import ConfigurationError, RerankError, TransientError
+from rerank_plugins._optional import require
+from rerank_plugins._scorer import UnitScores
+from rerank_plugins.scorers._http import HostedScorer, scores_by_index
+
+__all__ = ["VoyageScorer"]
+
+# The SDK builds its result objects with ``documents[item.index]``; a response whose items lack
+# an index, or carry one past the list, fails there with one of these.
+_SHAPE_ERRORS = (AttributeError, IndexError, KeyError, TypeError)
+
+
+class VoyageScorer(HostedScorer[Any, Any]):
+    """Scores with a Voyage AI reranker: the score is the API's ``relevance_score``.
+
+    The SDK's own retries are off (``max_retries=0``): the core retries 429 (honouring
+    ``Retry-After``), 5xx, timeouts and connection errors inside the call's budget, and each
+    request's timeout is the time left. Requests above 1,000 texts (Voyage's limit) are split
+    into concurrent requests; billed tokens are summed into the stats. Voyage's ``top_k`` is
+    never sent: the core owns ``top_n`` and needs every text scored.
+
+    Args:
+        model: The reranker, e.g. ``"rerank-2.5"`` or ``"rerank-2.5-lite"``.
+        api_key: The key; default: the ``VOYAGE_API_KEY`` environment variable.
+        base_url: Another endpoint speaking Voyage's protocol, including its version prefix
+            (the SDK's convention), e.g. ``"http://127.0.0.1:8080/v1"``; ``None`` for Voyage.
+        truncation: Truncate query and texts to the model's context (``False``: the API
+            rejects over-long input with HTTP 400).
+        timeout: The longest one request may take, in seconds (the budget's time left, if
+            shorter, wins).
+        max_retries: Retries of a failed request by the core, within the budget.
+        max_concurrency: Requests in flight at once within one call.
+        unit_size: Texts per request (Voyage accepts at most 1,000).
+
+    Raises:
+        AuthenticationError: no key given or found in the environment.
+        MissingDependencyError: the ``voyage`` extra is not installed (on first use).
+
+    Example:
+        >>> from rerank_plugins import Reranker
+        >>> from rerank_plugins.testing.server import RerankServer
+        >>> with RerankServer() as server:
+        ...     scorer = VoyageScorer(api_key=server.api_key, base_url=server.url + "/v1")
+        ...     Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"]).items[0].text
+        'the red fox'
+    """
+
+    backend: ClassVar[str] = "voyage"
+    env_vars: ClassVar[tuple[str, ...]] = ("VOYAGE_API_KEY",)
+
+    def __init__(
+        self,
+        model: str = "rerank-2.5",
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        truncation: bool = True,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        max_concurrency: int = 4,
+        unit_size: int = 1000,
+    ) -> None:
+        super().__init__(
+            model,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            unit_size=unit_size,
+        )
+        if not isinstance(truncation, bool):
+            raise ConfigurationError(
+                f"VoyageScorer got truncation={truncation!r}; pass True or False."
+            )
+        self.truncation = truncation
+
+    # The SDK takes its timeout per client, not per request, and the time left differs from
+    # call to call: so the "client" is a factory of SDK clients, and each request gets its own
+    # (cheap: the sync SDK keeps its HTTP session per thread, the async one per request).
+    def _new_client(self) -> Any:
+        voyageai = require("voyageai", extra="voyage", who="VoyageScorer")
+        return functools.partial(voyageai.Client, **self._client_options())
+
+    def _new_async_client(self) -> Any:
+        voyageai = require("voyageai", extra="voyage", who="VoyageScorer")
+        return functools.partial(voyageai.AsyncClient, **self._client_options())
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self._secret.get() if self._secret is not None else None,
+            "max_retries": 0,  # the core's retry loop is the only one
+            "base_url": self.base_url,
+        }
+
+    def _arguments(self, query: str, texts: Sequence[str]) -> dict[str, Any]:
+        # top_k=None: every text is scored; the core applies top_n (the one place it is cut).
+        return {
+            "query": query,
+            "documents": list(texts),
+            "model": self.model,
+            "top_k": None,
+            "truncation": self.truncation,
+        }
+
+    def _request(self, client: Any, query: str, texts: Sequence[str], timeout: float) -> UnitScores:
+        try:
+            result = client(timeout=timeout).rerank(**self._arguments(query, texts))
+        except _SHAPE_ERRORS as exc:
+            raise _malformed(exc) from exc
+        return self._scores(result, len(texts))
+
+    async def _arequest(
+        self, client: Any, query: str, texts: Sequence[str], timeout: float
+    ) -> UnitScores:
+        try:
+            result = await client(timeout=timeout).rerank(**self._arguments(query, texts))
+        except _SHAPE_ERRORS as exc:
+            raise _malformed(exc) from exc
+        return self._scores(result, len(texts))
+
+    def _scores(self, result: Any, n: int) -> UnitScores:
+        pairs = [(r.index, r.relevance_score) for r in getattr(result, "results", [])]
+        scores = scores_by_index("VoyageScorer", pairs, n)
+        tokens = getattr(result, "total_tokens", None)
+        billed = {"total_tokens": float(tokens)} if isinstance(tokens, (int, float)) else {}
+        return UnitScores(scores, billed)
+
+    def _translate(self, exc: Exception) -> RerankError | None:
+        error = require("voyageai.error", extra="voyage", who="VoyageScorer")
+        if isinstance(exc, error.Timeout):
+            return TransientError("VoyageScorer: the request timed out", reason="timeout")
+        if isinstance(exc, error.APIConnectionError):
+            return TransientError(
+                f"VoyageScorer: connection failed ({exc.user_message})", reason="connection"
+            )
+        if not isinstance(exc, error.VoyageError):
+            return None
+        status = exc.http_status or 0
+        if 200 <= status < 300:
+            return TransientError(
+                f"VoyageScorer: malformed rerank response (HTTP {status}): the body is not "
+                f"valid JSON",
+                reason="malformed_response",
+            )
+        body = exc.json_body if exc.json_body is not None else exc.user_message
+        return self.status_error(status, body, exc.headers)
+
+
+def _malformed(exc: Exception) -> TransientError:
+    return TransientError(
+        f"VoyageScorer: malformed rerank response: the SDK could not read its results "
+        f"({type(exc).__name__}: {exc})",
+        reason="malformed_response",
+    )

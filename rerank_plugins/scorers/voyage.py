@@ -48,7 +48,7 @@ class VoyageScorer(HostedScorer[Any, Any]):
         >>> from rerank_plugins import Reranker
         >>> from rerank_plugins.testing.server import RerankServer
         >>> with RerankServer() as server:
-        ...     scorer = VoyageScorer(api_key=server.api_key, base_url=server.url + "/v1")
+        ...     scorer = VoyageScorer(api_key=server.api_key, base_url=server.voyage_url)
         ...     Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"]).items[0].text
         'the red fox'
     """

@@ -51,6 +51,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import itertools
 import json
@@ -64,7 +65,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rerank_plugins._scorer import Scorer
 
 __all__ = ["FAULTS", "RerankServer", "ServedRequest", "lexical_relevance"]
 
@@ -82,6 +86,9 @@ FAULTS = (
     "http_400",
 )
 """The faults the server injects on request."""
+
+_SHARED: RerankServer | None = None
+_SHARED_LOCK = threading.Lock()
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -236,10 +243,64 @@ class RerankServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``: Cohere's and TEI's base URL (Voyage's: ``+ "/v1"``)."""
+        """``http://127.0.0.1:<port>``: the base URL of Cohere's SDK and of TEI."""
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def voyage_url(self) -> str:
+        """The base URL of Voyage's SDK, which includes the version: ``<url>/v1``."""
+        return f"{self.url}/v1"
+
+    @classmethod
+    def shared(cls) -> RerankServer:
+        """One process-wide server, started on first use and stopped at exit.
+
+        For test suites and doctests that want one server for many tests; give each scorer its
+        own key (:meth:`new_key`, :meth:`key_for`) to tell their requests apart.
+        """
+        with _SHARED_LOCK:
+            global _SHARED
+            if _SHARED is None:
+                _SHARED = cls().start()
+                atexit.register(_SHARED.stop)
+            return _SHARED
+
     # -- faults and inspection -----------------------------------------------------------
+    def scorer_for(self, backend: str, *, key: str | None = None, **options: Any) -> Scorer:
+        """A hosted scorer of ``backend`` (``cohere``, ``voyage``, ``tei``) aimed at this server.
+
+        Args:
+            backend: Which protocol to speak.
+            key: The API key (default: :attr:`api_key`).
+            **options: More options of the scorer (``unit_size``, ``max_retries``...).
+
+        Example:
+            >>> with RerankServer() as server:
+            ...     server.scorer_for("voyage").score_unit("fox", ["a fox"], timeout=5).scores
+            [0.9]
+        """
+        key = self.api_key if key is None else key
+        if backend == "cohere":
+            from rerank_plugins.scorers.cohere import CohereScorer
+
+            return CohereScorer(api_key=key, base_url=self.url, **options)
+        if backend == "voyage":
+            from rerank_plugins.scorers.voyage import VoyageScorer
+
+            return VoyageScorer(api_key=key, base_url=self.voyage_url, **options)
+        if backend == "tei":
+            from rerank_plugins.scorers.tei import TEIScorer
+
+            return TEIScorer(api_key=key, base_url=self.url, **options)
+        raise ValueError(f"Unknown hosted backend {backend!r}; use 'cohere', 'voyage' or 'tei'.")
+
+    def new_key(self) -> str:
+        """A new valid key that never misbehaves (to count one scorer's requests)."""
+        key = f"rk-{secrets.token_hex(8)}"
+        with self._lock:
+            self._scripts[key] = _Script("none", 0, 0.0, 0.0)
+        return key
+
     def key_for(
         self,
         fault: str,
@@ -552,8 +613,9 @@ class _Handler(BaseHTTPRequestHandler):
         message: str,
         error_type: str,
         headers: dict[str, str] | None = None,
+        fault: str | None = None,
     ) -> None:
-        self.rerank_server._record(ServedRequest(route, provider, key, 0, None, status))
+        self.rerank_server._record(ServedRequest(route, provider, key, 0, fault, status))
         if provider == "tei" and status == 401:
             self._send_raw(401, b"", headers)  # TEI's auth layer answers with an empty body
             return

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from rerank_plugins._core import (
     METADATA_KEYS,
     RankedText,
-    RerankOptions,
     Reranker,
+    RerankOptions,
     RerankResult,
     RerankStats,
 )

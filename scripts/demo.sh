@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: install, then retrieve wide and rerank narrow on bundled SciFact data, offline,
+# and print both top-3s side by side and the precision@3 lift with its significance.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+# shellcheck disable=SC1091
+. "$venv/bin/activate"
+python -m pip install -q --upgrade pip
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e '.[eval]'
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+rerank-plugins demo "$@"

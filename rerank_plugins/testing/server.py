@@ -59,6 +59,7 @@ import math
 import re
 import secrets
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -203,8 +204,7 @@ class RerankServer:
         if self._httpd is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"rerank_server": self})
-        httpd = ThreadingHTTPServer((self.host, self._requested_port), handler)
-        httpd.daemon_threads = True
+        httpd = _QuietServer((self.host, self._requested_port), handler)
         self._httpd = httpd
         self._stop.clear()
         self._thread = threading.Thread(
@@ -535,6 +535,15 @@ def _corrupt(payload: Any, provider: str, fault: str) -> Any:
     elif fault == "short_results" and items:
         items.pop()
     return payload
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout, a budget) is expected here, not an error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,130 @@
+"""Turning ``(query, text)`` pairs into padded model inputs with little waste.
+
+Three pieces, shared by every runtime of :class:`~rerank_plugins.CrossEncoderScorer`:
+
+- :class:`PairEncoder` tokenizes pairs under one truncation policy: **keep the query and the head
+  of the passage**. The query is kept whole unless it would take more than half of the room; the
+  passage is cut at its end. A long passage is tokenized only as far as needed.
+- :func:`plan_batches` groups pairs by length (length bucketing) into forward passes bounded by a
+  token budget (padded tokens, ``pairs x longest pair``), so padding stays small and a pass never
+  grows past what the CPU's caches and memory handle well.
+- :func:`pad` builds the arrays of one forward pass.
+
+The tokenizer is a private copy of the model's fast (Rust) tokenizer with truncation and padding
+switched off and never changed afterwards, so threads can share it (the fast tokenizer fails with
+"Already borrowed" when its settings change while another thread encodes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["EncodedPair", "PairEncoder", "pad", "plan_batches"]
+
+# A token is rarely longer than this many characters; a passage is cut to room x this before
+# tokenizing (and tokenized whole when the cut turns out too short), so a huge text costs little.
+_CHARS_PER_TOKEN_BOUND = 12
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """One tokenized pair: token ids and segment ids (special tokens included)."""
+
+    input_ids: list[int]
+    token_type_ids: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+class PairEncoder:
+    """Tokenizes ``(query, text)`` pairs to at most ``max_length`` tokens.
+
+    Args:
+        tokenizer: The model's Hugging Face tokenizer (a fast one, with a ``backend_tokenizer``).
+        max_length: Tokens per pair, special tokens included.
+    """
+
+    def __init__(self, tokenizer: Any, max_length: int) -> None:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None or backend.post_processor is None:
+            raise TypeError(
+                f"CrossEncoderScorer needs a fast (Rust) tokenizer with a pair template; "
+                f"{type(tokenizer).__name__} has none."
+            )
+        tokenizers = type(backend)
+        self._tok = tokenizers.from_str(backend.to_str())
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.max_length = max_length
+        self.special = int(self._tok.post_processor.num_special_tokens_to_add(True))
+        self.room = max(2, max_length - self.special)
+        pad_id = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id = int(pad_id) if pad_id is not None else 0
+
+    def encode(self, query: str, texts: Sequence[str]) -> list[EncodedPair]:
+        """Tokenize ``(query, text)`` for each text, truncated under the policy."""
+        q_full = self._tok.encode(query, add_special_tokens=False)
+        limit = self.room * _CHARS_PER_TOKEN_BOUND
+        cut = [t[:limit] for t in texts]
+        encoded = self._tok.encode_batch(cut, add_special_tokens=False)
+        queries: dict[int, Any] = {}
+        out: list[EncodedPair] = []
+        for text, short, enc in zip(texts, cut, encoded, strict=True):
+            if len(short) < len(text) and len(enc.ids) <= self.room:
+                enc = self._tok.encode(text, add_special_tokens=False)  # the cut was too short
+            q_keep = min(len(q_full.ids), max(self.room - len(enc.ids), self.room // 2))
+            t_keep = min(len(enc.ids), self.room - q_keep)
+            q_enc = queries.get(q_keep)
+            if q_enc is None:
+                q_enc = self._tok.encode(query, add_special_tokens=False)
+                if q_keep < len(q_enc.ids):
+                    q_enc.truncate(q_keep)
+                queries[q_keep] = q_enc
+            if t_keep < len(enc.ids):
+                enc.truncate(t_keep)
+            pair = self._tok.post_process(q_enc, enc, add_special_tokens=True)
+            out.append(EncodedPair(list(pair.ids), list(pair.type_ids)))
+        return out
+
+
+def plan_batches(lengths: Sequence[int], *, max_tokens: int, max_size: int) -> list[list[int]]:
+    """Group positions into forward passes: sorted by length, each within the token budget.
+
+    A pass costs about ``len(batch) * longest`` tokens once padded; a pair longer than the budget
+    gets a pass of its own.
+
+    >>> plan_batches([5, 1, 4, 2], max_tokens=8, max_size=8)
+    [[1, 3], [2], [0]]
+    >>> plan_batches([3, 3, 3], max_tokens=100, max_size=2)
+    [[0, 1], [2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and ((len(current) + 1) * lengths[i] > max_tokens or len(current) >= max_size):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def pad(pairs: Sequence[EncodedPair], pad_id: int) -> dict[str, Any]:
+    """The int64 arrays of one forward pass, padded to the longest pair (right padding)."""
+    import numpy as np
+
+    width = max(len(p) for p in pairs)
+    ids = np.full((len(pairs), width), pad_id, dtype=np.int64)
+    types = np.zeros((len(pairs), width), dtype=np.int64)
+    mask = np.zeros((len(pairs), width), dtype=np.int64)
+    for row, p in enumerate(pairs):
+        n = len(p)
+        ids[row, :n] = p.input_ids
+        types[row, :n] = p.token_type_ids
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}

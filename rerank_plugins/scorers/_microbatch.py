@@ -1,0 +1,166 @@
+"""Micro-batching: pairs from concurrent calls share forward passes on one model.
+
+Every unit a :class:`~rerank_plugins.CrossEncoderScorer` scores becomes a *request* in one queue
+per scorer. There is no background thread and no waiting window: the first caller to find the
+model idle becomes the *leader* and runs forward passes; callers that arrive while a pass runs
+queue up, and the leader's next pass takes their pairs too (length-bucketed, under the token
+budget). A single caller therefore pays nothing extra, while concurrent callers fill bigger,
+better-shaped passes.
+
+Budgets: requests are served earliest deadline first; a request whose deadline passes before any
+of its pairs started raises :class:`~rerank_plugins.TransientError` (``reason="timeout"``), which
+the core turns into "budget ran out" (its candidates stay unscored). A leader hands the model over
+as soon as its own request is done, so no caller works for others past its own unit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rerank_plugins._exceptions import TransientError
+from rerank_plugins.scorers._batching import EncodedPair, plan_batches
+
+__all__ = ["MicroBatcher"]
+
+_ORDER = itertools.count()
+
+
+@dataclass(eq=False)
+class _Request:
+    pairs: Sequence[EncodedPair]
+    deadline: float
+    order: int = field(default_factory=lambda: next(_ORDER))
+    scores: list[list[float] | None] = field(default_factory=list)
+    pending: set[int] = field(default_factory=set)
+    started: bool = False
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self.scores = [None] * len(self.pairs)
+        self.pending = set(range(len(self.pairs)))
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or not self.pending
+
+
+class MicroBatcher:
+    """Runs pairs from concurrent requests through ``forward`` in shared, bucketed passes.
+
+    Args:
+        forward: Runs one forward pass over a list of encoded pairs; returns one row of logits
+            per pair.
+        max_tokens: Token budget of one pass (pairs x longest pair).
+        max_size: Most pairs in one pass.
+        pool_tokens: Most real tokens considered when planning one pass; requests beyond it
+            (later deadlines) wait for a later pass, so an urgent request is never starved.
+    """
+
+    def __init__(
+        self,
+        forward: Callable[[list[EncodedPair]], list[list[float]]],
+        *,
+        max_tokens: int,
+        max_size: int,
+        pool_tokens: int | None = None,
+    ) -> None:
+        self._forward = forward
+        self.max_tokens = max_tokens
+        self.max_size = max_size
+        self.pool_tokens = pool_tokens if pool_tokens is not None else 4 * max_tokens
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._busy = False
+        self.passes = 0
+        """Forward passes run so far (all callers together)."""
+
+    def run(self, pairs: Sequence[EncodedPair], *, timeout: float | None) -> list[list[float]]:
+        """Score ``pairs`` (one request); blocks until done.
+
+        Raises:
+            TransientError: the deadline passed before the request's first pass started.
+        """
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        req = _Request(pairs, deadline)
+        with self._cond:
+            self._queue.append(req)
+            while not req.done and self._busy:
+                self._wait(req)
+            if not req.done:
+                self._busy = True
+        if not req.done:
+            self._lead(req)
+        if req.error is not None:
+            raise req.error
+        return [s for s in req.scores if s is not None]
+
+    def _wait(self, req: _Request) -> None:
+        """Wait for the model (called with the lock held)."""
+        left = req.deadline - time.monotonic()
+        if not req.started and left <= 0:
+            self._queue.remove(req)
+            req.error = TransientError(
+                "the unit's deadline passed while it waited for the shared model",
+                reason="timeout",
+            )
+            return
+        self._cond.wait(None if math.isinf(left) or req.started else left)
+
+    def _lead(self, own: _Request) -> None:
+        """Run passes until ``own`` is done, then hand the model to the next waiter."""
+        try:
+            while True:
+                with self._cond:
+                    if own.done:
+                        break
+                    batch = self._next_batch()
+                self._execute(batch)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _next_batch(self) -> list[tuple[_Request, int]]:
+        """The next pass: pool requests by deadline, bucket their pending pairs by length."""
+        pool: list[tuple[_Request, int]] = []
+        tokens = 0
+        for req in sorted(self._queue, key=lambda r: (r.deadline, r.order)):
+            if pool and tokens >= self.pool_tokens:
+                break
+            for i in sorted(req.pending):
+                pool.append((req, i))
+                tokens += len(req.pairs[i])
+        lengths = [len(req.pairs[i]) for req, i in pool]
+        first = plan_batches(lengths, max_tokens=self.max_tokens, max_size=self.max_size)[0]
+        batch = [pool[j] for j in first]
+        for req, _ in batch:
+            req.started = True
+        return batch
+
+    def _execute(self, batch: list[tuple[_Request, int]]) -> None:
+        try:
+            rows = self._forward([req.pairs[i] for req, i in batch])
+            if len(rows) != len(batch):
+                raise RuntimeError(f"forward returned {len(rows)} rows for {len(batch)} pairs")
+        except BaseException as exc:
+            with self._cond:
+                for req in {id(r): r for r, _ in batch}.values():
+                    if req.error is None:
+                        req.error = exc
+                    if req in self._queue:
+                        self._queue.remove(req)
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self.passes += 1
+            for (req, i), row in zip(batch, rows, strict=True):
+                req.scores[i] = row
+                req.pending.discard(i)
+                if req.done and req in self._queue:
+                    self._queue.remove(req)
+            self._cond.notify_all()

@@ -17,8 +17,11 @@ __all__ = ["BACKENDS", "from_spec"]
 
 # backend name -> (module, class). Add a backend with one line.
 BACKENDS: dict[str, tuple[str, str]] = {
+    "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
     "cross-encoder": ("rerank_plugins.scorers.cross_encoder", "CrossEncoderScorer"),
     "keyword": ("rerank_plugins.testing", "KeywordScorer"),
+    "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
+    "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
 }
 
 

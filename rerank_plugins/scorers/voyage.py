@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rerank_plugins._exceptions import ConfigurationError, RerankError, TransientError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import UnitScores
-from rerank_plugins.scorers._http import HostedScorer, scores_by_index
+from rerank_plugins.scorers._http import HostedScorer, Secret, scores_by_index
 
 __all__ = ["VoyageScorer"]
 
@@ -86,20 +85,13 @@ class VoyageScorer(HostedScorer[Any, Any]):
     # The SDK takes its timeout per client, not per request, and the time left differs from
     # call to call: so the "client" is a factory of SDK clients, and each request gets its own
     # (cheap: the sync SDK keeps its HTTP session per thread, the async one per request).
-    def _new_client(self) -> Any:
+    def _new_client(self) -> _Clients:
         voyageai = require("voyageai", extra="voyage", who="VoyageScorer")
-        return functools.partial(voyageai.Client, **self._client_options())
+        return _Clients(voyageai.Client, self._secret, self.base_url)
 
-    def _new_async_client(self) -> Any:
+    def _new_async_client(self) -> _Clients:
         voyageai = require("voyageai", extra="voyage", who="VoyageScorer")
-        return functools.partial(voyageai.AsyncClient, **self._client_options())
-
-    def _client_options(self) -> dict[str, Any]:
-        return {
-            "api_key": self._secret.get() if self._secret is not None else None,
-            "max_retries": 0,  # the core's retry loop is the only one
-            "base_url": self.base_url,
-        }
+        return _Clients(voyageai.AsyncClient, self._secret, self.base_url)
 
     def _arguments(self, query: str, texts: Sequence[str]) -> dict[str, Any]:
         # top_k=None: every text is scored; the core applies top_n (the one place it is cut).
@@ -153,6 +145,26 @@ class VoyageScorer(HostedScorer[Any, Any]):
             )
         body = exc.json_body if exc.json_body is not None else exc.user_message
         return self.status_error(status, body, exc.headers)
+
+
+class _Clients:
+    """Builds one SDK client per request; the key stays a :class:`Secret` until that moment."""
+
+    def __init__(self, cls: Any, secret: Secret | None, base_url: str | None) -> None:
+        self._cls = cls
+        self._secret = secret
+        self._base_url = base_url
+
+    def __call__(self, *, timeout: float) -> Any:
+        return self._cls(
+            api_key=None if self._secret is None else self._secret.get(),
+            max_retries=0,  # the core's retry loop is the only one
+            timeout=timeout,
+            base_url=self._base_url,
+        )
+
+    def __repr__(self) -> str:
+        return f"_Clients({self._cls.__name__}, base_url={self._base_url!r})"
 
 
 def _malformed(exc: Exception) -> TransientError:

@@ -539,6 +539,7 @@ def _corrupt(payload: Any, provider: str, fault: str) -> Any:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 512  # the stdlib's 5 drops connections under a burst of clients
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (its timeout, a budget) is expected here, not an error."""

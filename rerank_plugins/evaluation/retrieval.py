@@ -145,6 +145,7 @@ class DenseRetriever:
         if not corpus:
             raise ConfigurationError("DenseRetriever needs a non-empty corpus.")
         self.corpus = corpus
+        self._default = model is None
         self.model = model or default_dense_model()
         self.device = device
         self.batch_size = batch_size
@@ -157,6 +158,8 @@ class DenseRetriever:
     @property
     def name(self) -> str:
         """``dense:<model folder or id>``, as reports show it."""
+        if self._default:
+            return "dense:all-MiniLM-L6-v2"
         path = Path(self.model)
         return f"dense:{path.name if path.is_dir() else self.model}"
 

@@ -1,0 +1,249 @@
+"""Loading BEIR folders, the fixed dev/train split, and the errors for malformed files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from rerank_plugins.data import SCIFACT_SPLIT, scifact_path
+from rerank_plugins.evaluation import DatasetError, dev_train_split, load_beir
+
+
+def write_beir(
+    root: Path,
+    *,
+    corpus: list[str] | None = None,
+    queries: list[str] | None = None,
+    qrels: str | None = None,
+    split: str = "test",
+) -> Path:
+    """A small BEIR folder; any file may be given as raw lines to make it malformed."""
+    root.mkdir(parents=True, exist_ok=True)
+    corpus = (
+        corpus
+        if corpus is not None
+        else [json.dumps({"_id": f"d{i}", "title": f"T{i}", "text": f"text {i}"}) for i in range(4)]
+    )
+    queries = (
+        queries
+        if queries is not None
+        else [json.dumps({"_id": f"q{i}", "text": f"query {i}"}) for i in range(7)]
+    )
+    qrels = (
+        qrels
+        if qrels is not None
+        else ("query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\t1\nq2\td2\t2\nq5\td3\t1\nq6\td0\t1\n")
+    )
+    (root / "corpus.jsonl").write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    (root / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
+    (root / "qrels").mkdir(exist_ok=True)
+    (root / "qrels" / f"{split}.tsv").write_text(qrels, encoding="utf-8")
+    return root
+
+
+def test_loads_a_folder(tmp_path: Path) -> None:
+    ds = load_beir(write_beir(tmp_path / "ds"), split="test")
+    assert ds.corpus["d1"] == ("T1", "text 1")
+    assert ds.document_text("d1") == "T1 text 1"
+    assert list(ds.queries) == [f"q{i}" for i in range(7)]
+    assert ds.qrels == {
+        "q0": {"d0": 1},
+        "q1": {"d1": 1},
+        "q2": {"d2": 2},
+        "q5": {"d3": 1},
+        "q6": {"d0": 1},
+    }
+    assert ds.judged_query_ids == ["q0", "q1", "q2", "q5", "q6"]
+    assert ds.split == "test"
+
+
+def test_fixed_split_uses_line_index_among_judged_queries(tmp_path: Path) -> None:
+    ds = load_beir(write_beir(tmp_path / "ds"), split="test")
+    dev, train = dev_train_split(ds)
+    # lines 0 and 5 are multiples of 5 and judged; line 4 (q4) is unjudged, so in neither
+    assert dev == ["q0", "q5"]
+    assert train == ["q1", "q2", "q6"]
+
+
+def test_blank_lines_keep_line_indices(tmp_path: Path) -> None:
+    queries = [
+        json.dumps({"_id": "q0", "text": "a"}),
+        "",
+        json.dumps({"_id": "q2", "text": "b"}),
+        "",
+        "",
+        json.dumps({"_id": "q5", "text": "c"}),
+    ]
+    ds = load_beir(
+        write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\nq2\td1\t1\nq5\td2\t1\n"),
+        split="test",
+    )
+    assert ds.query_lines == {"q0": 0, "q2": 2, "q5": 5}
+    assert dev_train_split(ds) == (["q0", "q5"], ["q2"])
+
+
+def test_gzipped_corpus_and_integer_ids(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "ds")
+    (root / "corpus.jsonl").unlink()
+    with gzip.open(root / "corpus.jsonl.gz", "wt", encoding="utf-8") as fh:
+        for i in range(4):
+            fh.write(json.dumps({"_id": f"d{i}", "text": f"t{i}"}) + "\n")
+        fh.write(json.dumps({"_id": 99, "text": "numeric id"}) + "\n")
+    ds = load_beir(root, split="test")
+    assert ds.corpus["99"] == ("", "numeric id")
+    assert ds.document_text("d0") == "t0"
+
+
+def test_restrict_keeps_only_chosen_queries(tmp_path: Path) -> None:
+    ds = load_beir(write_beir(tmp_path / "ds"), split="test")
+    small = ds.restrict(["q5", "q1"])
+    assert list(small.queries) == ["q5", "q1"] and set(small.qrels) == {"q5", "q1"}
+    assert ds.qrels["q5"] == {"d3": 1}  # the original is untouched
+    with pytest.raises(DatasetError, match=r"1 query id\(s\) are not in .*queries.jsonl: nope"):
+        ds.restrict(["nope"])
+
+
+def test_bundled_scifact_is_the_dev_split() -> None:
+    ds = load_beir(scifact_path(), split=SCIFACT_SPLIT)
+    dev, train = dev_train_split(ds)
+    assert len(ds.corpus) == 5183 and len(ds.queries) == 809
+    assert len(dev) == 162 and train == []
+    assert all(ds.query_lines[q] % 5 == 0 for q in dev)
+
+
+# --- errors: which file, which line, what to do -------------------------------------------
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(
+        DatasetError,
+        match=r"does not exist or is not a folder; pass a folder in "
+        r"BEIR layout \(corpus.jsonl, queries.jsonl",
+    ):
+        load_beir(tmp_path / "nowhere")
+
+
+def test_missing_corpus_file(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "ds")
+    (root / "corpus.jsonl").unlink()
+    with pytest.raises(
+        DatasetError,
+        match=r"corpus.jsonl is missing; a BEIR folder needs "
+        r"corpus.jsonl \(or corpus.jsonl.gz\)",
+    ):
+        load_beir(root, split="test")
+
+
+def test_missing_split_lists_available_ones(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "ds", split="train")
+    with pytest.raises(
+        DatasetError,
+        match=r"No judgements for split 'test': .*test.tsv does not "
+        r"exist \(available splits: train\)",
+    ):
+        load_beir(root, split="test")
+
+
+def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
+    corpus = [json.dumps({"_id": "d0", "text": "ok"}), '{"_id": "d1", "text": ']
+    with pytest.raises(DatasetError) as err:
+        load_beir(write_beir(tmp_path / "ds", corpus=corpus, qrels="q0\td0\t1\n"), split="test")
+    assert str(tmp_path / "ds" / "corpus.jsonl") + ", line 2: not valid JSON" in str(err.value)
+
+
+def test_not_an_object(tmp_path: Path) -> None:
+    queries = [json.dumps({"_id": "q0", "text": "a"}), "[1, 2]"]
+    with pytest.raises(
+        DatasetError,
+        match=r"queries.jsonl, line 2: expected a JSON object, got "
+        r"list",
+    ):
+        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
+
+
+def test_missing_text_field(tmp_path: Path) -> None:
+    corpus = [json.dumps({"_id": "d0", "text": "ok"}), json.dumps({"_id": "d1", "title": "x"})]
+    with pytest.raises(
+        DatasetError,
+        match=r"corpus.jsonl, line 2: field 'text' must be a string, "
+        r"got nothing",
+    ):
+        load_beir(write_beir(tmp_path / "ds", corpus=corpus, qrels="q0\td0\t1\n"), "test")
+
+
+def test_missing_id(tmp_path: Path) -> None:
+    corpus = [json.dumps({"text": "no id"})]
+    with pytest.raises(
+        DatasetError,
+        match=r"corpus.jsonl, line 1: field '_id' must be a "
+        r"non-empty string, got nothing",
+    ):
+        load_beir(write_beir(tmp_path / "ds", corpus=corpus, qrels="q0\td0\t1\n"), "test")
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    queries = [
+        json.dumps({"_id": "q0", "text": "a"}),
+        json.dumps({"_id": "q1", "text": "b"}),
+        json.dumps({"_id": "q0", "text": "c"}),
+    ]
+    with pytest.raises(DatasetError, match=r"queries.jsonl, line 3: query id 'q0' repeats line 1"):
+        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
+
+
+def test_blank_query_text(tmp_path: Path) -> None:
+    queries = [json.dumps({"_id": "q0", "text": "   "})]
+    with pytest.raises(DatasetError, match=r"queries.jsonl, line 1: query 'q0' has blank text"):
+        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
+
+
+def test_qrels_wrong_columns(tmp_path: Path) -> None:
+    qrels = "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1 d1 1\n"
+    with pytest.raises(
+        DatasetError,
+        match=r"test.tsv, line 3: expected 3 tab-separated columns "
+        r"\(query-id, corpus-id, score\), got 1",
+    ):
+        load_beir(write_beir(tmp_path / "ds", qrels=qrels), "test")
+
+
+def test_qrels_bad_score(tmp_path: Path) -> None:
+    qrels = "query-id\tcorpus-id\tscore\nq0\td0\thigh\n"
+    with pytest.raises(
+        DatasetError,
+        match=r"test.tsv, line 2: score must be an integer, got "
+        r"'high'",
+    ):
+        load_beir(write_beir(tmp_path / "ds", qrels=qrels), "test")
+
+
+def test_qrels_unknown_query_and_document(tmp_path: Path) -> None:
+    with pytest.raises(
+        DatasetError,
+        match=r"test.tsv, line 2: query id 'qX' is not in "
+        r"queries.jsonl",
+    ):
+        load_beir(write_beir(tmp_path / "a", qrels="q0\td0\t1\nqX\td0\t1\n"), "test")
+    with pytest.raises(
+        DatasetError,
+        match=r"test.tsv, line 1: document id 'dX' is not in the "
+        r"corpus",
+    ):
+        load_beir(write_beir(tmp_path / "b", qrels="q0\tdX\t1\n"), "test")
+
+
+def test_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"corpus.jsonl has no documents"):
+        load_beir(write_beir(tmp_path / "a", corpus=[""]), "test")
+    with pytest.raises(DatasetError, match=r"test.tsv has no judgements"):
+        load_beir(write_beir(tmp_path / "b", qrels="query-id\tcorpus-id\tscore\n"), "test")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "ds")
+    (root / "queries.jsonl").write_bytes(b'{"_id": "q0", "text": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match=r"queries.jsonl: not UTF-8 text"):
+        load_beir(root, "test")

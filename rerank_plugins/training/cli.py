@@ -1,0 +1,207 @@
+"""``rerank-plugins train``: fine-tune a reranker from a BEIR dataset or preference JSONL.
+
+From a BEIR folder, the project's fixed split holds the development queries out: the model trains
+on the others (judged positives, hard negatives mined from the dense first stage's top
+candidates, random negatives), is evaluated on the development queries' first-stage top-``k``
+during training (early stopping), and at the end the best artifact is measured against the
+first stage alone with the evaluation metrics and a paired test.
+
+Example::
+
+    rerank-plugins train --beir path/to/scifact --output runs/scifact-minilm
+    rerank-plugins train --preferences prefs.jsonl --dev-preferences held_out.jsonl \\
+        --output runs/mine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rerank_plugins._exceptions import RerankError
+from rerank_plugins.training.artifact import METHODS, MINILM_BASE, AdapterSpec
+from rerank_plugins.training.trainer import LOSSES
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``train`` options on ``parser``."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--beir", metavar="DIR", help="dataset folder in BEIR layout")
+    source.add_argument("--preferences", metavar="FILE", help="JSONL judgements, one query a line")
+    parser.add_argument("--output", required=True, metavar="DIR", help="checkpoints and artifacts")
+    parser.add_argument("--split", default="train", help="qrels split of --beir (default: train)")
+    parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
+    parser.add_argument("--base", default=MINILM_BASE, help=f"base model (default: {MINILM_BASE})")
+    parser.add_argument("--method", choices=METHODS, default="lora", help="which weights train")
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument(
+        "--top-layers", type=int, default=2, help="layers --method top_layers trains"
+    )
+    parser.add_argument("--loss", choices=LOSSES, default="listnet")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
+    parser.add_argument("--candidates", type=int, default=20, help="first-stage depth (k)")
+    parser.add_argument("--hard-negatives", type=int, default=4)
+    parser.add_argument("--random-negatives", type=int, default=3)
+    parser.add_argument("--max-positives", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="lists per query, fresh negatives")
+    parser.add_argument("--eval-steps", type=int, default=None)
+    parser.add_argument("--eval-every", type=int, default=1, help="evaluate every Nth dev query")
+    parser.add_argument("--patience", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=("float32", "float16"), default="float32")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rerank-plugins train``; returns the exit status.
+
+    Prints a JSON summary (artifact path, training time, held-out figures) and writes it to
+    ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
+    ``<output>/dev_scores.json``.
+    """
+    try:
+        summary = _train(args)
+    except RerankError as exc:
+        print(f"rerank-plugins train: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(summary, indent=2)
+    Path(args.output, "summary.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from rerank_plugins.training.trainer import train_cross_encoder
+
+    if args.threads:
+        import torch  # the train extra is installed: train_cross_encoder needs it anyway
+
+        torch.set_num_threads(args.threads)
+    adapter = AdapterSpec(method=args.method, lora_rank=args.lora_rank, top_layers=args.top_layers)
+    progress = not args.no_progress
+    if args.beir:
+        train, dev, recipe, held_out = _beir_data(args, progress)
+    else:
+        train, dev, recipe, held_out = _preference_data(args)
+    result = train_cross_encoder(
+        train,
+        output_dir=args.output,
+        base=args.base,
+        dev=dev,
+        adapter=adapter,
+        loss=args.loss,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        eval_steps=args.eval_steps,
+        patience=args.patience,
+        seed=args.seed,
+        resume=args.resume,
+        progress=progress,
+        device=args.device,
+        recipe=recipe,
+        precision=args.precision,
+    )
+    summary: dict[str, Any] = {
+        "artifact": str(result.artifact),
+        "train_seconds": round(result.seconds, 1),
+        "steps": result.steps,
+        "best_during_training": result.metrics,
+    }
+    if held_out is not None:
+        development = held_out(result.artifact)
+        Path(args.output, "dev_scores.json").write_text(json.dumps(development.pop("scores")))
+        summary["development"] = development
+    return summary
+
+
+def _beir_data(args: argparse.Namespace, progress: bool) -> tuple[Any, Any, dict[str, Any], Any]:
+    from rerank_plugins.evaluation.beir import dev_train_split, load_beir
+    from rerank_plugins.evaluation.retrieval import retrieve
+    from rerank_plugins.training.data import beir_examples, reranking_examples
+
+    dataset = load_beir(args.beir, split=args.split)
+    dev_ids, train_ids = dev_train_split(dataset)
+    depth = max(args.candidates, 20)
+    hits = retrieve(dataset, dev_ids + train_ids, kind="dense", k=depth, progress=progress)
+    ranked = {qid: [hit.doc_id for hit in row] for qid, row in hits.items()}
+    train = beir_examples(
+        dataset, train_ids, ranked,
+        hard_negatives=args.hard_negatives, random_negatives=args.random_negatives,
+        max_positives=args.max_positives, hard_pool=args.candidates, rounds=args.rounds,
+        seed=args.seed,
+    )  # fmt: skip
+    top = {qid: ranked[qid][: args.candidates] for qid in dev_ids}
+    dev = reranking_examples(dataset, dev_ids[:: args.eval_every], top)
+    recipe = {
+        "data": str(args.beir), "split_rule": "dev = judged queries with line index % 5 == 0",
+        "train_queries": len(train_ids), "dev_queries": len(dev_ids),
+        "first_stage": f"dense all-MiniLM-L6-v2 top-{args.candidates}",
+        "hard_negatives": args.hard_negatives, "random_negatives": args.random_negatives,
+        "max_positives": args.max_positives, "rounds": args.rounds, "method": args.method,
+    }  # fmt: skip
+
+    def held_out(artifact: Path) -> dict[str, Any]:
+        return evaluate_artifact(artifact, dataset, top, max_length=args.max_length)
+
+    return train, dev, recipe, held_out
+
+
+def _preference_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any], Any]:
+    from rerank_plugins.training.data import read_preferences
+
+    train = read_preferences(args.preferences)
+    dev = read_preferences(args.dev_preferences) if args.dev_preferences else None
+    recipe = {"data": str(args.preferences), "method": args.method}
+    return train, dev, recipe, None
+
+
+def evaluate_artifact(
+    artifact: str | Path,
+    dataset: Any,
+    candidates: dict[str, list[str]],
+    *,
+    max_length: int | None = None,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Rerank each query's first-stage candidates with ``artifact`` and compare with the first
+    stage alone: nDCG@10 and P@3 means, the paired test and the bootstrap interval per metric.
+
+    Returns:
+        ``{"queries", "ndcg@10": Comparison dict, "p@3": Comparison dict, "scores"}``, where
+        ``scores`` holds every candidate's raw score (for blends and later analysis).
+    """
+    from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
+    from rerank_plugins.evaluation.stats import compare
+    from rerank_plugins.training.artifact import load_reranker
+
+    model = load_reranker(artifact, max_length=max_length)
+    scores: dict[str, dict[str, float]] = {}
+    for qid, docs in candidates.items():
+        pairs = [(dataset.queries[qid], dataset.document_text(doc)) for doc in docs]
+        logits = model.predict(
+            pairs, batch_size=batch_size, convert_to_numpy=True, activation_fn=None
+        )
+        scores[qid] = {doc: float(x) for doc, x in zip(docs, logits.tolist(), strict=True)}
+    out: dict[str, Any] = {"queries": len(candidates)}
+    for name, metric, k in (("ndcg@10", ndcg_at, 10), ("p@3", precision_at, 3)):
+        before = [metric(candidates[qid], dataset.qrels[qid], k) for qid in candidates]
+        after = [
+            metric(sorted(docs, key=lambda d, q=qid: -scores[q][d]), dataset.qrels[qid], k)  # type: ignore[misc]
+            for qid, docs in candidates.items()
+        ]
+        out[name] = compare(before, after).as_dict()
+    out["scores"] = scores
+    return out

@@ -1,0 +1,360 @@
+"""Fine-tune a cross-encoder reranker with sentence-transformers' trainer and ranking losses.
+
+:func:`train_cross_encoder` takes :class:`~rerank_plugins.training.data.RankingExample` lists,
+makes a base model trainable the parameter-efficient way (:class:`AdapterSpec`), trains it with
+``CrossEncoderTrainer`` and a listwise loss, evaluates it on held-out lists during training (nDCG@10
+of the reranked lists), keeps the best artifact (early stopping), and writes compact artifacts
+(:mod:`~rerank_plugins.training.artifact`). Checkpoints hold only the trained weights plus the
+optimizer state, so a stopped run resumes where it was (``resume=True``). Seeds are fixed.
+
+Layout of ``output_dir``::
+
+    checkpoints/checkpoint-<step>/   trained weights, optimizer, scheduler, RNG state (resumable)
+    best/                            the artifact with the best held-out nDCG@10 (if ``dev``)
+    final/                           the artifact after the last step
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins._optional import require
+from rerank_plugins.training.artifact import (
+    MANIFEST_FILE,
+    MINILM_BASE,
+    WEIGHTS_FILE,
+    AdapterSpec,
+    _load_state,
+    prepare_model,
+    save_reranker,
+)
+from rerank_plugins.training.data import RankingExample
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+__all__ = ["LOSSES", "TrainingResult", "train_cross_encoder"]
+
+LossName = Literal["listnet", "lambda", "ranknet", "bce"]
+LOSSES: tuple[str, ...] = ("listnet", "lambda", "ranknet", "bce")
+DEFAULT_LEARNING_RATES = {"lora": 3e-4, "top_layers": 1e-4, "full": 3e-5}
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a training run produced.
+
+    Attributes:
+        artifact: The artifact to use: ``best/`` when held-out lists were given, else ``final/``.
+        metrics: Held-out figures of that artifact (empty without ``dev``).
+        history: Every held-out evaluation: ``{"step", "epoch", "ndcg@10", ...}``.
+        seconds: Wall time of the training itself (model load to last save).
+        steps: Optimizer steps taken.
+    """
+
+    artifact: Path
+    metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+
+
+def train_cross_encoder(
+    train: Sequence[RankingExample],
+    *,
+    output_dir: str | Path,
+    base: str = MINILM_BASE,
+    dev: Sequence[RankingExample] | None = None,
+    adapter: AdapterSpec | None = None,
+    loss: LossName = "listnet",
+    epochs: float = 1.0,
+    batch_size: int = 4,
+    learning_rate: float | None = None,
+    max_length: int = 160,
+    warmup_ratio: float = 0.1,
+    eval_steps: int | None = None,
+    patience: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+    recipe: dict[str, Any] | None = None,
+    precision: Literal["float32", "float16"] = "float32",
+) -> TrainingResult:
+    """Fine-tune a reranker on judged lists and save it as a compact artifact.
+
+    Args:
+        train: Training lists (:func:`~rerank_plugins.training.data.beir_examples` or
+            :func:`~rerank_plugins.training.data.read_preferences`).
+        output_dir: Folder for checkpoints and artifacts (see the module docstring).
+        base: The base model: :data:`~rerank_plugins.training.artifact.MINILM_BASE` (offline
+            all-MiniLM-L6-v2), a local folder or a Hugging Face id.
+        dev: Held-out lists (a query's first-stage candidates with qrels labels), evaluated every
+            ``eval_steps`` and at the end by nDCG@10 of the reranked list; the best is kept.
+        adapter: Which weights train (default: LoRA rank 16 on every encoder linear layer).
+        loss: ``"listnet"`` (softmax cross-entropy over each list), ``"lambda"`` (LambdaLoss,
+            nDCG-weighted), ``"ranknet"`` (pairwise) or ``"bce"`` (pointwise, on label > 0).
+        epochs: Passes over ``train`` (fractions allowed).
+        batch_size: Lists per optimizer step.
+        learning_rate: Peak learning rate; ``None`` picks one for the method (LoRA 3e-4,
+            top layers 1e-4, full 3e-5).
+        max_length: Tokens per (query, text) pair; longer texts are truncated.
+        warmup_ratio: Share of the steps spent warming the learning rate up (then linear decay).
+        eval_steps: Evaluate ``dev`` every this many steps; ``None``: twice per epoch.
+        patience: Stop after this many evaluations without a better nDCG@10; ``None`` never stops
+            early.
+        seed: Seed of the head's initialisation, the shuffling and dropout.
+        resume: Continue from the last checkpoint in ``output_dir`` if there is one.
+        progress: Show progress bars.
+        device: Torch device; ``None`` picks the best available.
+        recipe: Extra facts to record in the artifact's manifest (data source, negatives...).
+        precision: Precision of the ``best/`` and ``final/`` weights (``"float16"`` halves the
+            file); checkpoints always keep float32 so a resumed run continues exactly.
+
+    Returns:
+        The artifact path and held-out figures.
+
+    Raises:
+        ConfigurationError: bad options or unusable training data.
+
+    Example:
+        >>> from rerank_plugins.training import RankingExample, train_cross_encoder
+        >>> data = [RankingExample("what is a cat", ("a cat is a small feline", "tax law"),
+        ...                        (1.0, 0.0))] * 4
+        >>> result = train_cross_encoder(data, output_dir="/tmp/rp-doctest", epochs=1,
+        ...                              max_length=32, progress=False)  # doctest: +SKIP
+        >>> # result.artifact -> /tmp/rp-doctest/final
+    """
+    spec = adapter or AdapterSpec()
+    _check_options(train, loss, epochs, batch_size, max_length)
+    transformers = require("transformers", extra="train", who="train_cross_encoder")
+    st_ce = require("sentence_transformers.cross_encoder", extra="train", who="train_cross_encoder")
+    require("datasets", extra="train", who="train_cross_encoder")
+    out = Path(output_dir)
+    checkpoints = out / "checkpoints"
+    lr = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATES[spec.method]
+    steps_per_epoch = max(1, -(-len(train) // batch_size))
+    every = eval_steps or max(1, steps_per_epoch // 2)
+    record = {
+        "loss": loss, "epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
+        "max_length": max_length, "warmup_ratio": warmup_ratio, "seed": seed,
+        "train_lists": len(train), **(recipe or {}),
+    }  # fmt: skip
+
+    started = time.perf_counter()
+    transformers.set_seed(seed)
+    model = prepare_model(base, spec, max_length=max_length, device=device)
+    args = st_ce.CrossEncoderTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=warmup_ratio,
+        lr_scheduler_type="linear",
+        weight_decay=0.01,
+        seed=seed,
+        data_seed=seed,
+        eval_strategy="steps" if dev else "no",
+        eval_steps=every if dev else None,
+        save_strategy="steps",
+        save_steps=every,
+        save_total_limit=2,
+        logging_steps=max(1, min(10, every)),
+        report_to="none",
+        disable_tqdm=not progress,
+        use_cpu=device == "cpu",
+    )
+    trainer_class, keeper_class = _classes()
+    keeper = keeper_class(
+        out / "best", base=base, spec=spec, recipe=record, patience=patience, precision=precision
+    )
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=_dataset(train, loss),
+        loss=_loss(st_ce.losses, model, loss),
+        evaluator=_evaluator(dev) if dev else None,
+        callbacks=[keeper],
+        artifact_base=base,
+        artifact_spec=spec,
+    )
+    last = (
+        transformers.trainer_utils.get_last_checkpoint(str(checkpoints))
+        if resume and checkpoints.is_dir()
+        else None
+    )
+    trainer.train(resume_from_checkpoint=last)
+    if dev and (not keeper.history or keeper.history[-1]["step"] != trainer.state.global_step):
+        trainer.evaluate()
+    save_reranker(model, out / "final", base=base, spec=spec, recipe=record, precision=precision)
+    seconds = time.perf_counter() - started
+    artifact = out / "best" if dev and (out / "best" / MANIFEST_FILE).is_file() else out / "final"
+    metrics = dict(keeper.best_metrics)
+    (out / "history.json").write_text(json.dumps(keeper.history, indent=2) + "\n")
+    return TrainingResult(
+        artifact, metrics, list(keeper.history), seconds, trainer.state.global_step
+    )
+
+
+def _check_options(
+    train: Sequence[RankingExample], loss: str, epochs: float, batch_size: int, max_length: int
+) -> None:
+    if loss not in LOSSES:
+        raise ConfigurationError(f"Unknown loss {loss!r}; pass one of {', '.join(LOSSES)}.")
+    if not train:
+        raise ConfigurationError("train_cross_encoder needs at least one training list; got none.")
+    flat = [ex for ex in train if len(set(ex.labels)) < 2]
+    if flat and loss != "bce":
+        raise ConfigurationError(
+            f"{len(flat)} training list(s) have a single label value (e.g. query "
+            f"{flat[0].query[:60]!r}); a ranking loss needs at least one better and one worse "
+            f"text per list."
+        )
+    if epochs <= 0 or batch_size < 1 or max_length < 8:
+        raise ConfigurationError(
+            f"epochs must be > 0, batch_size >= 1 and max_length >= 8; got {epochs}, "
+            f"{batch_size}, {max_length}."
+        )
+
+
+def _dataset(train: Sequence[RankingExample], loss: str) -> Any:
+    datasets = require("datasets", extra="train", who="train_cross_encoder")
+    if loss == "bce":
+        pairs = [
+            (ex.query, t, 1.0 if y > 0 else 0.0)
+            for ex in train
+            for t, y in zip(ex.texts, ex.labels, strict=True)
+        ]
+        return datasets.Dataset.from_dict(
+            {
+                "query": [p[0] for p in pairs],
+                "text": [p[1] for p in pairs],
+                "label": [p[2] for p in pairs],
+            }
+        )
+    return datasets.Dataset.from_dict(
+        {
+            "query": [ex.query for ex in train],
+            "docs": [list(ex.texts) for ex in train],
+            "labels": [list(ex.labels) for ex in train],
+        }
+    )
+
+
+def _loss(losses: Any, model: CrossEncoder, name: str) -> Any:
+    if name == "listnet":
+        return losses.ListNetLoss(model, mini_batch_size=-1)
+    if name == "lambda":
+        return losses.LambdaLoss(model, mini_batch_size=-1)
+    if name == "ranknet":
+        return losses.RankNetLoss(model, mini_batch_size=-1)
+    return losses.BinaryCrossEntropyLoss(model)
+
+
+def _evaluator(dev: Sequence[RankingExample]) -> Any:
+    evaluation = require(
+        "sentence_transformers.cross_encoder.evaluation", extra="train", who="train_cross_encoder"
+    )
+    samples = [
+        {
+            "query": ex.query,
+            "positive": [t for t, y in zip(ex.texts, ex.labels, strict=True) if y > 0],
+            "documents": list(ex.texts),
+        }
+        for ex in dev
+    ]
+    return evaluation.CrossEncoderRerankingEvaluator(
+        samples, at_k=10, always_rerank_positives=False, name="dev", batch_size=64, write_csv=False
+    )
+
+
+@functools.cache
+def _classes() -> tuple[type, type]:
+    """The trainer and callback subclasses, built on first use so that importing this module
+    loads neither sentence-transformers nor transformers."""
+    st_ce = require("sentence_transformers.cross_encoder", extra="train", who="train_cross_encoder")
+    transformers = require("transformers", extra="train", who="train_cross_encoder")
+
+    class ArtifactTrainer(st_ce.CrossEncoderTrainer):  # type: ignore[misc, name-defined]
+        """``CrossEncoderTrainer`` whose checkpoints hold only the trained weights (plus the
+        optimizer state the parent saves), so they are small and resume any adapter method."""
+
+        def __init__(
+            self, *args: Any, artifact_base: str, artifact_spec: AdapterSpec, **kwargs: Any
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self._artifact_base = artifact_base
+            self._artifact_spec = artifact_spec
+
+        def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
+            folder = output_dir or self.args.output_dir
+            save_reranker(self.model, folder, base=self._artifact_base, spec=self._artifact_spec)
+
+        def _load_from_checkpoint(self, checkpoint_path: str) -> None:
+            safetensors_torch = require("safetensors.torch", extra="train", who="resume")
+            state = safetensors_torch.load_file(str(Path(checkpoint_path) / WEIGHTS_FILE))
+            _load_state(self.model, state, checkpoint_path, self._artifact_base)
+
+    class BestKeeper(transformers.TrainerCallback):  # type: ignore[misc, name-defined]
+        """Saves the artifact with the best held-out nDCG@10; stops after ``patience`` misses."""
+
+        def __init__(
+            self,
+            folder: Path,
+            *,
+            base: str,
+            spec: AdapterSpec,
+            recipe: dict[str, Any],
+            patience: int | None,
+            precision: Literal["float32", "float16"],
+        ) -> None:
+            self.precision = precision
+            self.folder = folder
+            self.base = base
+            self.spec = spec
+            self.recipe = recipe
+            self.patience = patience
+            self.history: list[dict[str, float]] = []
+            self.best_metrics: dict[str, float] = {}
+            self.misses = 0
+            previous = folder / MANIFEST_FILE
+            if previous.is_file():  # resuming: the best so far still counts
+                self.best_metrics = json.loads(previous.read_text()).get("metrics", {})
+
+        def on_evaluate(
+            self,
+            args: Any,
+            state: Any,
+            control: Any,
+            metrics: dict[str, float] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            scores = {
+                key.removeprefix("eval_dev_"): float(value)
+                for key, value in (metrics or {}).items()
+                if key.startswith("eval_dev_")
+            }
+            if "ndcg@10" not in scores:
+                return
+            entry = {"step": float(state.global_step), "epoch": float(state.epoch or 0.0), **scores}
+            self.history.append(entry)
+            if scores["ndcg@10"] > self.best_metrics.get("ndcg@10", float("-inf")):
+                self.best_metrics = entry
+                self.misses = 0
+                save_reranker(
+                    kwargs["model"], self.folder, base=self.base, spec=self.spec,
+                    recipe=self.recipe, metrics=entry, precision=self.precision,
+                )  # fmt: skip
+            else:
+                self.misses += 1
+                if self.patience is not None and self.misses >= self.patience:
+                    control.should_training_stop = True
+
+    return ArtifactTrainer, BestKeeper

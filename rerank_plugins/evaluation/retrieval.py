@@ -184,13 +184,19 @@ class DenseRetriever:
         key = f"v{_INDEX_VERSION}-{_model_key(self.model)}-{corpus_fingerprint(self.corpus)}"
         return Path(self.cache_dir) / "dense" / key
 
+    @property
+    def cached(self) -> bool:
+        """Whether the corpus embeddings are already cached (so :meth:`index` only loads them)."""
+        path = self._index_path()
+        return path is not None and (path / "embeddings.npy").is_file()
+
     def index(self, *, progress: bool = True) -> Any:
         """The corpus embeddings (``len(corpus) x dim``, L2-normalised), from the cache or built."""
         if self._embeddings is not None:
             return self._embeddings
         np = require("numpy", extra="eval", who="DenseRetriever")
         path = self._index_path()
-        if path is not None and (path / "embeddings.npy").is_file():
+        if path is not None and self.cached:
             self._embeddings = np.load(path / "embeddings.npy")
             self.loaded_from_cache = True
             return self._embeddings
@@ -276,13 +282,19 @@ class BM25Retriever:
         key = f"v{_INDEX_VERSION}-k1{self.k1}-b{self.b}-{corpus_fingerprint(self.corpus)}"
         return Path(self.cache_dir) / "bm25" / key
 
+    @property
+    def cached(self) -> bool:
+        """Whether the BM25 index is already cached (so :meth:`index` only loads it)."""
+        path = self._index_path()
+        return path is not None and (path / "params.index.json").is_file()
+
     def index(self, *, progress: bool = True) -> Any:
         """The ``bm25s.BM25`` index, from the cache or built."""
         if self._index is not None:
             return self._index
         bm25s = require("bm25s", extra="eval", who="BM25Retriever")
         path = self._index_path()
-        if path is not None and (path / "params.index.json").is_file():
+        if path is not None and self.cached:
             self._index = bm25s.BM25.load(str(path), show_progress=False)
             self.loaded_from_cache = True
             return self._index

@@ -214,7 +214,10 @@ def _mean(xs: Sequence[float]) -> float:
 
 def write_json(result: EvalResult, path: str | Path) -> Path:
     """Write every figure and every query as JSON; returns the path."""
-    data: dict[str, Any] = result.as_dict()
+    data: dict[str, Any] = {
+        "summary": describe_lift(result.headline, result.comparisons[result.headline]),
+        **result.as_dict(),
+    }
     before, after = precision_curve(result)
     data["precision_at_k"] = {"before": before, "after": after}
     target = Path(path)

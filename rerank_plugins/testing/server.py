@@ -549,6 +549,9 @@ class _QuietServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, keep-alive clients would wait ~40 ms
+    # for a delayed ACK on every answer, a latency no real server has.
+    disable_nagle_algorithm = True
     rerank_server: RerankServer  # set on the bound subclass
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -146,7 +146,7 @@ def dev_train_split(dataset: BeirDataset) -> tuple[list[str], list[str]]:
         ...     qrels={"a": {"d": 1}, "c": {"d": 1}, "g": {"d": 1}},
         ...     query_lines={"a": 0, "b": 1, "c": 2, "e": 3, "f": 4, "g": 5})
         >>> dev_train_split(ds)
-        (['a'], ['c', 'g'])
+        (['a', 'g'], ['c'])
     """
     dev: list[str] = []
     train: list[str] = []

@@ -1,0 +1,54 @@
+"""Voyage AI rerankers in LlamaIndex and in LangChain, with the core's budget, retries and stats.
+
+SciFact claims (bundled with rerank-plugins), each with a pool of abstracts that share its words
+(the look-alikes a first-stage retriever returns), reranked by ``VoyageScorer`` (``rerank-2.5``)
+through LlamaIndex's node postprocessor (sync and async) and LangChain's document compressor;
+abstracts that answer the claim are marked ✓. Then, against the local server only, a rate limit
+that the core retries within the budget, and a rejected key that is raised at once.
+
+With ``VOYAGE_API_KEY`` set it calls Voyage's API (a few thousand tokens); without, it starts the
+local test server and says so.
+
+Run: ``python examples/hosted_voyage.py`` (needs ``rerank-plugins[voyage,llama-index,langchain]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from _hosted import candidates, fault_demo, hosted_scorer, show
+from langchain_core.documents import Document
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from rerank_plugins.langchain import RerankCompressor
+from rerank_plugins.llama_index import RerankPostprocessor
+
+CI = bool(os.environ.get("CI"))
+
+
+def main() -> None:
+    with hosted_scorer("voyage") as (scorer, server):  # VoyageScorer("rerank-2.5") with a key
+        postprocessor = RerankPostprocessor(scorer=scorer, top_n=3, budget_ms=5000)
+        compressor = RerankCompressor(scorer=scorer, top_n=3, budget_ms=5000)
+        for claim, pool, relevant in candidates(n_claims=2 if CI else 4):
+            print(f"\nClaim: {claim}")
+            nodes = [NodeWithScore(node=TextNode(text=t, id_=i)) for i, t in pool]
+            reranked = postprocessor.postprocess_nodes(nodes, query_bundle=QueryBundle(claim))
+            show("LlamaIndex (sync)", [n.node.node_id for n in reranked], relevant)
+            again = asyncio.run(postprocessor.apostprocess_nodes(nodes, QueryBundle(claim)))
+            show("LlamaIndex (async)", [n.node.node_id for n in again], relevant)
+            docs = [Document(page_content=t, id=i) for i, t in pool]
+            kept = compressor.compress_documents(docs, claim)
+            show("LangChain", [d.id or "" for d in kept], relevant)
+        meta = kept[0].metadata
+        print(
+            f"\nFirst LangChain document: relevance_score={meta['relevance_score']:.3f}, "
+            f"reranker={meta['reranker']}, retrieval_rank={meta['retrieval_rank']}"
+        )
+        if server is not None:
+            fault_demo(server, "voyage")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,11 +41,12 @@ EXPORT_VERSION = 1
 OPSET = 17
 QUANTIZATION: dict[str, str | bool] = {
     "weight_type": "QInt8",
-    "per_channel": False,
+    "per_channel": True,
     "reduce_range": False,
 }
-"""Dynamic quantisation settings: signed int8 weights, unsigned activations (U8S8, the VNNI
-path of ONNX Runtime's integer GEMM)."""
+"""Dynamic quantisation settings: signed int8 weights with one scale per output channel (about a
+third of the per-tensor error, at the same speed here), unsigned activations (U8S8, the VNNI path
+of ONNX Runtime's integer GEMM)."""
 
 WHO = "CrossEncoderScorer(runtime='onnx')"
 

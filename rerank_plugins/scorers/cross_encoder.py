@@ -47,7 +47,8 @@ class CrossEncoderScorer(Scorer):
         model: A Hugging Face Hub id (default ``cross-encoder/ms-marco-MiniLM-L6-v2``), a local
             folder, or ``bundled:<name>`` for a reranker that ships inside this package.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``...; ``None`` picks the best available.
-        batch_size: Pairs per forward pass (one unit of the budget loop).
+        batch_size: Pairs per unit of the budget loop, and most pairs in one forward pass
+            (``"onnx-int8"`` runs one pair per pass, see below).
         max_length: Tokens per pair (query + text); longer pairs are truncated. ``None`` keeps the
             model's own limit.
         trust_remote_code: Allow a model repository's own Python code to run. Off unless you
@@ -163,7 +164,7 @@ class CrossEncoderScorer(Scorer):
         return engine
 
     def _build_engine(self, encoder: CrossEncoder) -> _Engine:
-        max_length = _model_max_length(encoder)
+        max_length = self.max_length or _model_max_length(encoder)
         pairs = PairEncoder(encoder.tokenizer, max_length)
         if self.runtime == "torch":
             forward = _torch_forward(encoder, pairs.pad_id, self.threads)
@@ -174,7 +175,11 @@ class CrossEncoderScorer(Scorer):
                 encoder.model, quantized=self.runtime == "onnx-int8", folder=self.cache_dir
             )
             forward = _onnx_forward(_onnx.OnnxModel(path, threads=self.threads), pairs.pad_id)
-        batcher = MicroBatcher(forward, max_tokens=self.max_batch_tokens, max_size=self.batch_size)
+        # Dynamic int8 quantisation scales activations per pass, so a pair sharing a pass would
+        # get a score that depends on its neighbours: int8 runs one pair per pass (no padding at
+        # all, and as fast as bucketed passes here), so its scores never depend on the traffic.
+        per_pass = 1 if self.runtime == "onnx-int8" else self.batch_size
+        batcher = MicroBatcher(forward, max_tokens=self.max_batch_tokens, max_size=per_pass)
         return _Engine(pairs, batcher, max_length)
 
     def _load(self) -> CrossEncoder:

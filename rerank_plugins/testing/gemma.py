@@ -168,6 +168,8 @@ class GemmaGenerator:
                 output_scores=top_logprobs > 0,
                 return_dict_in_generate=True,
                 pad_token_id=self.tokenizer.pad_token_id,
+                stop_strings=list(stop) or None,
+                tokenizer=self.tokenizer,
             )
         new = out.sequences[0][enc["input_ids"].shape[1] :]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
@@ -241,8 +243,11 @@ def _convert(target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def gemma_langchain_llm(*, max_new_tokens: int = 24) -> Any:
+def gemma_langchain_llm(*, max_new_tokens: int = 24, stop: str | None = "\n\n") -> Any:
     """Gemma as a LangChain LLM: ``HuggingFacePipeline`` over a transformers pipeline.
+
+    Generation is greedy and stops early at ``stop`` (a base model would otherwise go on to
+    invent the next few-shot example).
 
     Example:
         >>> llm = gemma_langchain_llm(max_new_tokens=4)  # doctest: +SKIP
@@ -260,6 +265,7 @@ def gemma_langchain_llm(*, max_new_tokens: int = 24) -> Any:
         do_sample=False,
         return_full_text=False,
         pad_token_id=gemma.tokenizer.pad_token_id,
+        stop_sequence=stop,
     )
     return hf.HuggingFacePipeline(pipeline=pipe, model_id=MODEL_NAME)
 

@@ -45,7 +45,9 @@ def parser(description: str) -> argparse.ArgumentParser:
         default=DEFAULT_RERANKER,
         help=f"cross-encoder model for CrossEncoderScorer (default: {DEFAULT_RERANKER})",
     )
-    p.add_argument("--max-length", type=int, default=256, help="tokens per (query, passage) pair")
+    p.add_argument(
+        "--max-length", type=int, default=None, help="tokens per pair (default: the model's own)"
+    )
     p.add_argument("--limit", type=int, default=None, help="use only the first N dev queries")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--out", type=Path, default=ASSETS, help="where to write figures and tables")
@@ -130,8 +132,8 @@ def bi_encoder() -> Any:
 class ScoreCache:
     """Cross-encoder raw scores on disk, keyed by model, max length, query and document."""
 
-    def __init__(self, model: str, max_length: int) -> None:
-        self.path = CACHE / f"scores-{_slug(model)}-{max_length}.json"
+    def __init__(self, model: str, max_length: int | None) -> None:
+        self.path = CACHE / f"scores-{_slug(model)}-{max_length or 'auto'}.json"
         self.scores: dict[str, float] = {}
         if self.path.is_file():
             self.scores = json.loads(self.path.read_text())
@@ -161,7 +163,10 @@ def scorer(args: argparse.Namespace) -> Any:
     """The reranker's :class:`~rerank_plugins.CrossEncoderScorer`, loaded."""
     from rerank_plugins import CrossEncoderScorer
 
-    s = CrossEncoderScorer(args.reranker, max_length=args.max_length, device="cpu")
+    # No score cache: the scripts time repeated calls on the same pairs.
+    s = CrossEncoderScorer(
+        args.reranker, max_length=args.max_length, device="cpu", score_cache_size=0
+    )
     s.prepare()
     return s
 
@@ -179,14 +184,14 @@ def rerank_scores(
     from rerank_plugins import Reranker
 
     cache = ScoreCache(args.reranker, args.max_length)
-    reranker = None
+    reranker = Reranker(scorer(args))
+    check_cache(cache, reranker, data)
     todo = 0
     for n, qid in enumerate(data.dev):
         docs = [d for d, _ in candidates[qid][:depth]]
         missing = [d for d in docs if cache.get(qid, d) is None]
         if not missing:
             continue
-        reranker = reranker or Reranker(scorer(args))
         texts = [data.dataset.document_text(d) for d in missing]
         result = reranker.rerank(data.dataset.queries[qid], texts)
         for item in result:
@@ -199,6 +204,18 @@ def rerank_scores(
     if todo:
         cache.save()
     return {qid: [cache.get(qid, d) or 0.0 for d, _ in candidates[qid][:depth]] for qid in data.dev}
+
+
+def check_cache(cache: ScoreCache, reranker: Any, data: Data) -> None:
+    """Drop the cache if the model no longer gives its scores (e.g. a retrained bundled model)."""
+    for key, cached in list(cache.scores.items())[:1]:
+        qid, doc_id = key.split("\t")
+        if qid not in data.dataset.queries or doc_id not in data.dataset.corpus:
+            continue
+        item = reranker.rerank(data.dataset.queries[qid], [data.dataset.document_text(doc_id)])
+        if abs(item.items[0].raw_score - cached) > 1e-3:
+            print(f"cached scores in {cache.path} are stale (model changed); rescoring")
+            cache.scores.clear()
 
 
 def rerank_order(docs: Sequence[str], raw: Sequence[float]) -> list[str]:
@@ -244,6 +261,17 @@ def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return text
+
+
+def machine_note() -> str:
+    """Where the timings were taken: cores, torch threads, and how busy the machine was."""
+    import torch
+
+    load = os.getloadavg()[0]
+    return (
+        f"Timed on {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, "
+        f"load average {load:.1f} during the run."
+    )
 
 
 def pyplot() -> Any:

@@ -1,0 +1,107 @@
+"""Bi-encoders and cross-encoders: what each reads, what each costs, what each gets right.
+
+Times, on this machine, the bi-encoder's work per query (embed the query, search the corpus) and
+the cross-encoder's (read 20 (claim, abstract) pairs), and the corpus indexing the bi-encoder
+pays once; and takes P@3 and nDCG@10 of each on the same claims. Writes
+``docs/assets/tables/bi-vs-cross.md``.
+
+Run: ``python docs/scripts/bi_vs_cross.py`` (bundled SciFact dev claims and bundled reranker).
+"""
+
+from __future__ import annotations
+
+import time
+
+import _common as c
+
+K = 20
+
+
+def main() -> None:
+    import numpy as np
+
+    from rerank_plugins import Reranker
+    from rerank_plugins.evaluation.retrieval import DenseRetriever
+
+    p = c.parser(__doc__.splitlines()[0])
+    p.add_argument("--timed-queries", type=int, default=20, help="claims timed")
+    args = p.parse_args()
+    c.setup_threads(args)
+    data = c.load_data(args)
+    hits = c.first_stage(data, K)
+    raw = c.rerank_scores(args, data, hits, K)
+    timed = data.dev[: args.timed_queries]
+
+    retriever = DenseRetriever(data.dataset.corpus)
+    emb = retriever.index(progress=False)
+    encoder = retriever.encoder
+    encoder.encode(["warm up"], normalize_embeddings=True)
+    embed_ms, search_ms = [], []
+    for qid in timed:
+        t0 = time.perf_counter()
+        q = encoder.encode([data.dataset.queries[qid]], normalize_embeddings=True)
+        t1 = time.perf_counter()
+        scores = q @ emb.T
+        np.argpartition(-scores[0], K)[:K]
+        t2 = time.perf_counter()
+        embed_ms.append((t1 - t0) * 1000)
+        search_ms.append((t2 - t1) * 1000)
+    sample = [data.dataset.document_text(d) for d in list(data.dataset.corpus)[:256]]
+    t0 = time.perf_counter()
+    encoder.encode(sample, batch_size=64, normalize_embeddings=True)
+    index_ms_per_doc = (time.perf_counter() - t0) * 1000 / len(sample)
+
+    reranker = Reranker(c.scorer(args))
+    first = timed[0]
+    reranker.rerank(data.dataset.queries[first], [data.dataset.document_text(hits[first][0][0])])
+    ce_ms = []
+    for qid in timed:
+        texts = [data.dataset.document_text(d) for d, _ in hits[qid]]
+        t0 = time.perf_counter()
+        reranker.rerank(data.dataset.queries[qid], texts)
+        ce_ms.append((time.perf_counter() - t0) * 1000)
+
+    before = {q: [d for d, _ in hits[q]] for q in data.dev}
+    after = {q: c.rerank_order(before[q], raw[q]) for q in data.dev}
+    p3b = c.mean([c.metric("precision", before[q], data, q, 3) for q in data.dev])
+    p3a = c.mean([c.metric("precision", after[q], data, q, 3) for q in data.dev])
+    nb = c.mean([c.metric("ndcg", before[q], data, q, 10) for q in data.dev])
+    na = c.mean([c.metric("ndcg", after[q], data, q, 10) for q in data.dev])
+    n_docs = len(data.dataset.corpus)
+    rows = [
+        [
+            "reads",
+            "the claim alone; each abstract alone, ahead of time",
+            "the claim and one abstract together, token against token",
+        ],
+        ["model", "all-MiniLM-L6-v2 (mean-pooled embedding)", f"{args.reranker} (one logit)"],
+        [
+            "work ahead of time",
+            f"embed the corpus: {index_ms_per_doc:.1f} ms per abstract "
+            f"({index_ms_per_doc * n_docs / 1000:.0f} s for {n_docs})",
+            "none",
+        ],
+        ["forward passes per query", "1 (the query)", f"{K} (one per candidate)"],
+        [
+            "latency per query, p50",
+            f"{c.percentile(embed_ms, 0.5):.0f} ms embed + "
+            f"{c.percentile(search_ms, 0.5):.1f} ms search of {n_docs}",
+            f"{c.percentile(ce_ms, 0.5):.0f} ms for {K} candidates",
+        ],
+        ["can search a whole corpus", "yes", f"no: {n_docs} passes per query"],
+        [
+            "P@3 / nDCG@10 on the dev claims",
+            f"{p3b:.3f} / {nb:.3f} (top {K} as retrieved)",
+            f"{p3a:.3f} / {na:.3f} (the same {K}, reranked)",
+        ],
+    ]
+    table = c.write_table(
+        args.out / "tables" / "bi-vs-cross.md",
+        ["", "bi-encoder (first stage)", "cross-encoder (reranker)"],
+        rows,
+    )
+    print(f"{data.source}; timed over {len(timed)} claims\n{table}")
+
+
+if __name__ == "__main__":
+    main()

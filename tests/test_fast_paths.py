@@ -231,6 +231,25 @@ def test_micro_batcher_merges_concurrent_requests_and_attributes_rows():
     assert seen[0] == 4 and len(seen) == 2 and seen[1] == sum(3 + t for t in range(2, 6))
 
 
+def test_lanes_let_concurrent_callers_run_passes_at_the_same_time():
+    entered = threading.Event()
+    both = threading.Barrier(2, timeout=5)  # passes only once two passes run together
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        entered.set()
+        both.wait()
+        return [[float(p.input_ids[0] * 100 + p.input_ids[1])] for p in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=10_000, max_size=64, lanes=2)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(batcher.run, _pairs(1, 3), timeout=None)
+        entered.wait(5)
+        second = pool.submit(batcher.run, _pairs(2, 2), timeout=None)
+        assert second.result(10) == [[200.0], [201.0]]
+        assert first.result(10) == [[100.0], [101.0], [102.0]]
+    assert batcher.passes == 2
+
+
 def test_micro_batcher_times_out_a_request_that_never_started():
     gate = threading.Event()
 

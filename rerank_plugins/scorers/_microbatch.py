@@ -1,16 +1,16 @@
 """Micro-batching: pairs from concurrent calls share forward passes on one model.
 
 Every unit a :class:`~rerank_plugins.CrossEncoderScorer` scores becomes a *request* in one queue
-per scorer. There is no background thread and no waiting window: the first caller to find the
-model idle becomes the *leader* and runs forward passes; callers that arrive while a pass runs
-queue up, and the leader's next pass takes their pairs too (length-bucketed, under the token
-budget). A single caller therefore pays nothing extra, while concurrent callers fill bigger,
-better-shaped passes.
+per scorer. There is no background thread and no waiting window: a caller that finds a free
+*lane* runs forward passes itself; callers that arrive while every lane is busy queue up, and
+the next pass takes their pairs too (length-bucketed, under the token budget). A single caller
+therefore pays nothing extra, while concurrent callers fill bigger, better-shaped passes, and
+with several lanes (ONNX Runtime: one per core) keep every core busy.
 
 Budgets: requests are served earliest deadline first; a request whose deadline passes before any
 of its pairs started raises :class:`~rerank_plugins.TransientError` (``reason="timeout"``), which
-the core turns into "budget ran out" (its candidates stay unscored). A leader hands the model over
-as soon as its own request is done, so no caller works for others past its own unit.
+the core turns into "budget ran out" (its candidates stay unscored). A caller gives its lane back
+as soon as its own pairs are taken, so no caller works for others past its own unit.
 """
 
 from __future__ import annotations
@@ -36,13 +36,18 @@ class _Request:
     deadline: float
     order: int = field(default_factory=lambda: next(_ORDER))
     scores: list[list[float] | None] = field(default_factory=list)
-    pending: set[int] = field(default_factory=set)
-    started: bool = False
+    todo: set[int] = field(default_factory=set)  # not taken by any pass yet
+    pending: set[int] = field(default_factory=set)  # not finished yet
     error: BaseException | None = None
 
     def __post_init__(self) -> None:
         self.scores = [None] * len(self.pairs)
+        self.todo = set(range(len(self.pairs)))
         self.pending = set(range(len(self.pairs)))
+
+    @property
+    def started(self) -> bool:
+        return len(self.todo) < len(self.pairs)
 
     @property
     def done(self) -> bool:
@@ -54,9 +59,12 @@ class MicroBatcher:
 
     Args:
         forward: Runs one forward pass over a list of encoded pairs; returns one row of logits
-            per pair.
+            per pair. It must be safe to call from ``lanes`` threads at once.
         max_tokens: Token budget of one pass (pairs x longest pair).
         max_size: Most pairs in one pass.
+        lanes: Passes that may run at the same time (each on its caller's thread). One caller
+            always runs alone; more lanes let concurrent callers keep every core busy where one
+            pass alone cannot (small operators, memory stalls, a machine shared with others).
         pool_tokens: Most real tokens considered when planning one pass; requests beyond it
             (later deadlines) wait for a later pass, so an urgent request is never starved.
     """
@@ -67,17 +75,23 @@ class MicroBatcher:
         *,
         max_tokens: int,
         max_size: int,
+        lanes: int = 1,
         pool_tokens: int | None = None,
     ) -> None:
         self._forward = forward
         self.max_tokens = max_tokens
         self.max_size = max_size
+        self.lanes = max(1, lanes)
         self.pool_tokens = pool_tokens if pool_tokens is not None else 4 * max_tokens
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
-        self._busy = False
+        self._active = 0
         self.passes = 0
         """Forward passes run so far (all callers together)."""
+
+    @property
+    def _busy(self) -> bool:
+        return self._active >= self.lanes
 
     def run(self, pairs: Sequence[EncodedPair], *, timeout: float | None) -> list[list[float]]:
         """Score ``pairs`` (one request); blocks until done.
@@ -89,18 +103,28 @@ class MicroBatcher:
         req = _Request(pairs, deadline)
         with self._cond:
             self._queue.append(req)
-            while not req.done and self._busy:
-                self._wait(req)
-            if not req.done:
-                self._busy = True
-        if not req.done:
-            self._lead(req)
+        while True:
+            with self._cond:
+                while not req.done and (self._busy or not req.todo):
+                    self._wait(req)
+                if req.done:
+                    break
+                self._active += 1
+            try:
+                self._lead(req)
+            except BaseException as exc:
+                with self._cond:
+                    if req.error is None:
+                        req.error = exc
+                    if req in self._queue:
+                        self._queue.remove(req)
+                raise
         if req.error is not None:
             raise req.error
         return [s for s in req.scores if s is not None]
 
     def _wait(self, req: _Request) -> None:
-        """Wait for the model (called with the lock held)."""
+        """Wait for a free lane or for the request's pairs (called with the lock held)."""
         left = req.deadline - time.monotonic()
         if not req.started and left <= 0:
             self._queue.remove(req)
@@ -112,34 +136,34 @@ class MicroBatcher:
         self._cond.wait(None if math.isinf(left) or req.started else left)
 
     def _lead(self, own: _Request) -> None:
-        """Run passes until ``own`` is done, then hand the model to the next waiter."""
+        """Run passes while ``own`` has pairs to take, then give the lane back."""
         try:
             while True:
                 with self._cond:
-                    if own.done:
+                    if own.done or not own.todo:
                         break
                     batch = self._next_batch()
                 self._execute(batch)
         finally:
             with self._cond:
-                self._busy = False
+                self._active -= 1
                 self._cond.notify_all()
 
     def _next_batch(self) -> list[tuple[_Request, int]]:
-        """The next pass: pool requests by deadline, bucket their pending pairs by length."""
+        """The next pass: pool requests by deadline, bucket their untaken pairs by length."""
         pool: list[tuple[_Request, int]] = []
         tokens = 0
         for req in sorted(self._queue, key=lambda r: (r.deadline, r.order)):
             if pool and tokens >= self.pool_tokens:
                 break
-            for i in sorted(req.pending):
+            for i in sorted(req.todo):
                 pool.append((req, i))
                 tokens += len(req.pairs[i])
         lengths = [len(req.pairs[i]) for req, i in pool]
         first = plan_batches(lengths, max_tokens=self.max_tokens, max_size=self.max_size)[0]
         batch = [pool[j] for j in first]
-        for req, _ in batch:
-            req.started = True
+        for req, i in batch:
+            req.todo.discard(i)
         return batch
 
     def _execute(self, batch: list[tuple[_Request, int]]) -> None:

@@ -179,7 +179,12 @@ class CrossEncoderScorer(Scorer):
         # get a score that depends on its neighbours: int8 runs one pair per pass (no padding at
         # all, and as fast as bucketed passes here), so its scores never depend on the traffic.
         per_pass = 1 if self.runtime == "onnx-int8" else self.batch_size
-        batcher = MicroBatcher(forward, max_tokens=self.max_batch_tokens, max_size=per_pass)
+        # ONNX Runtime sessions run passes from several threads at once: one lane per core lets
+        # concurrent callers use the cores a single pass leaves idle. PyTorch keeps one lane.
+        lanes = 1 if self.runtime == "torch" else (self.threads or _default_threads())
+        batcher = MicroBatcher(
+            forward, max_tokens=self.max_batch_tokens, max_size=per_pass, lanes=lanes
+        )
         return _Engine(pairs, batcher, max_length)
 
     def _load(self) -> CrossEncoder:
@@ -262,6 +267,12 @@ def _check_fast_options(
             f"CrossEncoderScorer score_cache_size must be an integer >= 0 (0 turns the cache "
             f"off), got {cache!r}."
         )
+
+
+def _default_threads() -> int:
+    from rerank_plugins.scorers._onnx import default_threads
+
+    return default_threads()
 
 
 def _model_max_length(encoder: CrossEncoder) -> int:

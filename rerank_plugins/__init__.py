@@ -31,16 +31,22 @@ from rerank_plugins._exceptions import (
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
 if TYPE_CHECKING:
+    from rerank_plugins.scorers.cohere import CohereScorer
     from rerank_plugins.scorers.cross_encoder import CrossEncoderScorer
+    from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
+    from rerank_plugins.scorers.tei import TEIScorer
+    from rerank_plugins.scorers.voyage import VoyageScorer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "METADATA_KEYS",
     "AuthenticationError",
+    "CohereScorer",
     "ConfigurationError",
     "CrossEncoderScorer",
     "InvalidInputError",
+    "LLMJudgeScorer",
+    "METADATA_KEYS",
     "MissingDependencyError",
     "Normalization",
     "RankedText",
@@ -51,14 +57,20 @@ __all__ = [
     "RerankStats",
     "Reranker",
     "Scorer",
+    "TEIScorer",
     "TransientError",
     "UnitScores",
+    "VoyageScorer",
     "__version__",
 ]
 
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).
 _LAZY = {
+    "CohereScorer": "rerank_plugins.scorers.cohere",
     "CrossEncoderScorer": "rerank_plugins.scorers.cross_encoder",
+    "LLMJudgeScorer": "rerank_plugins.scorers.llm_judge",
+    "TEIScorer": "rerank_plugins.scorers.tei",
+    "VoyageScorer": "rerank_plugins.scorers.voyage",
 }
 
 

@@ -13,6 +13,7 @@ import itertools
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -613,3 +614,10 @@ def test_sync_and_async_agree_through_both_adapters() -> None:
     async_nodes = asyncio.run(post.apostprocess_nodes(_nodes(), query_str=QUERY))
     assert [n.node.node_id for n in sync_nodes] == [n.node.node_id for n in async_nodes]
     assert [n.score for n in sync_nodes] == [n.score for n in async_nodes]
+
+
+def test_the_guide_shows_the_default_prompts_verbatim() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "llm-judge.md").read_text()
+    unindented = "\n".join(line.removeprefix("    ") for line in page.splitlines())
+    for template in (POINTWISE_PROMPT, YES_NO_PROMPT, LISTWISE_PROMPT):
+        assert template in unindented

@@ -40,6 +40,7 @@ __all__ = [
     "BASE_MODEL_PROMPTS",
     "GemmaGenerator",
     "cache_dir",
+    "gemma_is_cached",
     "gemma_langchain_llm",
     "gemma_llama_index_llm",
     "load_gemma",
@@ -128,10 +129,22 @@ Answer:""",
 
 
 def cache_dir() -> Path:
-    """Where the assembled GGUF and the converted model live: ``$RERANK_PLUGINS_CACHE`` or
-    ``~/.cache/rerank_plugins``, under ``gemma3-270m/``."""
-    base = os.environ.get("RERANK_PLUGINS_CACHE") or Path.home() / ".cache" / "rerank_plugins"
-    return Path(base) / "gemma3-270m"
+    """Where the assembled GGUF and the converted model live: ``gemma3-270m/`` under the
+    package's cache (``$RERANK_PLUGINS_CACHE``, else ``$XDG_CACHE_HOME/rerank-plugins``, else
+    ``~/.cache/rerank-plugins``, as for the retrieval indexes)."""
+    explicit = os.environ.get("RERANK_PLUGINS_CACHE")
+    base = (
+        Path(explicit)
+        if explicit
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rerank-plugins"
+    )
+    return base / "gemma3-270m"
+
+
+def gemma_is_cached() -> bool:
+    """Whether the converted model is already in :func:`cache_dir` (so loading takes seconds,
+    not the minute or two of the first GGUF conversion)."""
+    return (cache_dir() / "transformers" / "config.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,7 @@ def load_gemma() -> GemmaGenerator:
     transformers = require("transformers", extra="local", who=_WHO)
     torch = require("torch", extra="local", who=_WHO)
     converted = cache_dir() / "transformers"
-    if not (converted / "config.json").is_file():
+    if not gemma_is_cached():
         _convert(converted)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(converted))
     model = transformers.AutoModelForCausalLM.from_pretrained(str(converted), dtype=torch.float32)

@@ -13,6 +13,7 @@ Run: ``python docs/scripts/failure_modes.py`` (bundled SciFact dev claims and bu
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 import subprocess
@@ -41,17 +42,39 @@ def main() -> None:
         shutil.copyfile(out / "lift_per_query.png", args.out / "failure-modes-per-query.png")
     terminal = proc.stdout
     section = terminal[terminal.index(SECTION) :].split("\n\nreports:")[0].rstrip()
-    shown = [
-        "rerank-plugins eval <bundled SciFact> --split dev --reranker "
-        f"cross-encoder:{args.reranker}",
-        "",
-    ]
+    shown = ["rerank-plugins", *command[3:]]  # as a user types it; no temporary folder
+    cut = shown.index("--out")
+    shown = [_relative(x) for x in shown[:cut] + shown[cut + 2 :]]
     (args.out / "tables" / "failure-modes-cli.md").write_text(
-        "```text\n$ " + "\n".join(shown) + section + "\n```\n"
+        f"```text\n$ {shlex.join(shown)}\n...\n{section}\n```\n"
     )
     print(section)
+    seed_score_cache(args, report["queries"])
     write_hurt(args, report["hurt_most"][: args.hurt])
     write_shares(args, report["comparisons"])
+
+
+def _relative(arg: str) -> str:
+    path = Path(arg)
+    if path.is_absolute() and path.is_relative_to(c.ROOT):
+        return str(path.relative_to(c.ROOT))
+    return arg
+
+
+def seed_score_cache(args: Any, outcomes: list[dict[str, Any]]) -> None:
+    """Keep the CLI's scores (the same model and options) for the other scripts: no rescoring.
+
+    The report holds normalised scores, ``sigmoid(logit)``; the cache holds logits.
+    """
+    cache = c.ScoreCache(args.reranker, args.max_length)
+    kept = 0
+    for o in outcomes:
+        for doc_id, score in zip(o["after"], o["scores"], strict=True):
+            if score is not None and 0.0 < score < 1.0:
+                cache.put(o["query_id"], doc_id, math.log(score / (1.0 - score)))
+                kept += 1
+    cache.save()
+    print(f"kept {kept} scores of the CLI run in {cache.path}")
 
 
 def cli_command(args: Any, out: Path) -> list[str]:

@@ -204,6 +204,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--no-local", action="store_true", help="skip the MiniLM baseline")
     parser.add_argument("--out", default="bench_hosted.json")
+    parser.add_argument(
+        "--table",
+        default=str(ROOT / "docs" / "assets" / "tables" / "hosted-latency.md"),
+        help="where to write the Markdown table the docs include ('' to skip)",
+    )
     args = parser.parse_args()
     figures: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -217,7 +222,18 @@ def main() -> None:
         print("measuring MiniLM in process ...", file=sys.stderr)
         figures["minilm"] = measure_minilm(max(5, args.repeats // 5))
     Path(args.out).write_text(json.dumps(figures, indent=2))
-    print(report(figures))
+    table = report(figures)
+    print(table)
+    if args.table:
+        load = figures.get("minilm", {}).get("load_average")
+        where = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {figures['machine']}, Python "
+            f"{figures['python']}"
+            + (f", load average {load[0]:.1f} during the MiniLM rows" if load else "")
+            + f"; {args.repeats} calls per figure. Command: `python benchmarks/bench_hosted.py`."
+        )
+        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.table).write_text(f"{table}\n\n{where}\n")
     print(f"\nFigures written to {args.out}")
 
 

@@ -90,7 +90,6 @@ class CohereScorer(HostedScorer[Any, Any]):
         options: dict[str, Any] = {
             "api_key": self._secret.get() if self._secret is not None else None,
             "timeout": self.timeout,
-            "max_retries": 0,  # the core's retry loop is the only one
             "client_name": "rerank-plugins",
         }
         if self.base_url is not None:
@@ -110,7 +109,13 @@ class CohereScorer(HostedScorer[Any, Any]):
             "model": self.model,
             "query": query,
             "documents": list(texts),
-            "request_options": {"max_retries": 0, "timeout": timeout},
+            # max_retries=0: the core's retry loop is the only one. "timeout" is the SDK 7 name,
+            # "timeout_in_seconds" the SDK 5 one (an alias in 7): both, so either SDK obeys.
+            "request_options": {
+                "max_retries": 0,
+                "timeout": timeout,
+                "timeout_in_seconds": timeout,
+            },
         }
         if self.max_tokens_per_doc is not None:
             args["max_tokens_per_doc"] = self.max_tokens_per_doc

@@ -169,6 +169,31 @@ def test_generic_fake_chat_model_with_messages() -> None:
     ]
 
 
+def test_langchain_text_llms_and_bound_runnables() -> None:
+    from langchain_core.language_models.fake import FakeListLLM
+
+    text_llm = LLMJudgeScorer(FakeListLLM(responses=["[2] 3\n[1] 0"]))
+    assert Reranker(text_llm).rerank(QUERY, ["a", "b"]).indices == [1, 0]
+    script = Script()
+    bound = LLMJudgeScorer(langchain_llm(script).bind(stop=["\n\n"]), mode="listwise")
+    assert bound.model == "scripted-judge"
+    assert Reranker(bound).rerank(QUERY, TEXTS).indices == IDEAL
+    assert script.calls == 1
+
+
+@both
+def test_llama_index_chat_models_are_called_through_chat(mode: str) -> None:
+    class ChatLLM(type(llama_index_llm(Script()))):  # type: ignore[misc]
+        @property
+        def metadata(self) -> Any:
+            return super().metadata.model_copy(update={"is_chat_model": True})
+
+    script = Script()
+    result = rerank(LLMJudgeScorer(ChatLLM(script)), mode)
+    assert result.indices[0] == 2 and result.stats.scored == len(TEXTS)
+    assert all(p.startswith("user: ") for p in script.prompts)  # LlamaIndex's chat formatting
+
+
 # --- pointwise yes-probability -----------------------------------------------------------------
 
 

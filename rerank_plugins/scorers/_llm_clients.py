@@ -23,6 +23,7 @@ callable, say) propagates unchanged. Messages are scrubbed of anything that look
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import math
 import re
@@ -138,7 +139,11 @@ def _run_with_deadline(fn: Callable[[], Completion], timeout: float | None, who:
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name="rerank-plugins-llm-call", daemon=True)
+    # The caller's context (LangChain run trees, LlamaIndex spans) goes with the call.
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=context.run, args=(target,), name="rerank-plugins-llm-call", daemon=True
+    )
     worker.start()
     worker.join(timeout)
     if worker.is_alive():

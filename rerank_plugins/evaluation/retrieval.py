@@ -105,6 +105,7 @@ def _atomic_dir(final: Path) -> Path:
 
 
 def _publish(tmp: Path, final: Path) -> None:
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
     try:
         tmp.rename(final)
     except OSError:  # another process published the same index first; keep theirs

@@ -149,8 +149,11 @@ class ScoreCache:
         self.scores[self.key(qid, doc_id)] = raw
 
     def save(self) -> None:
+        """Merge into what is on disk (another script may have added scores) and write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        if self.path.is_file():
+            self.scores = {**json.loads(self.path.read_text()), **self.scores}
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.scores))
         tmp.replace(self.path)
 
@@ -216,6 +219,7 @@ def check_cache(cache: ScoreCache, reranker: Any, data: Data) -> None:
         if abs(item.items[0].raw_score - cached) > 1e-3:
             print(f"cached scores in {cache.path} are stale (model changed); rescoring")
             cache.scores.clear()
+            cache.path.unlink(missing_ok=True)
 
 
 def rerank_order(docs: Sequence[str], raw: Sequence[float]) -> list[str]:

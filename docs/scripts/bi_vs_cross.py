@@ -24,7 +24,7 @@ def main() -> None:
     from rerank_plugins.evaluation.retrieval import DenseRetriever
 
     p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--timed-queries", type=int, default=10, help="claims timed")
+    p.add_argument("--timed-queries", type=int, default=8, help="claims timed")
     args = p.parse_args()
     c.setup_threads(args)
     data = c.load_data(args)

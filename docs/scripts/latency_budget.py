@@ -27,7 +27,7 @@ def main() -> None:
     from rerank_plugins.evaluation.retrieval import DenseRetriever
 
     p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--timed-queries", type=int, default=10, help="claims timed per budget")
+    p.add_argument("--timed-queries", type=int, default=8, help="claims timed per budget")
     p.add_argument("--batch-size", type=int, default=4, help="pairs per unit of the budget loop")
     args = p.parse_args()
     c.setup_threads(args)

@@ -20,7 +20,7 @@ KS = (3, 5, 10, 20, 30)
 
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--timed-queries", type=int, default=10, help="claims timed per K")
+    p.add_argument("--timed-queries", type=int, default=8, help="claims timed per K")
     args = p.parse_args()
     c.setup_threads(args)
     data = c.load_data(args)

@@ -406,7 +406,10 @@ class HostedScorer(Scorer, Generic[C, A]):
         except RerankError:
             raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            mapped = self._mapped(exc)
+            if mapped is exc:
+                raise  # not a failure of the endpoint: let the original through untouched
+            raise mapped from exc
 
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
@@ -419,7 +422,10 @@ class HostedScorer(Scorer, Generic[C, A]):
         except RerankError:
             raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            mapped = self._mapped(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def _mapped(self, exc: Exception) -> Exception:
         mapped = self._translate(exc)

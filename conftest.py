@@ -1,4 +1,5 @@
-"""Session-wide fixtures: offline settings and a tiny real cross-encoder, built once."""
+"""Fixtures shared by tests/ and integration_tests/: offline settings and a tiny real
+cross-encoder, built once per session."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -268,6 +269,20 @@ def test_micro_batcher_times_out_a_request_that_never_started():
     gate.set()
     first.join(5)
     assert batcher.run(_pairs(3, 1), timeout=1.0) == [[0.0]]  # the model is free again
+
+
+def test_passes_expected_to_overrun_the_timeout_are_not_run():
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        time.sleep(0.05)
+        return [[1.0] for _ in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=1_000, max_size=1)
+    assert batcher.run(_pairs(1, 2), timeout=None) == [[1.0], [1.0]]  # learns the pass cost
+    same_length = [EncodedPair([2, j], [0, 0]) for j in range(12)]
+    rows = batcher.run(same_length, timeout=0.2)
+    scored = [row for row in rows if row is not None]
+    assert len(scored) < 12 and rows[: len(scored)] == scored  # the unscored are the tail
+    assert batcher.passes == 2 + len(scored)
 
 
 def test_a_failing_pass_reaches_its_callers_and_frees_the_model():

@@ -9,8 +9,10 @@ with several lanes (ONNX Runtime: one per core) keep every core busy.
 
 Budgets: requests are served earliest deadline first; a request whose deadline passes before any
 of its pairs started raises :class:`~rerank_plugins.TransientError` (``reason="timeout"``), which
-the core turns into "budget ran out" (its candidates stay unscored). A caller gives its lane back
-as soon as its own pairs are taken, so no caller works for others past its own unit.
+the core turns into "budget ran out" (its candidates stay unscored). Like an HTTP client that
+honours its timeout, a pass is not started for a request it is expected to overrun (from the
+learned cost per padded token): those pairs come back as ``None``, unscored. A caller gives its
+lane back as soon as its own pairs are taken, so no caller works for others past its own unit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from rerank_plugins.scorers._batching import EncodedPair, plan_batches
 __all__ = ["MicroBatcher"]
 
 _ORDER = itertools.count()
+_SAFETY = 1.2
+"""A pass is started for a request only if 1.2x its expected time still ends before the
+request's deadline (pass times vary, most on a shared CPU)."""
 
 
 @dataclass(eq=False)
@@ -86,6 +91,7 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._active = 0
+        self._seconds_per_token: float | None = None
         self.passes = 0
         """Forward passes run so far (all callers together)."""
 
@@ -93,8 +99,14 @@ class MicroBatcher:
     def _busy(self) -> bool:
         return self._active >= self.lanes
 
-    def run(self, pairs: Sequence[EncodedPair], *, timeout: float | None) -> list[list[float]]:
+    def run(
+        self, pairs: Sequence[EncodedPair], *, timeout: float | None
+    ) -> list[list[float] | None]:
         """Score ``pairs`` (one request); blocks until done.
+
+        Returns:
+            One row of logits per pair; ``None`` for a pair whose pass was expected to end after
+            the deadline, so it was never run (the caller leaves it unscored).
 
         Raises:
             TransientError: the deadline passed before the request's first pass started.
@@ -121,7 +133,7 @@ class MicroBatcher:
                 raise
         if req.error is not None:
             raise req.error
-        return [s for s in req.scores if s is not None]
+        return list(req.scores)
 
     def _wait(self, req: _Request) -> None:
         """Wait for a free lane or for the request's pairs (called with the lock held)."""
@@ -164,9 +176,38 @@ class MicroBatcher:
         batch = [pool[j] for j in first]
         for req, i in batch:
             req.todo.discard(i)
-        return batch
+        return self._within_deadlines(batch)
+
+    def _within_deadlines(self, batch: list[tuple[_Request, int]]) -> list[tuple[_Request, int]]:
+        """Drop the pairs of requests whose deadline the pass is expected to overrun.
+
+        The same rule as an HTTP timeout, at the granularity of one pass: a dropped pair is
+        never run and comes back as ``None`` (unscored). The cost model is learned from the
+        passes run so far, per padded token, so long and short pairs are told apart.
+        """
+        if self._seconds_per_token is None:
+            return batch
+        width = max(len(req.pairs[i]) for req, i in batch)
+        ends = time.monotonic() + _SAFETY * self._seconds_per_token * width * len(batch)
+        kept = []
+        for req, i in batch:
+            if ends <= req.deadline:
+                kept.append((req, i))
+                continue
+            req.pending.discard(i)
+            for j in list(req.todo):  # the rest of the request would end later still
+                req.todo.discard(j)
+                req.pending.discard(j)
+            if req.done and req in self._queue:
+                self._queue.remove(req)
+        if len(kept) < len(batch):
+            self._cond.notify_all()
+        return kept
 
     def _execute(self, batch: list[tuple[_Request, int]]) -> None:
+        if not batch:
+            return
+        started = time.monotonic()
         try:
             rows = self._forward([req.pairs[i] for req, i in batch])
             if len(rows) != len(batch):
@@ -180,7 +221,11 @@ class MicroBatcher:
                         self._queue.remove(req)
                 self._cond.notify_all()
             raise
+        seconds = time.monotonic() - started
+        sample = seconds / (max(len(req.pairs[i]) for req, i in batch) * len(batch))
         with self._cond:
+            prev = self._seconds_per_token
+            self._seconds_per_token = sample if prev is None else 0.7 * prev + 0.3 * sample
             self.passes += 1
             for (req, i), row in zip(batch, rows, strict=True):
                 req.scores[i] = row

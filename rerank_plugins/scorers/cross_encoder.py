@@ -228,8 +228,11 @@ class CrossEncoderScorer(Scorer):
         if missing:
             pairs = engine.pairs.encode(query, [texts[i] for i in missing])
             # Concurrent calls share forward passes (and the one model) through the batcher.
-            logits = engine.batcher.run(pairs, timeout=timeout)
-            for i, raw in zip(missing, raw_scores(logits), strict=True):
+            rows = engine.batcher.run(pairs, timeout=timeout)
+            for i, row in zip(missing, rows, strict=True):
+                if row is None:
+                    continue  # its pass would have overrun the timeout: it stays unscored
+                (raw,) = raw_scores([row])
                 scores[i] = raw
                 self.score_cache.put((*self._score_key, query, texts[i]), raw)
         return UnitScores(scores)

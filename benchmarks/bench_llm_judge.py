@@ -2,7 +2,7 @@
 
 Run it with one command (offline)::
 
-    python benchmarks/bench_llm_judge.py            # --claims 2 --k 20 --passage-chars 400
+    python benchmarks/bench_llm_judge.py   # --claims 2 --k 20 --passage-chars 400 --threads 1
 
 Inputs: the first ``--claims`` SciFact development claims bundled with the package, each with its
 BM25 top-``--k`` abstracts (``rerank_plugins.evaluation.retrieval``, cached on disk). Systems, all
@@ -117,9 +117,12 @@ def main() -> None:
     p.add_argument("--k", type=int, default=20, help="candidates per claim")
     p.add_argument("--passage-chars", type=int, default=400)
     p.add_argument("--out", default="benchmarks/results/llm_judge.json")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (both systems)")
     args = p.parse_args()
 
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from rerank_plugins import Reranker
     from rerank_plugins.testing.gemma import load_gemma

@@ -313,6 +313,17 @@ def test_slow_llm_listwise_stops_between_windows_within_budget(mode: str) -> Non
     assert result.stats.budget_exhausted or result.stats.fallback_reason.startswith("timeout")
 
 
+def test_no_call_starts_when_the_time_left_cannot_cover_one() -> None:
+    script = Script(delay=0.1)
+    scorer = LLMJudgeScorer(llama_index_llm(script), mode="listwise", window_size=4, stride=2)
+    scorer.score_unit(QUERY, TEXTS[:4], timeout=None)  # one window: a call takes >= 0.1 s
+    assert script.calls == 1
+    with pytest.raises(TransientError, match="too little for another") as info:
+        scorer.score_unit(QUERY, TEXTS, timeout=0.05)
+    assert info.value.reason == "timeout"
+    assert script.calls == 1
+
+
 @both
 def test_each_call_gets_the_time_left_as_timeout(mode: str) -> None:
     seen: list[float | None] = []

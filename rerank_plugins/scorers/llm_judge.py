@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Literal, ParamSpec, TypeVar
@@ -276,6 +277,7 @@ class LLMJudgeScorer(Scorer):
         self.max_retries = max_retries
         self._model = model
         self._kind = kind
+        self._fastest_call = _FastestCall()
         if mode == "listwise":
             # Windows depend on each other: one unit, its windows in sequence.
             self.normalization = Normalization.RANK  # type: ignore[misc]  # per instance
@@ -318,7 +320,7 @@ class LLMJudgeScorer(Scorer):
 
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
         steps = self._steps(query, texts)
-        deadline = _Deadline(timeout)
+        deadline = _Deadline(timeout, self._fastest_call)
         prompt = next(steps)
         while True:
             started = time.monotonic()
@@ -334,7 +336,7 @@ class LLMJudgeScorer(Scorer):
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
         steps = self._steps(query, texts)
-        deadline = _Deadline(timeout)
+        deadline = _Deadline(timeout, self._fastest_call)
         prompt = next(steps)
         while True:
             started = time.monotonic()
@@ -449,26 +451,43 @@ def _parsed(who: str, parse: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwar
         ) from exc
 
 
+class _FastestCall:
+    """The fastest LLM call seen on one scorer: learned state, shared by its calls and threads.
+
+    A multi-call unit (listwise windows) starts a call only if the time left covers at least this,
+    so a retry squeezed into the end of a budget does not start a window bound to be abandoned.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds: float | None = None
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds = seconds if self.seconds is None else min(self.seconds, seconds)
+
+
 class _Deadline:
     """The time left in one unit, and whether another LLM call is expected to fit in it."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, fastest: _FastestCall) -> None:
         self.end = None if timeout is None else time.monotonic() + timeout
-        self.fastest: float | None = None
+        self.fastest = fastest
         self.calls = 0
 
     def left_for_next_call(self, who: str) -> float | None:
         if self.end is None:
             return None
         left = self.end - time.monotonic()
-        if left <= 0 or (self.fastest is not None and left < self.fastest):
+        expected = self.fastest.seconds or 0.0
+        if left <= 0 or left < expected:
             raise TransientError(
-                f"{who}: {left:.2f}s left after {self.calls} LLM call(s), too little for another "
-                f"(the fastest took {self.fastest or 0.0:.2f}s)",
+                f"{who}: {left:.2f}s left after {self.calls} LLM call(s) of this unit, too little "
+                f"for another (the fastest call so far took {expected:.2f}s)",
                 reason="timeout",
             )
         return left
 
     def observe(self, seconds: float) -> None:
         self.calls += 1
-        self.fastest = seconds if self.fastest is None else min(self.fastest, seconds)
+        self.fastest.observe(seconds)

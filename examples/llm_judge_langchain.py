@@ -28,8 +28,8 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 
+from rerank_plugins import LLMJudgeScorer
 from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
-from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 from rerank_plugins.testing.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_langchain_llm
 
 _WORD = re.compile(r"\w+")

@@ -25,8 +25,8 @@ import time
 
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from rerank_plugins import LLMJudgeScorer
 from rerank_plugins.llama_index import RerankPostprocessor
-from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 from rerank_plugins.testing.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_llama_index_llm
 
 _WORD = re.compile(r"\w+")

@@ -9,6 +9,7 @@ framework adapters are thin layers over it. This module imports no third-party p
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import threading
@@ -274,7 +275,14 @@ class Reranker:
             if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
                 workers = min(self.scorer.max_concurrency, len(call.pending))
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(lambda unit: self._run_unit(call, unit), call.pending))
+                    # Each worker runs in a copy of the caller's context, so tracing that lives
+                    # in contextvars (LangChain run trees, LlamaIndex spans) follows the unit.
+                    futures = [
+                        pool.submit(contextvars.copy_context().run, self._run_unit, call, unit)
+                        for unit in call.pending
+                    ]
+                    for future in futures:
+                        future.result()
             else:
                 for unit in call.pending:
                     self._run_unit(call, unit)
@@ -308,7 +316,7 @@ class Reranker:
                     call.query, call.unit_texts(unit), timeout=call.time_left()
                 )
             except TransientError as exc:
-                delay = call.failed(unit, exc, attempt)
+                delay = call.failed(unit, exc, attempt, time.monotonic() - started)
                 if delay is None:
                     return
                 time.sleep(delay)
@@ -329,7 +337,7 @@ class Reranker:
                 except asyncio.TimeoutError as exc:
                     raise TransientError("the unit outran the budget", reason="timeout") from exc
             except TransientError as exc:
-                delay = call.failed(unit, exc, attempt)
+                delay = call.failed(unit, exc, attempt, time.monotonic() - started)
                 if delay is None:
                     return
                 await asyncio.sleep(delay)
@@ -401,8 +409,14 @@ class _Call:
             for key, value in out.billed.items():
                 self.billed[key] = self.billed.get(key, 0.0) + float(value)
 
-    def failed(self, unit: list[int], exc: TransientError, attempt: int) -> float | None:
-        """Record a transient failure; return the delay before a retry, or ``None`` to stop."""
+    def failed(
+        self, unit: list[int], exc: TransientError, attempt: int, seconds: float
+    ) -> float | None:
+        """Record a transient failure; return the delay before a retry, or ``None`` to stop.
+
+        A retry must fit in the time left: its delay plus the unit's expected cost, or, after a
+        timeout, at least as long as the attempt that timed out took.
+        """
         left = self.time_left()
         if left is not None and left <= 0:
             with self.lock:
@@ -412,7 +426,10 @@ class _Call:
             delay = 0.05 * 2**attempt if exc.retry_after is None else exc.retry_after
             if left is None:
                 delay = min(delay, _MAX_RETRY_WAIT_S)
-            if left is None or delay + (self.scorer.cost.expected(len(unit)) or 0.0) < left:
+            expected = self.scorer.cost.expected(len(unit)) or 0.0
+            if exc.reason == "timeout":
+                expected = max(expected, seconds)
+            if left is None or delay + expected < left:
                 with self.lock:
                     self.retries += 1
                 return delay

@@ -122,7 +122,7 @@ class Scorer(ABC):
     """
 
     backend: ClassVar[str] = "scorer"
-    normalization: ClassVar[Normalization] = Normalization.SIGMOID
+    normalization: Normalization = Normalization.SIGMOID
     unit_size: int = 32
     """Texts per unit in the default :meth:`plan_units`."""
     max_concurrency: int = 1

@@ -238,4 +238,5 @@ def test_yes_probability_unusable() -> None:
 def test_yes_probability_is_a_probability_and_grows_with_yes(yes: float, no: float) -> None:
     p = yes_probability([[("yes", yes), ("no", no)]])
     assert 0.0 <= p <= 1.0
-    assert yes_probability([[("yes", min(0.0, yes + 1.0)), ("no", no)]]) >= p
+    # Monotone up to float rounding (near p = 1 the two values can differ in the last bit).
+    assert yes_probability([[("yes", min(0.0, yes + 1.0)), ("no", no)]]) >= p - 1e-12

@@ -251,6 +251,22 @@ def test_lanes_let_concurrent_callers_run_passes_at_the_same_time():
     assert batcher.passes == 2
 
 
+def test_a_lone_call_spreads_its_passes_over_free_lanes():
+    both = threading.Barrier(2, timeout=5)  # passes only once two passes run together
+    threads: set[str] = set()
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        name = threading.current_thread().name
+        if name not in threads:  # each lane's first pass waits for the other lane's
+            threads.add(name)
+            both.wait()
+        return [[float(p.input_ids[1])] for p in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=10_000, max_size=1, lanes=2)
+    assert batcher.run(_pairs(1, 6), timeout=None) == [[float(j)] for j in range(6)]
+    assert batcher.passes == 6 and len(threads) == 2
+
+
 def test_micro_batcher_times_out_a_request_that_never_started():
     gate = threading.Event()
 

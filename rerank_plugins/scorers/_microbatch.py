@@ -17,11 +17,13 @@ lane back as soon as its own pairs are taken, so no caller works for others past
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from rerank_plugins._exceptions import TransientError
@@ -67,9 +69,11 @@ class MicroBatcher:
             per pair. It must be safe to call from ``lanes`` threads at once.
         max_tokens: Token budget of one pass (pairs x longest pair).
         max_size: Most pairs in one pass.
-        lanes: Passes that may run at the same time (each on its caller's thread). One caller
-            always runs alone; more lanes let concurrent callers keep every core busy where one
-            pass alone cannot (small operators, memory stalls, a machine shared with others).
+        lanes: Passes that may run at the same time. A caller runs passes on its own thread and,
+            while other lanes are free, hands the rest of its passes to helper threads (at most
+            ``lanes - 1``, started on first need); concurrent callers share the lanes. Several
+            passes at once keep every core busy where one pass alone cannot (small operators,
+            memory stalls, a machine shared with others).
         pool_tokens: Most real tokens considered when planning one pass; requests beyond it
             (later deadlines) wait for a later pass, so an urgent request is never starved.
     """
@@ -91,6 +95,7 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._active = 0
+        self._helpers: Executor | None = None
         self._seconds_per_token: float | None = None
         self.passes = 0
         """Forward passes run so far (all callers together)."""
@@ -122,6 +127,7 @@ class MicroBatcher:
                 if req.done:
                     break
                 self._active += 1
+                self._recruit()
             try:
                 self._lead(req)
             except BaseException as exc:
@@ -134,6 +140,40 @@ class MicroBatcher:
         if req.error is not None:
             raise req.error
         return list(req.scores)
+
+    def _recruit(self) -> None:
+        """Put free lanes to work on queued pairs (called with the lock held, after the caller
+        took its own lane): a lone call with many passes runs them on every lane."""
+        if self.lanes == 1:
+            return
+        todo = sum(len(r.todo) for r in self._queue)
+        helpers = min(self.lanes - self._active, max(0, todo - 1) // self.max_size)
+        if helpers <= 0:
+            return
+        if self._helpers is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._helpers = ThreadPoolExecutor(self.lanes - 1, thread_name_prefix="rerank-lane")
+        for _ in range(helpers):
+            self._active += 1
+            self._helpers.submit(self._help)
+
+    def _help(self) -> None:
+        """A helper lane: run passes while any request has pairs left, then give the lane back."""
+        try:
+            while True:
+                with self._cond:
+                    batch = self._next_batch() if any(r.todo for r in self._queue) else None
+                if batch is None:
+                    return
+                # A failed pass has already been handed to the requests it carried (their
+                # callers raise it); the helper only stops.
+                with contextlib.suppress(BaseException):
+                    self._execute(batch)
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
 
     def _wait(self, req: _Request) -> None:
         """Wait for a free lane or for the request's pairs (called with the lock held)."""

@@ -81,15 +81,17 @@ def test_two_class_model_on_onnx_gives_the_logit_difference(two_class_cross_enco
 
 
 def test_export_works_offline_from_a_local_folder_and_is_cached_on_disk(
-    cross_encoder_path, tmp_path, monkeypatch
+    cross_encoder_path, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    caplog.set_level("WARNING")
     first = CrossEncoderScorer(str(cross_encoder_path), runtime="onnx-int8", cache_dir=tmp_path)
     first.prepare()
     fp32 = list(tmp_path.glob("onnx/*/model.onnx"))
     int8 = list(tmp_path.glob("onnx/*/model-int8.onnx"))
     assert len(fp32) == 1 and len(int8) == 1
     assert not list(tmp_path.glob("onnx/*/*.tmp"))  # written atomically, nothing left over
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
     stamp = int8[0].stat().st_mtime_ns
     second = CrossEncoderScorer(str(cross_encoder_path), runtime="onnx-int8", cache_dir=tmp_path)
     second.prepare()  # loads the cached file instead of exporting again
@@ -345,6 +347,11 @@ def test_truncation_keeps_the_query_and_the_head_of_the_passage(loaded_cross_enc
     # A huge text is tokenized only as far as needed, with the same result.
     (short,) = enc.encode(QUERY, ["aspirin " * 20_000])
     assert short.input_ids == enc.encode(QUERY, ["aspirin " * 30])[0].input_ids
+
+
+def test_a_tokenizer_without_a_pair_template_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match=r"fast \(Rust\) tokenizer"):
+        PairEncoder(object(), max_length=16)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rerank_plugins._exceptions import ConfigurationError
+
 __all__ = ["EncodedPair", "PairEncoder", "pad", "plan_batches"]
 
 # A token is rarely longer than this many characters; a passage is cut to room x this before
@@ -50,9 +52,11 @@ class PairEncoder:
     def __init__(self, tokenizer: Any, max_length: int) -> None:
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None or backend.post_processor is None:
-            raise TypeError(
-                f"CrossEncoderScorer needs a fast (Rust) tokenizer with a pair template; "
-                f"{type(tokenizer).__name__} has none."
+            raise ConfigurationError(
+                f"CrossEncoderScorer needs the model's fast (Rust) tokenizer with a pair "
+                f"template; {type(tokenizer).__name__} has none. Save the model with its "
+                f"tokenizer.json (transformers converts most tokenizers when loading), or use a "
+                f"model that ships one."
             )
         tokenizers = type(backend)
         self._tok = tokenizers.from_str(backend.to_str())

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -171,6 +172,8 @@ def _quantize(source: Path, target: Path) -> None:
     require("onnx", extra="fast", who=WHO)
     quantization = require("onnxruntime.quantization", extra="fast", who=WHO)
     tmp = _atomic_target(target)
+    root = logging.getLogger()
+    root.addFilter(_quiet_preprocessing_hint)
     try:
         quantization.quantize_dynamic(
             str(source),
@@ -181,7 +184,14 @@ def _quantize(source: Path, target: Path) -> None:
         )
         os.replace(tmp, target)
     finally:
+        root.removeFilter(_quiet_preprocessing_hint)
         tmp.unlink(missing_ok=True)
+
+
+def _quiet_preprocessing_hint(record: logging.LogRecord) -> bool:
+    """Drop the quantiser's advice to pre-process the graph (shape inference): it matters for
+    static quantisation, not for the dynamic kind used here, and would reach users' logs."""
+    return not str(record.msg).startswith("Please consider to run pre-processing")
 
 
 class OnnxModel:

@@ -42,10 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--top-layers", type=int, default=2, help="layers --method top_layers trains"
     )
-    parser.add_argument("--loss", choices=LOSSES, default="listnet")
+    parser.add_argument("--loss", choices=LOSSES, default="softmax")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
     parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument(
+        "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
+    )
     parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
     parser.add_argument("--candidates", type=int, default=20, help="first-stage depth (k)")
     parser.add_argument("--hard-negatives", type=int, default=4)
@@ -113,6 +116,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         recipe=recipe,
         precision=args.precision,
+        head_lr_scale=args.head_lr_scale,
     )
     summary: dict[str, Any] = {
         "artifact": str(result.artifact),

@@ -354,3 +354,20 @@ def test_bundled_artifact_is_small_and_says_how_it_was_made() -> None:
     assert (
         manifest["recipe"]["train_lists"] == 1294 and "CC BY-NC 2.0" in manifest["recipe"]["data"]
     )
+
+
+def test_training_can_start_from_a_trained_artifact(
+    trained: tuple[Path, object], tmp_path: Path
+) -> None:
+    out, _ = trained
+    spec = AdapterSpec(method="lora", lora_rank=4)
+    result = train_cross_encoder(
+        TINY, output_dir=tmp_path, adapter=spec, init=out / "final", epochs=1, batch_size=3,
+        learning_rate=1e-9, max_length=32, progress=False, seed=1,
+    )  # fmt: skip
+    start = load_reranker(out / "final").predict(PAIRS).tolist()
+    assert load_reranker(result.artifact).predict(PAIRS).tolist() == pytest.approx(start, abs=1e-3)
+    with pytest.raises(ConfigurationError, match="pass the same base and adapter settings"):
+        train_cross_encoder(
+            TINY, output_dir=tmp_path / "x", adapter=AdapterSpec(), init=out / "final"
+        )

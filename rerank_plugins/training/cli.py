@@ -63,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -117,6 +118,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         recipe=recipe,
         precision=args.precision,
         head_lr_scale=args.head_lr_scale,
+        init=args.init,
     )
     summary: dict[str, Any] = {
         "artifact": str(result.artifact),

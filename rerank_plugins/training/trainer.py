@@ -34,6 +34,7 @@ from rerank_plugins.training.artifact import (
     _is_head,
     _load_state,
     prepare_model,
+    read_manifest,
     save_reranker,
 )
 from rerank_plugins.training.data import RankingExample
@@ -93,6 +94,7 @@ def train_cross_encoder(
     recipe: dict[str, Any] | None = None,
     precision: Literal["float32", "float16"] = "float32",
     head_lr_scale: float = 10.0,
+    init: str | Path | None = None,
 ) -> TrainingResult:
     """Fine-tune a reranker on judged lists and save it as a compact artifact.
 
@@ -159,6 +161,8 @@ def train_cross_encoder(
     started = time.perf_counter()
     transformers.set_seed(seed)
     model = prepare_model(base, spec, max_length=max_length, device=device)
+    if init is not None:
+        _warm_start(model, init, base, spec)
     args = st_ce.CrossEncoderTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=epochs,
@@ -258,6 +262,17 @@ def _dataset(train: Sequence[RankingExample], loss: str) -> Any:
             "labels": [[y * scale for y in ex.labels] for ex in train],
         }
     )
+
+
+def _warm_start(model: CrossEncoder, init: str | Path, base: str, spec: AdapterSpec) -> None:
+    manifest = read_manifest(init)
+    if manifest["base"] != base or AdapterSpec(**manifest["adapter"]) != spec:
+        raise ConfigurationError(
+            f"Cannot start from {str(init)!r}: it was trained on base {manifest['base']!r} with "
+            f"{manifest['adapter']}; pass the same base and adapter settings."
+        )
+    safetensors_torch = require("safetensors.torch", extra="train", who="train_cross_encoder")
+    _load_state(model, safetensors_torch.load_file(str(Path(init) / WEIGHTS_FILE)), init, base)
 
 
 def _optimizer(model: CrossEncoder, lr: float, head_lr_scale: float) -> Any:

@@ -18,6 +18,7 @@ from rerank_plugins._core import (
     RerankOptions,
     RerankResult,
     RerankStats,
+    blend_scores,
 )
 from rerank_plugins._exceptions import (
     AuthenticationError,
@@ -62,6 +63,7 @@ __all__ = [
     "UnitScores",
     "VoyageScorer",
     "__version__",
+    "blend_scores",
 ]
 
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).

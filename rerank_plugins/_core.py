@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from rerank_plugins._exceptions import InvalidInputError, TransientError
-from rerank_plugins._scorer import Scorer, UnitScores, normalize
+from rerank_plugins._scorer import Normalization, Scorer, UnitScores, normalize
 
 __all__ = [
     "METADATA_KEYS",
@@ -30,6 +30,7 @@ __all__ = [
     "RerankResult",
     "RerankStats",
     "Reranker",
+    "blend_scores",
     "candidate_metadata",
 ]
 
@@ -63,6 +64,8 @@ class RerankOptions:
         budget_ms: Wall-clock budget for the whole call, in milliseconds.
         on_error: ``"fallback"`` keeps candidates unscored after a transient failure;
             ``"raise"`` raises :class:`~rerank_plugins.TransientError`.
+        blend: Weight in ``[0, 1]`` of the first-stage signal in the final order (see
+            :func:`blend_scores`); ``None`` ranks by the scorer alone.
     """
 
     top_n: int | None = None
@@ -70,6 +73,7 @@ class RerankOptions:
     min_score: float | None = None
     budget_ms: float | None = None
     on_error: OnError = "fallback"
+    blend: float | None = None
 
     def __post_init__(self) -> None:
         _check_count("top_n", self.top_n)
@@ -93,6 +97,15 @@ class RerankOptions:
                 f"budget_ms must be a positive number of milliseconds, got {self.budget_ms!r}; "
                 f"pass e.g. budget_ms=200, or None for no budget."
             )
+        if self.blend is not None and (
+            isinstance(self.blend, bool)
+            or not isinstance(self.blend, (int, float))
+            or not 0.0 <= self.blend <= 1.0
+        ):
+            raise ValueError(
+                f"blend must be a weight between 0 and 1 (the first stage's share of the final "
+                f"order), got {self.blend!r}; pass e.g. blend=0.5, or None for the scorer alone."
+            )
         if self.on_error not in ("fallback", "raise"):
             raise ValueError(f"on_error must be 'fallback' or 'raise', got {self.on_error!r}.")
 
@@ -100,7 +113,7 @@ class RerankOptions:
     def pick(cls, values: Mapping[str, Any]) -> RerankOptions:
         """Validate the option entries of ``values`` (other keys are ignored); used by the
         adapters so that every entry point validates with the same rules and messages."""
-        names = ("top_n", "max_candidates", "min_score", "budget_ms", "on_error")
+        names = ("top_n", "max_candidates", "min_score", "budget_ms", "on_error", "blend")
         return cls(**{name: values[name] for name in names if name in values})
 
 
@@ -224,6 +237,8 @@ class Reranker:
         min_score: Drop scored candidates below this normalised score.
         budget_ms: Wall-clock budget per call.
         on_error: ``"fallback"`` or ``"raise"`` on transient failures.
+        blend: Weight of the first-stage signal in the final order (``None``: scorer alone);
+            see :func:`blend_scores`.
 
     Example:
         >>> from rerank_plugins import Reranker
@@ -243,6 +258,7 @@ class Reranker:
         min_score: float | None = None,
         budget_ms: float | None = None,
         on_error: OnError = "fallback",
+        blend: float | None = None,
     ) -> None:
         if not isinstance(scorer, Scorer):
             raise TypeError(
@@ -256,20 +272,33 @@ class Reranker:
             min_score=min_score,
             budget_ms=budget_ms,
             on_error=on_error,
+            blend=blend,
         )
 
     def __repr__(self) -> str:
         return f"Reranker({self.scorer!r}, {self.options})"
 
-    def rerank(self, query: str | None, texts: Sequence[str]) -> RerankResult:
+    def rerank(
+        self,
+        query: str | None,
+        texts: Sequence[str],
+        *,
+        retrieval_scores: Sequence[float | None] | None = None,
+    ) -> RerankResult:
         """Rerank ``texts`` (in retrieval order, best first) for ``query``.
+
+        Args:
+            query: The user's question.
+            texts: The candidates' texts, in retrieval order.
+            retrieval_scores: The first stage's score of each text (higher is better), used by
+                ``blend``; without them ``blend`` uses the retrieval order.
 
         Raises:
             InvalidInputError: blank or missing query, or texts that are not strings.
             TransientError: a transient failure with ``on_error="raise"``.
             ConfigurationError: a setup problem of the scorer.
         """
-        call = _Call(self, query, texts)
+        call = _Call(self, query, texts, retrieval_scores)
         if call.pending:
             self.scorer.prepare()
             if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
@@ -288,9 +317,15 @@ class Reranker:
                     self._run_unit(call, unit)
         return call.finish()
 
-    async def arerank(self, query: str | None, texts: Sequence[str]) -> RerankResult:
+    async def arerank(
+        self,
+        query: str | None,
+        texts: Sequence[str],
+        *,
+        retrieval_scores: Sequence[float | None] | None = None,
+    ) -> RerankResult:
         """Async twin of :meth:`rerank`: same rules, same result on the same input."""
-        call = _Call(self, query, texts)
+        call = _Call(self, query, texts, retrieval_scores)
         if call.pending:
             await self.scorer.aprepare()
             limit = asyncio.Semaphore(max(1, self.scorer.max_concurrency))
@@ -353,12 +388,19 @@ class _Call:
     Sync and async share it, so both follow exactly the same rules.
     """
 
-    def __init__(self, reranker: Reranker, query: str | None, texts: Sequence[str]) -> None:
+    def __init__(
+        self,
+        reranker: Reranker,
+        query: str | None,
+        texts: Sequence[str],
+        retrieval_scores: Sequence[float | None] | None,
+    ) -> None:
         self.started = time.monotonic()
         self.scorer = reranker.scorer
         self.options = reranker.options
         self.query = _check_query(query, self.scorer)
         self.texts = _check_texts(texts)
+        self.retrieval_scores = _check_retrieval_scores(retrieval_scores, len(self.texts))
         budget = self.options.budget_ms
         self.deadline = None if budget is None else self.started + budget / 1000.0
         window = self.texts[: self.options.max_candidates or len(self.texts)]
@@ -462,6 +504,8 @@ class _Call:
                 unscored.append(RankedText(index, text, None, None))
             else:
                 scored.append(RankedText(index, text, scores[pos], raw))
+        if self.options.blend is not None and scored:
+            scored = self._blended(scored)
         scored.sort(key=lambda item: (-(item.score or 0.0), item.index))
         ranked = scored + unscored
         if self.options.min_score is not None:
@@ -470,6 +514,27 @@ class _Call:
         if self.options.top_n is not None:
             ranked = ranked[: self.options.top_n]
         return RerankResult(ranked, self._stats(len(scored), len(ranked)))
+
+    def _blended(self, scored: list[RankedText]) -> list[RankedText]:
+        # The scorer's signal: the logit where there is one (no saturation), else the normalised
+        # score (monotone in relevance for every kind, listwise ranks included).
+        logits = self.scorer.normalization is Normalization.SIGMOID
+        signal = [(it.raw_score if logits else it.score) or 0.0 for it in scored]
+        first = [
+            None if self.retrieval_scores is None else self.retrieval_scores[it.index]
+            for it in scored
+        ]
+        prior = (
+            [float(x) for x in first if x is not None]
+            if all(x is not None for x in first)
+            else [-float(it.index) for it in scored]  # no scores: the retrieval order itself
+        )
+        weight = self.options.blend or 0.0
+        blended = blend_scores(signal, prior, weight)
+        return [
+            RankedText(it.index, it.text, value, it.raw_score)
+            for it, value in zip(scored, blended, strict=True)
+        ]
 
     def _normalised(self) -> list[float | None]:
         have = [i for i, raw in enumerate(self.raw) if raw is not None]
@@ -527,3 +592,51 @@ def _check_texts(texts: object) -> list[str]:
                 f"Candidate {i} must be a string, got {type(text).__name__}: {text!r:.80}."
             )
     return out
+
+
+def _check_retrieval_scores(
+    scores: Sequence[float | None] | None, n: int
+) -> list[float | None] | None:
+    if scores is None:
+        return None
+    out = list(scores)
+    if len(out) != n:
+        raise InvalidInputError(
+            f"retrieval_scores has {len(out)} entries for {n} candidates; pass one first-stage "
+            f"score (or None) per candidate, or leave it out."
+        )
+    for i, value in enumerate(out):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)
+        ):
+            raise InvalidInputError(
+                f"retrieval_scores[{i}] must be a number or None, got {value!r:.80}."
+            )
+    return out
+
+
+def blend_scores(signal: Sequence[float], prior: Sequence[float], weight: float) -> list[float]:
+    """Blend a reranker's signal with the first stage's, per query, into ``[0, 1]``.
+
+    Both are standardised over the query's scored candidates (z-scores: subtract the mean, divide
+    by the standard deviation; a constant list gives zeros), mixed as
+    ``(1 - weight) * z(signal) + weight * z(prior)``, and mapped onto ``[0, 1]`` with the
+    sigmoid, so the order is the blend's and the score stays a relevance-like number.
+
+    >>> [round(x, 3) for x in blend_scores([2.0, 0.0], [0.0, 1.0], 0.0)]
+    [0.731, 0.269]
+    >>> blend_scores([2.0, 0.0], [0.0, 1.0], 0.5)
+    [0.5, 0.5]
+    """
+    zs, zp = _zscores(signal), _zscores(prior)
+    return [
+        normalize(Normalization.SIGMOID, [(1.0 - weight) * a + weight * b])[0]
+        for a, b in zip(zs, zp, strict=True)
+    ]
+
+
+def _zscores(values: Sequence[float]) -> list[float]:
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
+    return [0.0 if sd == 0 else (v - mean) / sd for v in values]

@@ -54,6 +54,8 @@ class RerankCompressor(BaseDocumentCompressor):
             unscored.
         min_score: Drop scored documents whose normalised score is below it.
         budget_ms: Wall-clock budget per call, in milliseconds.
+        blend: Weight in ``[0, 1]`` of the first-stage score in the final order (z-scores of
+            both, mixed; see :func:`rerank_plugins.blend_scores`); ``None``: the scorer alone.
         on_error: ``"fallback"`` (keep documents unscored after a transient failure) or
             ``"raise"``.
 
@@ -80,6 +82,9 @@ class RerankCompressor(BaseDocumentCompressor):
     on_error: OnError = Field(
         default="fallback", description="'fallback' or 'raise' on transient failures."
     )
+    blend: float | None = Field(
+        default=None, description="Weight of the first-stage score in the final order (0-1)."
+    )
 
     _reranker: Reranker = PrivateAttr()
 
@@ -98,6 +103,7 @@ class RerankCompressor(BaseDocumentCompressor):
             min_score=self.min_score,
             budget_ms=self.budget_ms,
             on_error=self.on_error,
+            blend=self.blend,
         )
 
     @field_serializer("scorer")
@@ -109,7 +115,11 @@ class RerankCompressor(BaseDocumentCompressor):
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; returns new documents, best first."""
-        result = self._reranker.rerank(query, [doc.page_content for doc in documents])
+        result = self._reranker.rerank(
+            query,
+            [doc.page_content for doc in documents],
+            retrieval_scores=[_first_stage_score(doc) for doc in documents],
+        )
         manager = CallbackManager.configure(inheritable_callbacks=callbacks)
         if manager.handlers:
             manager.on_custom_event(
@@ -121,7 +131,11 @@ class RerankCompressor(BaseDocumentCompressor):
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """Async twin of :meth:`compress_documents` (native: the scorer's async path)."""
-        result = await self._reranker.arerank(query, [doc.page_content for doc in documents])
+        result = await self._reranker.arerank(
+            query,
+            [doc.page_content for doc in documents],
+            retrieval_scores=[_first_stage_score(doc) for doc in documents],
+        )
         manager = AsyncCallbackManager.configure(inheritable_callbacks=callbacks)
         if manager.handlers:
             await manager.on_custom_event(

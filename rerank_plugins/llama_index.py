@@ -70,6 +70,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
         max_candidates: Score only the first ``max_candidates`` nodes; the rest follow unscored.
         min_score: Drop scored nodes whose normalised score is below it.
         budget_ms: Wall-clock budget per call, in milliseconds.
+        blend: Weight in ``[0, 1]`` of the first-stage score in the final order (z-scores of
+            both, mixed; see :func:`rerank_plugins.blend_scores`); ``None``: the scorer alone.
         on_error: ``"fallback"`` (keep nodes unscored after a transient failure) or ``"raise"``.
 
     Example:
@@ -93,6 +95,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
     on_error: OnError = Field(
         default="fallback", description="'fallback' or 'raise' on transient failures."
     )
+    blend: float | None = Field(
+        default=None, description="Weight of the first-stage score in the final order (0-1)."
+    )
 
     _reranker: Reranker = PrivateAttr()
 
@@ -112,6 +117,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
             min_score=self.min_score,
             budget_ms=self.budget_ms,
             on_error=self.on_error,
+            blend=self.blend,
         )
 
     @field_serializer("scorer")
@@ -130,7 +136,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
         with self.callback_manager.event(
             CBEventType.RERANKING, payload=self._payload(nodes, query)
         ) as event:
-            result = self._reranker.rerank(query, texts)
+            result = self._reranker.rerank(query, texts, retrieval_scores=[n.score for n in nodes])
             out = self._finish(nodes, result)
             event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
         return out
@@ -143,7 +149,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         with self.callback_manager.event(
             CBEventType.RERANKING, payload=self._payload(nodes, query)
         ) as event:
-            result = await self._reranker.arerank(query, texts)
+            result = await self._reranker.arerank(
+                query, texts, retrieval_scores=[n.score for n in nodes]
+            )
             out = self._finish(nodes, result)
             event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
         return out

@@ -145,6 +145,8 @@ def test_top_n_is_a_prefix_and_clamped(case, entry, request, top_n):
         ("budget_ms", 0),
         ("budget_ms", -5),
         ("on_error", "ignore"),
+        ("blend", 1.5),
+        ("blend", -0.1),
     ],
 )
 def test_invalid_options_are_rejected_when_built(case, entry, request, option, value):
@@ -247,3 +249,16 @@ def test_odd_texts_are_not_errors_and_repeats_are_kept(case, entry, request):
     assert sorted(out.indices) == list(range(len(texts)))
     repeated = {it.index: it.score for it in out.items if it.index in (3, 4)}
     assert repeated[3] is not None and repeated[3] == repeated[4]
+
+
+def test_blend_moves_between_the_scorer_and_the_first_stage(case, entry, request):
+    alone = run(entry, make(case, "ok", request))
+    # Weight 0: the scorer's order. Weight 1: the first stage's (its scores fall with the
+    # retrieval rank in every entry point; the core, given none, uses the rank itself).
+    scorer_only = run(entry, make(case, "ok", request), blend=0.0)
+    first_only = run(entry, make(case, "ok", request), blend=1.0)
+    assert scorer_only.indices == alone.indices
+    assert first_only.indices == list(range(len(TEXTS)))
+    half = run(entry, make(case, "ok", request), blend=0.5, max_candidates=6)
+    assert_well_formed(half, len(TEXTS))
+    assert [it.index for it in half.items[6:]] == [6, 7]

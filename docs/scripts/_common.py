@@ -222,9 +222,25 @@ def check_cache(cache: ScoreCache, reranker: Any, data: Data) -> None:
             cache.path.unlink(missing_ok=True)
 
 
-def rerank_order(docs: Sequence[str], raw: Sequence[float]) -> list[str]:
-    """The core's ordering: by score, highest first; ties keep retrieval order."""
-    order = sorted(range(len(raw)), key=lambda i: (-raw[i], i))
+BLEND = 0.5
+"""The first-stage weight the docs use with ``blend`` (the bundled model card's setting)."""
+
+
+def rerank_order(
+    docs: Sequence[str],
+    raw: Sequence[float],
+    first_stage: Sequence[float] | None = None,
+    blend: float | None = None,
+) -> list[str]:
+    """The core's ordering: by score, highest first; ties keep retrieval order.
+
+    With ``blend``, the score is the core's own :func:`rerank_plugins.blend_scores` of the
+    reranker's logits and the first-stage scores, as ``Reranker(..., blend=...)`` computes it.
+    """
+    from rerank_plugins import blend_scores
+
+    score = list(raw) if blend is None else blend_scores(raw, first_stage or [], blend)
+    order = sorted(range(len(score)), key=lambda i: (-score[i], i))
     return [docs[i] for i in order]
 
 

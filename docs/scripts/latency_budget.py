@@ -1,7 +1,7 @@
 """The latency budget before the first token: what ``budget_ms`` buys, measured.
 
-Reranks each timed claim's top 20 through ``Reranker(scorer, budget_ms=...)`` for a range of
-budgets and records the wall-clock time of the call, how many candidates were scored in time, and
+Reranks each timed claim's top 20 through ``Reranker(scorer, budget_ms=..., blend=0.5)`` for a
+range of budgets and records the wall-clock time of the call, how many candidates were scored in time, and
 P@3 of the result (unscored candidates follow in retrieval order, as the contract says). Also
 times the first stage (embed the query, search the corpus) so the page can show the whole time
 spent before the LLM is called. Writes ``docs/assets/latency-budget.png`` and
@@ -59,10 +59,14 @@ def main() -> None:
     rows, series = [], []
     budgets: list[float | None] = [None]
     for budget in budgets:
-        reranker = Reranker(scorer, budget_ms=budget)
+        reranker = Reranker(scorer, budget_ms=budget, blend=c.BLEND)
         ms, scored, p3, ran_out = [], [], [], 0
         for qid in timed:
-            result = reranker.rerank(data.dataset.queries[qid], texts(data, hits, qid))
+            result = reranker.rerank(
+                data.dataset.queries[qid],
+                texts(data, hits, qid),
+                retrieval_scores=[s for _, s in hits[qid]],
+            )
             ids = [hits[qid][i.index][0] for i in result.items]
             ms.append(result.stats.latency_ms)
             scored.append(result.stats.scored / K)

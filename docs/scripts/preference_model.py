@@ -32,30 +32,36 @@ def main() -> None:
     hits = c.first_stage(data, K)
     raw = c.rerank_scores(args, data, hits, K)
 
-    bi_right = ce_right = pairs = 0
+    from rerank_plugins import blend_scores
+
+    bi_right = ce_right = mix_right = pairs = 0
     claims_with_pairs = 0
     prefs: list[tuple[float, int]] = []  # (P(a beats b) from the reranker, 1 if a is relevant)
     rel_scores: list[float] = []
     other_scores: list[float] = []
     for qid in data.dev:
         rel = c.relevant(data, qid)
+        mixed = blend_scores(raw[qid], [sim for _, sim in hits[qid]], c.BLEND)
         cands = [(doc, sim, r) for (doc, sim), r in zip(hits[qid], raw[qid], strict=True)]
+        mix = {doc: m for (doc, _), m in zip(hits[qid], mixed, strict=True)}
         good = [x for x in cands if x[0] in rel]
         bad = [x for x in cands if x[0] not in rel]
         rel_scores += [sigmoid(r) for _, _, r in good]
         other_scores += [sigmoid(r) for _, _, r in bad]
         claims_with_pairs += bool(good and bad)
-        for _, g_sim, g_raw in good:
-            for _, b_sim, b_raw in bad:
+        for g_doc, g_sim, g_raw in good:
+            for b_doc, b_sim, b_raw in bad:
                 pairs += 1
                 bi_right += g_sim > b_sim
                 ce_right += g_raw > b_raw
+                mix_right += mix[g_doc] > mix[b_doc]
                 prefs.append((sigmoid(g_raw - b_raw), 1))
                 prefs.append((sigmoid(b_raw - g_raw), 0))
 
     rows = [
         ["bi-encoder (cosine similarity)", f"{bi_right / pairs:.3f}"],
-        [f"reranker ({args.reranker})", f"{ce_right / pairs:.3f}"],
+        [f"cross-encoder alone ({args.reranker})", f"{ce_right / pairs:.3f}"],
+        [f"blend={c.BLEND} of the two (z-scores)", f"{mix_right / pairs:.3f}"],
     ]
     table = c.write_table(
         args.out / "tables" / "preference-model.md",

@@ -28,46 +28,61 @@ def main() -> None:
     hits = c.first_stage(data, depth)
     raw = c.rerank_scores(args, data, hits, depth)
 
-    rows = []
-    curves: dict[str, list[float]] = {
-        "p3_before": [],
-        "p3_after": [],
-        "ndcg_after": [],
-        "recall": [],
-        "p50_ms": [],
-        "p95_ms": [],
-    }
     docs = {qid: [d for d, _ in hits[qid]] for qid in data.dev}
+    sims = {qid: [s for _, s in hits[qid]] for qid in data.dev}
     p3_before = c.mean([c.metric("precision", docs[q], data, q, 3) for q in data.dev])
     ndcg_before = c.mean([c.metric("ndcg", docs[q], data, q, 10) for q in data.dev])
     latencies = time_reranking(args, data, docs)
+    curves: dict[str, list[float]] = {
+        key: []
+        for key in (
+            "p3_alone",
+            "p3_blend",
+            "ndcg_alone",
+            "ndcg_blend",
+            "recall",
+            "p50_ms",
+            "p95_ms",
+        )
+    }
+    rows = []
     for k in KS:
-        after = {q: c.rerank_order(docs[q][:k], raw[q][:k]) + docs[q][k:] for q in data.dev}
-        p3 = c.mean([c.metric("precision", after[q], data, q, 3) for q in data.dev])
-        ndcg = c.mean([c.metric("ndcg", after[q], data, q, 10) for q in data.dev])
-        recall = c.mean([c.metric("recall", docs[q], data, q, k) for q in data.dev])
-        p50, p95 = c.percentile(latencies[k], 0.5), c.percentile(latencies[k], 0.95)
-        for key, value in zip(curves, (p3_before, p3, ndcg, recall, p50, p95), strict=True):
-            curves[key].append(value)
+        values = {}
+        for mode, blend in (("alone", None), ("blend", c.BLEND)):
+            after = {
+                q: c.rerank_order(docs[q][:k], raw[q][:k], sims[q][:k], blend) + docs[q][k:]
+                for q in data.dev
+            }
+            values[f"p3_{mode}"] = c.mean(
+                [c.metric("precision", after[q], data, q, 3) for q in data.dev]
+            )
+            values[f"ndcg_{mode}"] = c.mean(
+                [c.metric("ndcg", after[q], data, q, 10) for q in data.dev]
+            )
+        values["recall"] = c.mean([c.metric("recall", docs[q], data, q, k) for q in data.dev])
+        values["p50_ms"] = c.percentile(latencies[k], 0.5)
+        values["p95_ms"] = c.percentile(latencies[k], 0.95)
+        for key in curves:
+            curves[key].append(values[key])
         rows.append(
             [
                 k,
-                f"{recall:.3f}",
-                f"{p3:.3f}",
-                f"{p3 - p3_before:+.3f}",
-                f"{ndcg:.3f}",
-                f"{ndcg - ndcg_before:+.3f}",
-                f"{p50:.0f}",
-                f"{p95:.0f}",
+                f"{values['recall']:.3f}",
+                f"{values['p3_alone']:.3f} ({values['p3_alone'] - p3_before:+.3f})",
+                f"{values['p3_blend']:.3f} ({values['p3_blend'] - p3_before:+.3f})",
+                f"{values['ndcg_alone']:.3f} ({values['ndcg_alone'] - ndcg_before:+.3f})",
+                f"{values['ndcg_blend']:.3f} ({values['ndcg_blend'] - ndcg_before:+.3f})",
+                f"{values['p50_ms']:.0f}",
+                f"{values['p95_ms']:.0f}",
             ]
         )
     header = [
         "K reranked",
         "Recall@K (ceiling)",
-        "P@3",
-        "P@3 lift",
-        "nDCG@10",
-        "nDCG@10 lift",
+        "P@3 alone (lift)",
+        f"P@3 blend={c.BLEND} (lift)",
+        "nDCG@10 alone (lift)",
+        f"nDCG@10 blend={c.BLEND} (lift)",
         "rerank p50 (ms)",
         "rerank p95 (ms)",
     ]
@@ -113,22 +128,28 @@ def plot(
     args: argparse.Namespace, curves: dict[str, list[float]], p3_before: float, ndcg_before: float
 ) -> None:
     plt = c.pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    left.plot(KS, curves["p3_after"], "o-", color="#3949ab", label="P@3 after reranking top K")
-    left.axhline(p3_before, color="#3949ab", ls=":", label="P@3, bi-encoder alone")
-    left.plot(KS, curves["ndcg_after"], "s-", color="#00897b", label="nDCG@10 after reranking")
-    left.axhline(ndcg_before, color="#00897b", ls=":", label="nDCG@10, bi-encoder alone")
-    left.plot(KS, curves["recall"], "^--", color="#9e9e9e", label="Recall@K (what can be found)")
-    left.set_xlabel("K: candidates retrieved and reranked")
-    left.set_title("Quality rises with K, then flattens")
-    left.legend(frameon=False, fontsize=7)
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, metric, before, title in (
+        (left, "p3", p3_before, "P@3"),
+        (mid, "ndcg", ndcg_before, "nDCG@10"),
+    ):
+        ax.plot(KS, curves[f"{metric}_blend"], "o-", color="#3949ab", label=f"blend={c.BLEND}")
+        ax.plot(KS, curves[f"{metric}_alone"], "s--", color="#e57373", label="cross-encoder alone")
+        ax.axhline(before, color="#616161", ls=":", label="bi-encoder alone")
+        ax.set_xlabel("K: candidates retrieved and reranked")
+        ax.set_title(f"{title} after reranking the top K")
+        ax.legend(frameon=False, fontsize=7)
     right.plot(KS, curves["p50_ms"], "o-", color="#e53935", label="p50")
     right.plot(KS, curves["p95_ms"], "o--", color="#ef9a9a", label="p95")
+    right2 = right.twinx()
+    right2.plot(KS, curves["recall"], "^:", color="#9e9e9e", label="Recall@K")
+    right2.set_ylabel("Recall@K (the ceiling)", color="#757575")
+    right2.set_ylim(0, 1)
     right.set_xlabel("K: candidates reranked")
     right.set_ylabel("rerank latency per query (ms)")
-    right.set_title("Latency grows linearly with K")
+    right.set_title("Cost grows with K; recall flattens")
     right.set_ylim(bottom=0)
-    right.legend(frameon=False)
+    right.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     out = args.out / "retrieve-wide.png"
     fig.savefig(out)

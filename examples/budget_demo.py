@@ -30,9 +30,11 @@ def show(label: str, result: RerankResult) -> None:
     s = result.stats
     order = " ".join(str(i.index) if i.scored else f"({i.index})" for i in result.items[:10])
     print(
-        f"{label:<22} {s.latency_ms:7.0f} ms  scored {s.scored:2d}/{s.candidates_in}  "
-        f"budget ran out: {s.budget_exhausted!s:5}  first 10: {order}"
+        f"{label:<22} {s.latency_ms:7.0f} ms  scored {s.scored:2d}/{s.candidates_in} in "
+        f"{s.units} units  budget ran out: {s.budget_exhausted!s:5}  first 10: {order}"
     )
+    if s.fallback_reason:
+        print(f"{'':<22} fallback: {s.fallback_reason}")
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ from rerank_plugins.evaluation.demo import DEFAULT_RERANKER, default_scorer
 from rerank_plugins.evaluation.metrics import evaluate_ranking
 from rerank_plugins.evaluation.retrieval import BM25Retriever, DenseRetriever, Hit
 
-CLAIM = "585"
-"""A development claim whose relevant abstract the bi-encoder finds, but not first."""
+CLAIM = "841"
+"""A development claim picked because the bundled reranker helps on it (its relevant abstract is
+fourth for the bi-encoder); pick others with ``--claim`` to see it hurt, too."""
 N = 20
 POOL = 60 if os.environ.get("CI") else 100  # CI: a smaller BM25 pool for the bi-encoder to embed
 
@@ -109,8 +110,9 @@ def main() -> None:
     for m in metrics:
         print(f"  {m:<8} {m_before[m]:.3f} -> {m_after[m]:.3f}  ({m_after[m] - m_before[m]:+.3f})")
     print(
-        "\nOne claim proves nothing: `rerank-plugins demo` measures the same on all 162 "
-        "development claims, with a significance test."
+        "\nOne claim proves nothing (this one was picked because, over the full corpus, the "
+        "reranker helps on it): "
+        "`rerank-plugins demo` measures all 162 development claims, with a significance test."
     )
 
 

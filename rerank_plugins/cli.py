@@ -239,6 +239,7 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         "max_candidates": args.max_candidates,
         "budget_ms": args.budget_ms,
         "index_cached": retriever.loaded_from_cache,
+        "show_chosen": bool(args.queries),
     }
     return run_evaluation(
         dataset,

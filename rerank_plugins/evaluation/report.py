@@ -176,6 +176,12 @@ def _wrong_lines(view: QueryView) -> list[str]:
     return lines
 
 
+def _sampled(result: EvalResult) -> str:
+    if result.config.get("show_chosen"):
+        return ", as chosen"
+    return ", sampled: one improved, one hurt, one reordered, where there are such"
+
+
 def render_terminal(result: EvalResult) -> str:
     """The readable report: configuration, metrics table, latency, examples, mistakes."""
     out = ["rerank-plugins evaluation", *_config_lines(result), ""]
@@ -185,8 +191,8 @@ def render_terminal(result: EvalResult) -> str:
         describe_lift(result.headline, result.comparisons[result.headline]),
         _latency_line(result),
         "",
-        f"Side by side (top-3; '+' relevant, '-' not judged relevant; "
-        f"{len(result.showcase)} queries):",
+        f"Side by side (top-3; '+' relevant, '-' not judged relevant; {len(result.showcase)} "
+        f"queries{_sampled(result)}):",
     ]
     for view in result.showcase:
         out += [*_side_by_side(view), ""]

@@ -333,18 +333,31 @@ def _pick_showcase(
                 f"(not in the split, or not judged)."
             )
         return [by_id[qid] for qid in show]
+    # A seeded sample, stratified so the examples show each outcome: a query whose P@3 the
+    # reranker improved, one it hurt, one whose top-3 changed with P@3 unchanged, then any.
+    rng = random.Random(seed)
     changed = [o for o in outcomes if o.before[:SHOW_DEPTH] != o.after[:SHOW_DEPTH]]
-    pool = changed if len(changed) >= show else list(outcomes)
-    picked = random.Random(seed).sample(range(len(pool)), min(show, len(pool)))
-    return [pool[i] for i in sorted(picked)]
+    groups = [
+        [o for o in changed if _delta(o, "P@3") > 1e-12],
+        [o for o in changed if _delta(o, "P@3") < -1e-12],
+        [o for o in changed if abs(_delta(o, "P@3")) <= 1e-12],
+        list(outcomes),
+    ]
+    picked: list[QueryOutcome] = []
+    for group in groups:
+        pool = [o for o in group if o not in picked]
+        take = 1 if group is not groups[-1] else show - len(picked)
+        picked += rng.sample(pool, max(0, min(take, len(pool), show - len(picked))))
+    return picked
+
+
+def _delta(o: QueryOutcome, metric: str) -> float:
+    return o.metrics_after[metric] - o.metrics_before[metric]
 
 
 def _hurt_most(outcomes: Sequence[QueryOutcome], count: int) -> list[QueryOutcome]:
-    def delta(o: QueryOutcome, m: str) -> float:
-        return o.metrics_after[m] - o.metrics_before[m]
-
-    hurt = [o for o in outcomes if delta(o, "nDCG@10") < -1e-12 or delta(o, "P@3") < -1e-12]
-    hurt.sort(key=lambda o: (delta(o, "nDCG@10"), delta(o, "P@3"), o.query_id))
+    hurt = [o for o in outcomes if _delta(o, "nDCG@10") < -1e-12 or _delta(o, "P@3") < -1e-12]
+    hurt.sort(key=lambda o: (_delta(o, "nDCG@10"), _delta(o, "P@3"), o.query_id))
     return hurt[:count]
 
 

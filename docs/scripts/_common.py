@@ -283,6 +283,10 @@ def write_table(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
     return text
 
 
+REPEATS = 2
+"""Timed runs per measurement; the scripts keep the fastest (the machine is shared)."""
+
+
 def machine_note() -> str:
     """Where the timings were taken: cores, torch threads, and how busy the machine was."""
     import torch

@@ -36,30 +36,37 @@ def main() -> None:
     emb = retriever.index(progress=False)
     encoder = retriever.encoder
     encoder.encode(["warm up"], normalize_embeddings=True)
-    embed_ms, search_ms = [], []
-    for qid in timed:
-        t0 = time.perf_counter()
-        q = encoder.encode([data.dataset.queries[qid]], normalize_embeddings=True)
-        t1 = time.perf_counter()
-        scores = q @ emb.T
-        np.argpartition(-scores[0], K)[:K]
-        t2 = time.perf_counter()
-        embed_ms.append((t1 - t0) * 1000)
-        search_ms.append((t2 - t1) * 1000)
+    reranker = Reranker(c.scorer(args))
+    first = timed[0]
+    reranker.rerank(data.dataset.queries[first], [data.dataset.document_text(hits[first][0][0])])
+    # Each claim's three steps are timed back to back, twice; the faster run of each is kept
+    # (the machine is shared: the minimum is the best estimate of the work itself).
+    best: dict[tuple[str, str], float] = {}
+
+    def keep(step: str, qid: str, ms: float) -> None:
+        best[step, qid] = min(ms, best.get((step, qid), ms))
+
+    for _ in range(c.REPEATS):
+        for qid in timed:
+            t0 = time.perf_counter()
+            q = encoder.encode([data.dataset.queries[qid]], normalize_embeddings=True)
+            t1 = time.perf_counter()
+            scores = q @ emb.T
+            np.argpartition(-scores[0], K)[:K]
+            t2 = time.perf_counter()
+            texts = [data.dataset.document_text(d) for d, _ in hits[qid]]
+            reranker.rerank(data.dataset.queries[qid], texts)
+            t3 = time.perf_counter()
+            keep("embed", qid, (t1 - t0) * 1000)
+            keep("search", qid, (t2 - t1) * 1000)
+            keep("rerank", qid, (t3 - t2) * 1000)
+    embed_ms = [best["embed", q] for q in timed]
+    search_ms = [best["search", q] for q in timed]
+    ce_ms = [best["rerank", q] for q in timed]
     sample = [data.dataset.document_text(d) for d in list(data.dataset.corpus)[:256]]
     t0 = time.perf_counter()
     encoder.encode(sample, batch_size=64, normalize_embeddings=True)
     index_ms_per_doc = (time.perf_counter() - t0) * 1000 / len(sample)
-
-    reranker = Reranker(c.scorer(args))
-    first = timed[0]
-    reranker.rerank(data.dataset.queries[first], [data.dataset.document_text(hits[first][0][0])])
-    ce_ms = []
-    for qid in timed:
-        texts = [data.dataset.document_text(d) for d, _ in hits[qid]]
-        t0 = time.perf_counter()
-        reranker.rerank(data.dataset.queries[qid], texts)
-        ce_ms.append((time.perf_counter() - t0) * 1000)
 
     before = {q: [d for d, _ in hits[q]] for q in data.dev}
     after = {q: c.rerank_order(before[q], raw[q]) for q in data.dev}
@@ -102,7 +109,10 @@ def main() -> None:
     ]
     path = args.out / "tables" / "bi-vs-cross.md"
     table = c.write_table(path, ["", "bi-encoder (first stage)", "cross-encoder (reranker)"], rows)
-    note = f"\nLatency over {len(timed)} claims. {c.machine_note()}\n"
+    note = (
+        f"\nLatency: median over {len(timed)} claims of the faster of {c.REPEATS} runs each. "
+        f"{c.machine_note()}\n"
+    )
     path.write_text(table + note)
     print(f"{data.source}\n{table}{note}")
 

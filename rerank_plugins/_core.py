@@ -443,11 +443,20 @@ class _Call:
                 f"{type(self.scorer).__name__}.score_unit returned {len(out.scores)} scores "
                 f"for {len(unit)} texts."
             )
-        self.scorer.cost.observe(len(unit), seconds)
+        missing = sum(score is None for score in out.scores)
+        if missing < len(unit):
+            self.scorer.cost.observe(len(unit) - missing, seconds)
         with self.lock:
             self.units += 1
             for pos, score in zip(unit, out.scores, strict=True):
                 self.raw[pos] = None if score is None else float(score)
+            if out.budget_exhausted:
+                self.budget_exhausted = True
+            elif missing:
+                self.fallback_reason = (
+                    f"partial: {self.scorer.name} left {missing} of {len(unit)} texts of a unit "
+                    f"unscored"
+                )
             for key, value in out.billed.items():
                 self.billed[key] = self.billed.get(key, 0.0) + float(value)
 

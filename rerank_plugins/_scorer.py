@@ -77,10 +77,14 @@ class UnitScores:
             backend could not score (it stays unscored; nothing is lost).
         billed: What the backend billed for the unit, e.g. ``{"search_units": 1}`` or
             ``{"total_tokens": 812}``; summed into the call's stats.
+        budget_exhausted: ``True`` when the scorer left texts unscored because the ``timeout``
+            it was given could not cover them (the call's result then says the budget ran out);
+            other ``None`` scores are reported as a partial failure.
     """
 
     scores: Sequence[float | None]
     billed: Mapping[str, float] = field(default_factory=dict)
+    budget_exhausted: bool = False
 
 
 class _CostEstimate:

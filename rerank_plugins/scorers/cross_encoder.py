@@ -235,7 +235,8 @@ class CrossEncoderScorer(Scorer):
                 (raw,) = raw_scores([row])
                 scores[i] = raw
                 self.score_cache.put((*self._score_key, query, texts[i]), raw)
-        return UnitScores(scores)
+        # Only the batcher's deadline leaves a score out, so a gap means the budget ran out.
+        return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
 
 
 @dataclass(frozen=True)

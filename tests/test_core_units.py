@@ -1,0 +1,53 @@
+"""How the core reads what a unit returns: gaps, the budget flag, billing, cost estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from rerank_plugins import Normalization, Reranker, Scorer, UnitScores
+
+
+class GappyScorer(Scorer):
+    """Scores every other text; says whether the gaps were the budget's doing."""
+
+    backend = "gappy"
+    normalization = Normalization.IDENTITY
+    unit_size = 4
+
+    def __init__(self, budget: bool) -> None:
+        self.budget = budget
+
+    @property
+    def model(self) -> str:
+        return "gaps"
+
+    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
+        scores = [0.5 if i % 2 == 0 else None for i in range(len(texts))]
+        return UnitScores(scores, billed={"tokens": 10}, budget_exhausted=self.budget)
+
+
+@pytest.mark.parametrize("budget", [True, False])
+def test_unscored_gaps_are_reported(budget):
+    result = Reranker(GappyScorer(budget)).rerank("q", [f"t{i}" for i in range(8)])
+    assert result.indices == [0, 2, 4, 6, 1, 3, 5, 7]
+    assert result.stats.scored == 4 and result.stats.units == 2
+    assert result.stats.billed == {"tokens": 20.0}
+    assert result.stats.budget_exhausted is budget
+    if budget:
+        assert result.stats.fallback_reason is None
+    else:
+        assert result.stats.fallback_reason == (
+            "partial: gappy:gaps left 2 of 4 texts of a unit unscored"
+        )
+
+
+class WrongLength(GappyScorer):
+    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
+        return UnitScores([0.1])
+
+
+def test_a_scorer_returning_the_wrong_count_is_a_bug_said_loudly():
+    with pytest.raises(RuntimeError, match=r"WrongLength.score_unit returned 1 scores for 4 texts"):
+        Reranker(WrongLength(False)).rerank("q", ["a", "b", "c", "d"])

@@ -114,3 +114,14 @@ def test_missing_extra_names_the_extra(cross_encoder_path):
     assert out.returncode != 0
     assert "MissingDependencyError" in out.stderr
     assert "pip install 'rerank-plugins[local]'" in out.stderr
+
+
+def test_a_training_artifact_folder_loads_like_its_bundled_name():
+    from rerank_plugins.models import bundled_path
+
+    folder = CrossEncoderScorer(str(bundled_path("bundled:scifact-minilm")))
+    named = CrossEncoderScorer("bundled:scifact-minilm")
+    a = Reranker(folder).rerank(PAIRS_Q, TEXTS)
+    b = Reranker(named).rerank(PAIRS_Q, TEXTS)
+    assert a.indices == b.indices
+    assert [i.raw_score for i in a] == pytest.approx([i.raw_score for i in b], abs=1e-6)

@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rerank_plugins._cache import ScoreCache
@@ -33,6 +34,7 @@ RUNTIMES: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 BUNDLED_PREFIX = "bundled:"
+ARTIFACT_MANIFEST = "reranker.json"  # marks a folder written by rerank-plugins' training
 
 
 class CrossEncoderScorer(Scorer):
@@ -45,7 +47,8 @@ class CrossEncoderScorer(Scorer):
 
     Args:
         model: A Hugging Face Hub id (default ``cross-encoder/ms-marco-MiniLM-L6-v2``), a local
-            folder, or ``bundled:<name>`` for a reranker that ships inside this package.
+            folder (a cross-encoder, or an artifact of ``rerank-plugins train``), or
+            ``bundled:<name>`` for a reranker that ships inside this package.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``...; ``None`` picks the best available.
         batch_size: Pairs per unit of the budget loop, and most pairs in one forward pass
             (``"onnx-int8"`` runs one pair per pass, see below).
@@ -192,6 +195,16 @@ class CrossEncoderScorer(Scorer):
             from rerank_plugins.models import load_cross_encoder
 
             return load_cross_encoder(
+                self._model_name,
+                device=self.device,
+                max_length=self.max_length,
+                trust_remote_code=self.trust_remote_code,
+            )
+        if (Path(self._model_name) / ARTIFACT_MANIFEST).is_file():
+            # A compact artifact written by rerank-plugins' training (adapter + manifest).
+            from rerank_plugins.training.artifact import load_reranker
+
+            return load_reranker(
                 self._model_name,
                 device=self.device,
                 max_length=self.max_length,

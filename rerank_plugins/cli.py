@@ -61,7 +61,20 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _add_run_options(p: argparse.ArgumentParser, *, reranker_default: str) -> None:
+def _weight(text: str) -> float:
+    message = f"expected a weight between 0 and 1, got {text!r}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def _add_run_options(
+    p: argparse.ArgumentParser, *, reranker_default: str, blend_default: float | None = None
+) -> None:
     p.add_argument(
         "--reranker",
         default=reranker_default,
@@ -80,6 +93,14 @@ def _add_run_options(p: argparse.ArgumentParser, *, reranker_default: str) -> No
     p.add_argument("--top-n", type=_positive_int, help="keep the reranker's top N (default: all)")
     p.add_argument("--budget-ms", type=_positive_float, help="rerank latency budget per query")
     p.add_argument("--max-candidates", type=_positive_int, help="score only the first N candidates")
+    p.add_argument(
+        "--blend",
+        type=_weight,
+        default=blend_default,
+        metavar="W",
+        help="weight of the first-stage score in the final order, 0-1: z-scores of both, mixed "
+        "(see the Reranker's blend option; default: %(default)s)",
+    )
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
     p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
     p.add_argument(
@@ -103,7 +124,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, reranker_default: str) -> No
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rerank-plugins`` (``train``'s own options load on use)."""
-    from rerank_plugins.evaluation.demo import DEFAULT_RERANKER
+    from rerank_plugins.evaluation.demo import DEFAULT_BLEND, DEFAULT_RERANKER
 
     parser = argparse.ArgumentParser(
         prog=_PROG, description="A rerank stage for RAG pipelines: measure it, demo it, tune it."
@@ -132,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the package; print both top-3s side by side and the P@3 lift with its significance.",
     )
     demo.add_argument("--out", metavar="DIR", help="also write the reports into DIR")
-    _add_run_options(demo, reranker_default=DEFAULT_RERANKER)
+    _add_run_options(demo, reranker_default=DEFAULT_RERANKER, blend_default=DEFAULT_BLEND)
     sub.add_parser(
         "train",
         help="fine-tune a reranker (rerank-plugins train --help)",
@@ -227,7 +248,11 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
     )
     hits = retriever.search({q: dataset.queries[q] for q in ids}, k=args.k, progress=progress)
     reranker = Reranker(
-        scorer, top_n=args.top_n, max_candidates=args.max_candidates, budget_ms=args.budget_ms
+        scorer,
+        top_n=args.top_n,
+        max_candidates=args.max_candidates,
+        budget_ms=args.budget_ms,
+        blend=args.blend,
     )
     config = {
         "dataset": str(dataset.path),
@@ -238,6 +263,7 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         "top_n": args.top_n,
         "max_candidates": args.max_candidates,
         "budget_ms": args.budget_ms,
+        "blend": args.blend,
         "index_cached": retriever.loaded_from_cache,
         "show_chosen": bool(args.queries),
     }
@@ -289,7 +315,14 @@ def _demo(args: argparse.Namespace) -> int:
         f"rerank-plugins demo: {len(ids)} SciFact claims (the project's development split) over "
         f"{len(dataset.corpus)} abstracts, bundled with the package (Wadden et al., EMNLP 2020; "
         f"CC BY-NC 2.0).\nFirst stage: {args.retriever}, top {args.k}. Reranker: "
-        f"{resolved.scorer.name}.",
+        f"{resolved.scorer.name}"
+        + (
+            f", blended with the first-stage score (blend={args.blend}: "
+            f"{1 - args.blend:g} x z(reranker) + {args.blend:g} x z(first stage)); "
+            f"--blend 0 shows the reranker alone."
+            if args.blend
+            else ", alone (no blend)."
+        ),
         flush=True,
     )
     if resolved.note:

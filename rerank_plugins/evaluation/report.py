@@ -73,7 +73,9 @@ def describe_lift(metric: str, c: Comparison) -> str:
 def _config_lines(result: EvalResult) -> list[str]:
     cfg = result.config
     opts = ", ".join(
-        f"{key}={cfg.get(key)}" for key in ("top_n", "max_candidates", "budget_ms") if key in cfg
+        f"{key}={cfg.get(key)}"
+        for key in ("top_n", "max_candidates", "budget_ms", "blend")
+        if key in cfg
     )
     return [
         f"dataset:    {cfg.get('dataset', '?')} (qrels split {cfg.get('split', '?')!r}, "

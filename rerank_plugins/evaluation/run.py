@@ -278,7 +278,11 @@ def _rerank_one(
     before = [h.doc_id for h in hits]
     relevant = dict(dataset.qrels.get(qid, {}))
     started = time.perf_counter()
-    result = reranker.rerank(dataset.queries[qid], [dataset.document_text(d) for d in before])
+    result = reranker.rerank(
+        dataset.queries[qid],
+        [dataset.document_text(d) for d in before],
+        retrieval_scores=[h.score for h in hits],
+    )
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     after = [before[item.index] for item in result.items]
     return QueryOutcome(

@@ -35,7 +35,8 @@ def main() -> None:
             ms = (time.perf_counter() - started) * 1000
             tops.setdefault(runtime, []).append(result.indices)
             print(
-                f"  claim {qid:>4}: {ms:7.0f} ms for {len(passages)} abstracts, top 3 {result.indices}"
+                f"  claim {qid:>4}: {ms:7.0f} ms for {len(passages)} abstracts, "
+                f"top 3 {result.indices}"
             )
         started = time.perf_counter()
         reranker.rerank(claims[0][1], docs[:20])

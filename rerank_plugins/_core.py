@@ -12,14 +12,15 @@ import asyncio
 import contextvars
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from rerank_plugins._exceptions import InvalidInputError, TransientError
+from rerank_plugins._exceptions import ConfigurationError, InvalidInputError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores, normalize
 
 __all__ = [
@@ -49,11 +50,15 @@ METADATA_KEYS = (
 """The metadata keys both framework adapters set on every returned node or document."""
 
 _MAX_RETRY_WAIT_S = 30.0  # cap on an honoured Retry-After when there is no budget
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class RerankOptions:
     """The options every entry point shares, validated once, with the same messages everywhere.
+
+    A bad value is a :class:`~rerank_plugins.ConfigurationError` (also a ``ValueError``) that
+    names the option, the value and a valid example.
 
     Args:
         top_n: How many candidates to return; ``None`` returns all; above the number of
@@ -83,7 +88,7 @@ class RerankOptions:
             or not isinstance(self.min_score, (int, float))
             or not 0.0 <= self.min_score <= 1.0
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"min_score must be a number between 0 and 1 (scores are normalised), "
                 f"got {self.min_score!r}; pass e.g. min_score=0.5, or None to keep all."
             )
@@ -93,7 +98,7 @@ class RerankOptions:
             or not self.budget_ms > 0
             or math.isinf(self.budget_ms)
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"budget_ms must be a positive number of milliseconds, got {self.budget_ms!r}; "
                 f"pass e.g. budget_ms=200, or None for no budget."
             )
@@ -102,26 +107,30 @@ class RerankOptions:
             or not isinstance(self.blend, (int, float))
             or not 0.0 <= self.blend <= 1.0
         ):
-            raise ValueError(
+            raise ConfigurationError(
                 f"blend must be a weight between 0 and 1 (the first stage's share of the final "
                 f"order), got {self.blend!r}; pass e.g. blend=0.5, or None for the scorer alone."
             )
         if self.on_error not in ("fallback", "raise"):
-            raise ValueError(f"on_error must be 'fallback' or 'raise', got {self.on_error!r}.")
+            raise ConfigurationError(f"on_error must be 'fallback' or 'raise', got {self.on_error!r}.")
 
     @classmethod
     def pick(cls, values: Mapping[str, Any]) -> RerankOptions:
         """Validate the option entries of ``values`` (other keys are ignored); used by the
         adapters so that every entry point validates with the same rules and messages."""
-        names = ("top_n", "max_candidates", "min_score", "budget_ms", "on_error", "blend")
-        return cls(**{name: values[name] for name in names if name in values})
+        return cls(**{name: values[name] for name in OPTION_NAMES if name in values})
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(RerankOptions.__dataclass_fields__)
+"""The contract's option names, in declaration order (the one list every entry point uses)."""
+_UNSET: Any = object()
 
 
 def _check_count(name: str, value: object) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise ConfigurationError(
             f"{name} must be a positive integer or None, got {value!r}; "
             f"pass e.g. {name}=3, or None for all candidates."
         )
@@ -207,6 +216,10 @@ class RerankResult:
     def __len__(self) -> int:
         return len(self.items)
 
+    def __getitem__(self, index: Any) -> Any:
+        """``result[0]`` is the best candidate; slices give lists (``result[:3]``)."""
+        return self.items[index]
+
     @property
     def indices(self) -> list[int]:
         """Input positions of the returned candidates, in result order."""
@@ -284,6 +297,8 @@ class Reranker:
         texts: Sequence[str],
         *,
         retrieval_scores: Sequence[float | None] | None = None,
+        top_n: int | None = _UNSET,
+        budget_ms: float | None = _UNSET,
     ) -> RerankResult:
         """Rerank ``texts`` (in retrieval order, best first) for ``query``.
 
@@ -291,19 +306,23 @@ class Reranker:
             query: The user's question.
             texts: The candidates' texts, in retrieval order.
             retrieval_scores: The first stage's score of each text (higher is better), used by
-                ``blend``; without them ``blend`` uses the retrieval order.
+                ``blend``; without them ``blend`` uses the retrieval order. A missing or
+                non-finite one counts as missing.
+            top_n: This call's ``top_n``, overriding the reranker's (``None``: all).
+            budget_ms: This call's budget, overriding the reranker's (``None``: no budget).
 
         Raises:
             InvalidInputError: blank or missing query, or texts that are not strings.
             TransientError: a transient failure with ``on_error="raise"``.
             ConfigurationError: a setup problem of the scorer.
         """
-        call = _Call(self, query, texts, retrieval_scores)
+        call = _Call(self, query, texts, retrieval_scores, self._for_call(top_n, budget_ms))
         if call.pending:
             self.scorer.prepare()
             if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
                 workers = min(self.scorer.max_concurrency, len(call.pending))
-                with ThreadPoolExecutor(max_workers=workers) as pool:
+                pool = ThreadPoolExecutor(max_workers=workers)
+                try:
                     # Each worker runs in a copy of the caller's context, so tracing that lives
                     # in contextvars (LangChain run trees, LlamaIndex spans) follows the unit.
                     futures = [
@@ -312,10 +331,29 @@ class Reranker:
                     ]
                     for future in futures:
                         future.result()
+                except BaseException:
+                    # One unit raised (on_error="raise", a configuration error): no unit that
+                    # has not started will start, and the caller hears at once.
+                    call.stopped = True
+                    for future in futures:
+                        future.cancel()
+                    raise
+                finally:
+                    pool.shutdown(wait=False, cancel_futures=True)
             else:
                 for unit in call.pending:
                     self._run_unit(call, unit)
         return call.finish()
+
+    def _for_call(self, top_n: Any, budget_ms: Any) -> RerankOptions:
+        if top_n is _UNSET and budget_ms is _UNSET:
+            return self.options
+        changes = {
+            name: value
+            for name, value in (("top_n", top_n), ("budget_ms", budget_ms))
+            if value is not _UNSET
+        }
+        return replace(self.options, **changes)
 
     async def arerank(
         self,
@@ -323,9 +361,11 @@ class Reranker:
         texts: Sequence[str],
         *,
         retrieval_scores: Sequence[float | None] | None = None,
+        top_n: int | None = _UNSET,
+        budget_ms: float | None = _UNSET,
     ) -> RerankResult:
         """Async twin of :meth:`rerank`: same rules, same result on the same input."""
-        call = _Call(self, query, texts, retrieval_scores)
+        call = _Call(self, query, texts, retrieval_scores, self._for_call(top_n, budget_ms))
         if call.pending:
             await self.scorer.aprepare()
             limit = asyncio.Semaphore(max(1, self.scorer.max_concurrency))
@@ -343,43 +383,51 @@ class Reranker:
         return call.finish()
 
     def _run_unit(self, call: _Call, unit: list[int]) -> None:
+        todo = unit
         attempt = 0
-        while call.may_start(unit):
+        while todo:
+            part = call.admit(todo)
+            if not part:
+                return
             started = time.monotonic()
             try:
                 out = self.scorer.score_unit(
-                    call.query, call.unit_texts(unit), timeout=call.time_left()
+                    call.query, call.unit_texts(part), timeout=call.time_left()
                 )
             except TransientError as exc:
-                delay = call.failed(unit, exc, attempt, time.monotonic() - started)
+                delay = call.failed(part, exc, attempt, time.monotonic() - started)
                 if delay is None:
                     return
                 time.sleep(delay)
                 attempt += 1
                 continue
-            call.succeeded(unit, out, time.monotonic() - started)
-            return
+            call.succeeded(part, out, time.monotonic() - started)
+            todo, attempt = todo[len(part) :], 0
 
     async def _arun_unit(self, call: _Call, unit: list[int]) -> None:
+        todo = unit
         attempt = 0
-        while call.may_start(unit):
+        while todo:
+            part = call.admit(todo)
+            if not part:
+                return
             started = time.monotonic()
             left = call.time_left()
             try:
-                coro = self.scorer.ascore_unit(call.query, call.unit_texts(unit), timeout=left)
+                coro = self.scorer.ascore_unit(call.query, call.unit_texts(part), timeout=left)
                 try:
                     out = await asyncio.wait_for(coro, left) if left is not None else await coro
                 except asyncio.TimeoutError as exc:
                     raise TransientError("the unit outran the budget", reason="timeout") from exc
             except TransientError as exc:
-                delay = call.failed(unit, exc, attempt, time.monotonic() - started)
+                delay = call.failed(part, exc, attempt, time.monotonic() - started)
                 if delay is None:
                     return
                 await asyncio.sleep(delay)
                 attempt += 1
                 continue
-            call.succeeded(unit, out, time.monotonic() - started)
-            return
+            call.succeeded(part, out, time.monotonic() - started)
+            todo, attempt = todo[len(part) :], 0
 
 
 class _Call:
@@ -394,21 +442,27 @@ class _Call:
         query: str | None,
         texts: Sequence[str],
         retrieval_scores: Sequence[float | None] | None,
+        options: RerankOptions,
     ) -> None:
         self.started = time.monotonic()
         self.scorer = reranker.scorer
-        self.options = reranker.options
-        self.query = _check_query(query, self.scorer)
+        self.options = options
+        self.query = _sanitize(_check_query(query, self.scorer))
         self.texts = _check_texts(texts)
         self.retrieval_scores = _check_retrieval_scores(retrieval_scores, len(self.texts))
         budget = self.options.budget_ms
         self.deadline = None if budget is None else self.started + budget / 1000.0
-        window = self.texts[: self.options.max_candidates or len(self.texts)]
+        # What the scorer reads: lone surrogates (invalid in UTF-8, so no tokenizer or JSON
+        # encoder takes them) become U+FFFD; the result keeps the caller's own text.
+        self.keys = [_sanitize(text) for text in self.texts]
+        window = self.keys[: self.options.max_candidates or len(self.keys)]
         # Repeated texts are scored once; every candidate that carries one gets its score.
         self.unique: list[str] = list(dict.fromkeys(window))
         self.raw: list[float | None] = [None] * len(self.unique)
         self.pending: list[list[int]] = self.scorer.plan_units(self.unique) if self.unique else []
         self.lock = threading.Lock()
+        self.stopped = False
+        self.relaxed = False
         self.budget_exhausted = False
         self.fallback_reason: str | None = None
         self.retries = 0
@@ -424,17 +478,29 @@ class _Call:
             return None
         return max(0.0, self.deadline - time.monotonic())
 
-    def may_start(self, unit: list[int]) -> bool:
-        """Start a unit only if the time left is expected to cover it."""
+    def admit(self, unit: list[int]) -> list[int]:
+        """The leading part of ``unit`` that the time left is expected to cover (all of it
+        without a budget or before the first estimate); empty when not even one text fits.
+
+        Scoring the part that fits, rather than nothing, keeps the cost estimate measured: after
+        one slow unit pushed it up, the next call still scores and brings it back down.
+        """
+        if self.stopped:
+            return []
         left = self.time_left()
         if left is None:
-            return True
-        expected = self.scorer.cost.expected(len(unit))
-        if left <= 0 or (expected is not None and expected > left):
+            return unit
+        fits = self.scorer.cost.fitting(left) if left > 0 else 0
+        if fits is None or fits >= len(unit):
+            return unit
+        if fits < 1:
             with self.lock:
+                if left > 0 and self.units == 0 and not self.relaxed:
+                    self.relaxed = True
+                    self.scorer.cost.relax()  # the estimate alone said no: let it decay
                 self.budget_exhausted = True
-            return False
-        return True
+            return []
+        return unit[:fits]
 
     def succeeded(self, unit: list[int], out: UnitScores, seconds: float) -> None:
         if len(out.scores) != len(unit):
@@ -459,6 +525,7 @@ class _Call:
                 )
             for key, value in out.billed.items():
                 self.billed[key] = self.billed.get(key, 0.0) + float(value)
+
 
     def failed(
         self, unit: list[int], exc: TransientError, attempt: int, seconds: float
@@ -507,7 +574,7 @@ class _Call:
         scored: list[RankedText] = []
         unscored: list[RankedText] = []
         for index, text in enumerate(self.texts):
-            pos = position.get(text) if index < window else None
+            pos = position.get(self.keys[index]) if index < window else None
             raw = None if pos is None else self.raw[pos]
             if raw is None or pos is None:
                 unscored.append(RankedText(index, text, None, None))
@@ -522,6 +589,15 @@ class _Call:
             ranked = [it for it in ranked if it.score is None or it.score >= floor]
         if self.options.top_n is not None:
             ranked = ranked[: self.options.top_n]
+        if self.unique and not scored and self.budget_exhausted:
+            logger.warning(
+                "%s: the budget (%s ms) ran out before any of %d candidate(s) was scored; they "
+                "are returned in retrieval order. Raise budget_ms, or call scorer.prepare() at "
+                "start-up to keep model loading out of the first call.",
+                self.scorer.name,
+                self.options.budget_ms,
+                len(self.unique),
+            )
         return RerankResult(ranked, self._stats(len(scored), len(ranked)))
 
     def _blended(self, scored: list[RankedText]) -> list[RankedText]:
@@ -615,13 +691,20 @@ def _check_retrieval_scores(
             f"score (or None) per candidate, or leave it out."
         )
     for i, value in enumerate(out):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InvalidInputError(
                 f"retrieval_scores[{i}] must be a number or None, got {value!r:.80}."
             )
+        if value is not None and not math.isfinite(value):
+            out[i] = None  # NaN or +-inf carries no order: it counts as missing
     return out
+
+
+def _sanitize(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (what every UTF-8 codec can carry)."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def blend_scores(signal: Sequence[float], prior: Sequence[float], weight: float) -> list[float]:
@@ -646,6 +729,11 @@ def blend_scores(signal: Sequence[float], prior: Sequence[float], weight: float)
 
 def _zscores(values: Sequence[float]) -> list[float]:
     n = len(values)
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
-    return [0.0 if sd == 0 else (v - mean) / sd for v in values]
+    # Scaled first, so that values near the float limit (1e308) cannot overflow into NaN.
+    scale = max((abs(v) for v in values), default=0.0)
+    if scale == 0 or not math.isfinite(scale):
+        return [0.0] * n
+    scaled = [v / scale for v in values]
+    mean = sum(scaled) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in scaled) / n)
+    return [0.0 if sd == 0 else (v - mean) / sd for v in scaled]

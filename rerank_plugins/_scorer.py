@@ -91,23 +91,66 @@ class _CostEstimate:
     """A running estimate of seconds per text, shared by every call on one scorer.
 
     Learned state rather than configuration: the core uses it to decide whether the next unit
-    fits in the time left.
+    fits in the time left. What it learns recovers, so one slow moment (a cold start, a GC pause,
+    one slow request) never stops later calls from scoring:
+
+    - samples are averaged with more weight on a faster one (0.5) than on a slower one (0.3), so
+      the estimate comes back down quickly once the backend is fast again;
+    - the core scores the part of a unit that fits rather than nothing, so a later call measures
+      the backend again instead of trusting an old sample;
+    - each time the estimate alone stops a call from scoring even one text, it is quartered
+      (:meth:`relax`): an estimate that only ever says "no" is never measured again, so it must
+      decay until a call tries (after a 100x slow moment, the fourth call tries again).
     """
+
+    FASTER_WEIGHT = 0.5
+    SLOWER_WEIGHT = 0.3
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._per_text: float | None = None
 
+    @property
+    def per_text(self) -> float | None:
+        """Seconds per text, or ``None`` before the first unit."""
+        with self._lock:
+            return self._per_text
+
     def expected(self, n_texts: int) -> float | None:
         with self._lock:
             return None if self._per_text is None else self._per_text * n_texts
+
+    def fitting(self, seconds: float) -> int | None:
+        """How many texts are expected to fit in ``seconds`` (``None``: no estimate yet)."""
+        with self._lock:
+            if self._per_text is None:
+                return None
+            if self._per_text <= 0:
+                return 1 << 30
+            return int(seconds / self._per_text)
 
     def observe(self, n_texts: int, seconds: float) -> None:
         sample = seconds / max(n_texts, 1)
         with self._lock:
             prev = self._per_text
-            # A slow first unit (warm-up) should not dominate for long: weight new samples 0.3.
-            self._per_text = sample if prev is None else 0.7 * prev + 0.3 * sample
+            if prev is None:
+                self._per_text = sample
+            else:
+                weight = self.FASTER_WEIGHT if sample < prev else self.SLOWER_WEIGHT
+                self._per_text = (1.0 - weight) * prev + weight * sample
+
+    RELAX = 0.25
+
+    def relax(self) -> None:
+        """Quarter the estimate: it stopped a call from scoring anything, unmeasured."""
+        with self._lock:
+            if self._per_text is not None:
+                self._per_text *= self.RELAX
+
+    def reset(self) -> None:
+        """Forget what was learned (the next unit measures afresh)."""
+        with self._lock:
+            self._per_text = None
 
 
 class Scorer(ABC):

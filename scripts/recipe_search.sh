@@ -12,7 +12,7 @@ shift
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 common=(--beir "$data" --method full --head-lr-scale 10 --learning-rate 5e-5 --batch-size 4
   --candidates 20 --max-positives 1 --rounds 3 --epochs 1 --eval-steps 100
-  --validation-every 8 --autocast bf16 --precision float16 --seed 0 --threads 2
+  --validation-every 8 --autocast bf16 --attention-dropout 0 --precision float16 --seed 0 --threads 2
   --no-progress --no-dev-report)
 declare -A runs=(
   [A-l256-softmax]="--max-length 256 --loss softmax --hard-negatives 4 --random-negatives 3"

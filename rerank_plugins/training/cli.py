@@ -75,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bf16: train under bfloat16 autocast (about 2x faster on AMX / AVX-512-BF16 CPUs)",
     )
     parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=None,
+        help="dropout on attention probabilities (default: the base's); 0 lets fused attention run",
+    )
+    parser.add_argument(
         "--no-dev-report",
         action="store_true",
         help="skip the final development-split report (for recipe searches: choose on validation)",
@@ -142,6 +148,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         head_lr_scale=args.head_lr_scale,
         init=args.init,
         autocast=args.autocast,
+        attention_dropout=args.attention_dropout,
     )
     summary: dict[str, Any] = {
         "artifact": str(result.artifact),

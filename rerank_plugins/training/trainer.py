@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ def train_cross_encoder(
     head_lr_scale: float = 10.0,
     init: str | Path | None = None,
     autocast: Literal["none", "bf16"] = "none",
+    attention_dropout: float | None = None,
 ) -> TrainingResult:
     """Fine-tune a reranker on judged lists and save it as a compact artifact.
 
@@ -134,6 +136,10 @@ def train_cross_encoder(
         autocast: ``"bf16"`` runs forward and backward passes under bfloat16 autocast (weights and
             optimizer stay float32): about twice as fast on CPUs with AMX or AVX-512-BF16 and on
             recent GPUs; ``"none"`` trains in float32.
+        attention_dropout: Dropout on the attention probabilities while training; ``None`` keeps
+            the base model's (0.1 for BERT-like models). ``0.0`` lets PyTorch's fused attention
+            run in training too: measured on a 2-core Xeon (bf16, 32 pairs of 256 tokens), the
+            forward pass took 2.9 s instead of 8.2 s. Dropout on hidden states is kept.
 
     Returns:
         The artifact path and held-out figures.
@@ -164,12 +170,15 @@ def train_cross_encoder(
     record = {
         "loss": loss, "epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
         "max_length": max_length, "warmup_ratio": warmup_ratio, "seed": seed,
-        "train_lists": len(train), "autocast": autocast, **(recipe or {}),
+        "train_lists": len(train), "autocast": autocast,
+        "attention_dropout": attention_dropout, **(recipe or {}),
     }  # fmt: skip
 
     started = time.perf_counter()
     transformers.set_seed(seed)
     model = prepare_model(base, spec, max_length=max_length, device=device)
+    if attention_dropout is not None:
+        _set_attention_dropout(model, attention_dropout)
     if init is not None:
         _warm_start(model, init, base, spec)
     args = st_ce.CrossEncoderTrainingArguments(
@@ -190,7 +199,8 @@ def train_cross_encoder(
         logging_steps=max(1, min(10, every)),
         report_to="none",
         disable_tqdm=not progress,
-        use_cpu=device == "cpu",
+        # bf16 autocast on a machine without CUDA runs on the CPU (AMX / AVX-512-BF16).
+        use_cpu=device == "cpu" or (autocast == "bf16" and device is None and not _has_cuda()),
         bf16=autocast == "bf16",
     )
     trainer_class, keeper_class = _classes()
@@ -226,6 +236,25 @@ def train_cross_encoder(
     return TrainingResult(
         artifact, metrics, list(keeper.history), seconds, trainer.state.global_step
     )
+
+
+_ATTENTION_DROPOUT = re.compile(r"(attention\.self\.dropout|attn_dropout|attention_dropout)$")
+
+
+def _set_attention_dropout(model: CrossEncoder, p: float) -> None:
+    if not 0.0 <= p < 1.0:
+        raise ConfigurationError(f"attention_dropout must be in [0, 1), got {p!r}.")
+    hf = model.model
+    for name, module in hf.named_modules():
+        if _ATTENTION_DROPOUT.search(name) and hasattr(module, "p"):
+            module.p = p
+    if hasattr(hf.config, "attention_probs_dropout_prob"):
+        hf.config.attention_probs_dropout_prob = p
+
+
+def _has_cuda() -> bool:
+    torch = require("torch", extra="train", who="train_cross_encoder")
+    return bool(torch.cuda.is_available())
 
 
 def _check_options(

@@ -3,15 +3,20 @@
 LlamaIndex's node postprocessors and LangChain's document compressors are both pydantic models, so
 the adapters inherit their constructor arguments, defaults, validation and serialisation from this
 one mixin: a user who moves a pipeline between frameworks passes exactly the same arguments.
+
+Options are live and strict: an unknown name (``topn=3``) is an error, assigning an option after
+construction is validated with the core's rules and takes effect on the next call, and the core
+:class:`Reranker` is built from the current values at every call (it is a few attribute reads; the
+scorer, which holds the model, the clients and the learned cost, is shared).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from rerank_plugins._core import OnError, Reranker, RerankOptions
+from rerank_plugins._core import OPTION_NAMES, OnError, Reranker, RerankOptions
 from rerank_plugins._scorer import Scorer
 
 __all__ = ["RerankFields"]
@@ -20,7 +25,7 @@ __all__ = ["RerankFields"]
 class RerankFields(BaseModel):
     """The contract's options as pydantic fields, and the core :class:`Reranker` built from them."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
 
     scorer: Scorer = Field(description="The scorer that reads query and passage together.")
     top_n: int | None = Field(default=None, description="How many to return; None: all.")
@@ -38,8 +43,6 @@ class RerankFields(BaseModel):
         default=None, description="Weight of the first-stage score in the final order (0-1)."
     )
 
-    _reranker: Reranker = PrivateAttr()
-
     @model_validator(mode="before")
     @classmethod
     def _check_options(cls, values: Any) -> Any:
@@ -47,16 +50,17 @@ class RerankFields(BaseModel):
             RerankOptions.pick(values)  # same rules and messages as every entry point
         return values
 
-    def model_post_init(self, context: Any, /) -> None:
-        super().model_post_init(context)
-        self._reranker = Reranker(
-            self.scorer,
-            top_n=self.top_n,
-            max_candidates=self.max_candidates,
-            min_score=self.min_score,
-            budget_ms=self.budget_ms,
-            on_error=self.on_error,
-            blend=self.blend,
+    @model_validator(mode="after")
+    def _check_assigned(self) -> Any:
+        # Runs on every assignment too (validate_assignment): `post.top_n = 0` is refused.
+        RerankOptions.pick({name: getattr(self, name) for name in OPTION_NAMES})
+        return self
+
+    @property
+    def _reranker(self) -> Reranker:
+        """The core reranker for the options as they are now."""
+        return Reranker(
+            self.scorer, **{name: getattr(self, name) for name in OPTION_NAMES}
         )
 
     @field_serializer("scorer")

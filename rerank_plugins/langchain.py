@@ -22,6 +22,7 @@ when a number is there, else ``None``.
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 from rerank_plugins._optional import require
@@ -105,7 +106,8 @@ class RerankCompressor(RerankFields, BaseDocumentCompressor):
             meta = candidate_metadata(
                 item, reranker=self.scorer.name, retrieval_score=_first_stage_score(doc)
             )
-            out.append(doc.model_copy(update={"metadata": {**doc.metadata, **meta}}))
+            metadata = {**copy.deepcopy(doc.metadata), **meta}
+            out.append(doc.model_copy(update={"metadata": metadata}))
         return out
 
 

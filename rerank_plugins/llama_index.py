@@ -25,6 +25,7 @@ from rerank_plugins._optional import require
 
 require("llama_index.core", extra="llama-index", who="rerank_plugins.llama_index")
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,14 +151,14 @@ class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
         original: NodeWithScore, metadata: dict[str, Any], score: float | None
     ) -> NodeWithScore:
         node = original.node
-        copy = node.model_copy(
+        new = node.model_copy(
             update={
-                "metadata": {**node.metadata, **metadata},
+                "metadata": {**copy.deepcopy(node.metadata), **metadata},
                 "excluded_llm_metadata_keys": _with_keys(node.excluded_llm_metadata_keys),
                 "excluded_embed_metadata_keys": _with_keys(node.excluded_embed_metadata_keys),
             }
         )
-        return NodeWithScore(node=copy, score=score)
+        return NodeWithScore(node=new, score=score)
 
 
 def _with_keys(existing: list[str]) -> list[str]:

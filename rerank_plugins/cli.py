@@ -139,10 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", help="qrels/<split>.tsv to load (default: test)")
     ev.add_argument(
         "--subset",
-        choices=("all", "dev", "train"),
+        choices=("all", "dev", "train", "validation", "fit"),
         default="all",
-        help="which judged queries: all, or the project's fixed dev/train split (dev: 0-based "
-        "line index in queries.jsonl %% 5 == 0)",
+        help="which judged queries: all, or the project's fixed split: dev (0-based line index "
+        "in queries.jsonl %% 5 == 0), train (the others), validation (every 8th training query: "
+        "choose recipes and defaults here), fit (train without validation)",
     )
     ev.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
     _add_run_options(ev, reranker_default=DEFAULT_RERANKER)
@@ -199,13 +200,14 @@ def _train(argv: list[str]) -> int:
 
 
 def _select_queries(args: argparse.Namespace, dataset: Any) -> list[str]:
-    from rerank_plugins.evaluation.beir import DatasetError, dev_train_split
+    from rerank_plugins.evaluation.beir import DatasetError, dev_train_split, validation_split
 
     if args.subset == "all":
         ids = dataset.judged_query_ids
     else:
         dev, train = dev_train_split(dataset)
-        ids = dev if args.subset == "dev" else train
+        validation, fit = validation_split(train)
+        ids = {"dev": dev, "train": train, "validation": validation, "fit": fit}[args.subset]
     if args.limit:
         ids = ids[: args.limit]
     if not ids:

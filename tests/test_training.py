@@ -108,7 +108,7 @@ def test_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     assert [entry["step"] for entry in state["log_history"] if "loss" in entry][0] <= 2
 
 
-@pytest.mark.parametrize("method", ["lora", "top_layers"])
+@pytest.mark.parametrize("method", ["lora", "top_layers", "full"])
 def test_artifact_round_trips_with_the_same_scores(tmp_path: Path, method: str) -> None:
     import torch
 
@@ -341,7 +341,51 @@ def test_cli_trains_from_a_beir_folder_and_measures_the_development_split(
     scores = json.loads((tmp_path / "out" / "dev_scores.json").read_text())
     assert sorted(scores) == ["q0", "q5"] and all(len(row) == 5 for row in scores.values())
     manifest = json.loads((tmp_path / "out" / "best" / "reranker.json").read_text())
-    assert manifest["recipe"]["train_queries"] == 8 and manifest["recipe"]["hard_negatives"] == 2
+    # 8 training queries: every 8th (the first) is the validation slice that early stopping
+    # reads, so 7 train; the 2 development queries are only measured at the end.
+    recipe = manifest["recipe"]
+    assert recipe["train_queries"] == 7 and recipe["validation_queries"] == 1
+    assert recipe["hard_negatives"] == 2
+
+
+def test_full_fine_tuning_end_to_end_with_bf16_autocast(tmp_path: Path) -> None:
+    """Every weight trains (a few steps, under bf16 autocast, fused attention), the best
+    checkpoint on held-out lists is kept, and the artifact loads as a scorer."""
+    from rerank_plugins import CrossEncoderScorer, Reranker
+
+    result = train_cross_encoder(
+        TINY * 4, output_dir=tmp_path, dev=TINY, adapter=AdapterSpec(method="full"), epochs=2,
+        batch_size=3, learning_rate=1e-4, max_length=32, eval_steps=2, progress=False, seed=1,
+        autocast="bf16", attention_dropout=0.0, device="cpu",
+    )  # fmt: skip
+    assert result.steps == 8 and result.artifact == tmp_path / "best"
+    manifest = json.loads((result.artifact / "reranker.json").read_text())
+    assert manifest["adapter"]["method"] == "full"
+    assert manifest["parameters"] > 22_000_000  # every weight of MiniLM-L6 and the head
+    assert manifest["recipe"]["autocast"] == "bf16"
+    assert manifest["recipe"]["attention_dropout"] == 0.0
+    assert result.metrics["ndcg@10"] >= max(h["ndcg@10"] for h in result.history) - 1e-9
+    scorer = CrossEncoderScorer(str(result.artifact), device="cpu")
+    ranked = Reranker(scorer, top_n=1).rerank(TINY[1].query, list(TINY[1].texts))
+    assert ranked[0].text == "Paris is the capital of France."
+
+
+def test_bm25_negatives_are_never_judged_nor_repeated() -> None:
+    corpus = {d: ("", f"doc {d}") for d in "abcdefghij"}
+    ds = BeirDataset(corpus=corpus, queries={"q": "query"}, qrels={"q": {"a": 1, "b": 1}})
+    dense = {"q": ["b", "c", "d", "a"]}
+    lexical = {"q": ["a", "c", "e", "f", "b"]}
+    for seed in range(20):
+        (ex,) = beir_examples(
+            ds, ["q"], dense, hard_negatives=2, random_negatives=1, bm25_candidates=lexical,
+            bm25_negatives=2, seed=seed, max_positives=1,
+        )  # fmt: skip
+        negatives = [t for t, y in zip(ex.texts, ex.labels, strict=True) if y == 0]
+        assert len(negatives) == 5 and len(set(negatives)) == 5
+        assert not {"doc a", "doc b"} & set(negatives)
+        assert {"doc e", "doc f"} <= set(negatives)  # the lexical pool beyond the dense one
+    with pytest.raises(DatasetError, match="bm25_negatives=2 needs bm25_candidates"):
+        beir_examples(ds, ["q"], dense, bm25_negatives=2)
 
 
 def test_bundled_artifact_is_small_and_says_how_it_was_made() -> None:

@@ -27,6 +27,9 @@ __all__ = ["BeirDataset", "DatasetError", "dev_train_split", "load_beir"]
 
 DEV_EVERY = 5
 """A query is in the development split when its 0-based line index % DEV_EVERY == 0."""
+VALIDATION_EVERY = 8
+"""Every VALIDATION_EVERY-th training query (in file order, from the first) is the validation
+slice: what training early-stops on and every recipe, weight and default is chosen on."""
 
 
 class DatasetError(RerankError, ValueError):
@@ -159,6 +162,24 @@ def dev_train_split(dataset: BeirDataset) -> tuple[list[str], list[str]]:
             )
         (dev if line % DEV_EVERY == 0 else train).append(qid)
     return dev, train
+
+
+def validation_split(
+    train_ids: Sequence[str], every: int = VALIDATION_EVERY
+) -> tuple[list[str], list[str]]:
+    """Split the training queries into (validation, fit): every ``every``-th is validation.
+
+    Example:
+        >>> validation_split(["a", "b", "c", "d", "e"], every=2)
+        (['a', 'c', 'e'], ['b', 'd'])
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 2:
+        raise DatasetError(
+            f"The validation slice takes every Nth training query with N >= 2, got {every!r}."
+        )
+    validation = list(train_ids[::every])
+    held = set(validation)
+    return validation, [qid for qid in train_ids if qid not in held]
 
 
 def _find_jsonl(root: Path, stem: str) -> Path:

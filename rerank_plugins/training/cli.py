@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError
+from rerank_plugins._exceptions import RerankError
 from rerank_plugins.training.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.training.trainer import LOSSES
 
@@ -164,20 +164,13 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _beir_data(args: argparse.Namespace, progress: bool) -> tuple[Any, Any, dict[str, Any], Any]:
-    from rerank_plugins.evaluation.beir import dev_train_split, load_beir
+    from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
     from rerank_plugins.evaluation.retrieval import retrieve
     from rerank_plugins.training.data import beir_examples, reranking_examples
 
     dataset = load_beir(args.beir, split=args.split)
     dev_ids, judged_train = dev_train_split(dataset)
-    if args.validation_every < 2:
-        raise ConfigurationError(
-            f"--validation-every must be at least 2 (every Nth training query is held out for "
-            f"early stopping), got {args.validation_every}."
-        )
-    validation_ids = judged_train[:: args.validation_every]
-    held = set(validation_ids)
-    train_ids = [qid for qid in judged_train if qid not in held]
+    validation_ids, train_ids = validation_split(judged_train, args.validation_every)
     depth = max(args.candidates, 20)
     hits = retrieve(dataset, dev_ids + judged_train, kind="dense", k=depth, progress=progress)
     ranked = {qid: [hit.doc_id for hit in row] for qid, row in hits.items()}

@@ -1,0 +1,134 @@
+"""Choose the bundled reranker and its defaults on the validation slice, then report dev once.
+
+The protocol (docs/model-card.md):
+
+1. ``scripts/recipe_search.sh`` trained each recipe on the training claims minus the validation
+   slice (every 8th training claim), early-stopped on that slice.
+2. This script ranks the runs by their best validation nDCG@10 (P@3 breaks ties) and, for the
+   winner, measures the inference settings on the same slice with ``rerank-plugins eval``:
+   truncation at the trained length, truncation at 512, overlapping windows, and blends with the
+   first stage. The setting with the best validation nDCG@10 becomes the default.
+3. Only then, with ``--report-dev``, the chosen reranker and setting are measured once on the
+   development claims (the figure the demo and the model card report).
+
+Usage:
+    python scripts/select_bundled.py SCIFACT_DIR [--runs runs/search] [--out runs/select]
+        [--report-dev]
+
+Writes ``<out>/selection.json`` (every figure, the choice) and ``<out>/<variant>/report.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "truncate": {"options": {}, "blend": None},
+    "truncate-512": {"options": {"max_length": 512}, "blend": None},
+    "windows": {"options": {"long_passages": "windows"}, "blend": None},
+    "truncate-blend-0.25": {"options": {}, "blend": 0.25},
+    "windows-blend-0.25": {"options": {"long_passages": "windows"}, "blend": 0.25},
+}
+
+
+def evaluate(
+    data: str, artifact: Path, subset: str, variant: dict[str, Any], out: Path
+) -> dict[str, Any]:
+    if not (out / "report.json").is_file():
+        cmd = [
+            "rerank-plugins", "eval", data, "--split", "train", "--subset", subset,
+            "--reranker", f"cross-encoder:{artifact}", "--k", "20", "--no-progress",
+            "--out", str(out), "--reranker-option", "device=cpu",
+        ]  # fmt: skip
+        for key, value in variant["options"].items():
+            cmd += ["--reranker-option", f"{key}={value}"]
+        if variant["blend"] is not None:
+            cmd += ["--blend", str(variant["blend"])]
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        (out / "seconds.txt").write_text(f"{time.perf_counter() - started:.1f}\n")
+    report = json.loads((out / "report.json").read_text())
+    figures: dict[str, Any] = {"seconds": float((out / "seconds.txt").read_text())}
+    for metric in ("nDCG@10", "P@3"):
+        c = report["comparisons"][metric]
+        figures[metric] = {
+            "before": round(c["before"], 4), "after": round(c["after"], 4),
+            "lift": round(c["absolute_lift"], 4), "p": round(c["p_value"], 4),
+        }  # fmt: skip
+    figures["queries"] = report["comparisons"]["nDCG@10"]["queries"]
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data")
+    parser.add_argument("--runs", default="runs/search")
+    parser.add_argument("--out", default="runs/select")
+    parser.add_argument("--report-dev", action="store_true")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    runs = {}
+    for summary in sorted(Path(args.runs).glob("*/summary.json")):
+        s = json.loads(summary.read_text())
+        best = s["best_during_training"]
+        history = json.loads((summary.parent / "history.json").read_text())
+        manifest = json.loads((summary.parent / "best" / "reranker.json").read_text())
+        runs[summary.parent.name] = {
+            "artifact": str(summary.parent / "best"),
+            "validation_ndcg@10": round(best["ndcg@10"], 4),
+            "validation_mrr@10": round(best.get("mrr@10", float("nan")), 4),
+            "best_step": best["step"],
+            "train_seconds": s["train_seconds"],
+            "steps": s["steps"],
+            "history": [(h["step"], round(h["ndcg@10"], 4)) for h in history],
+            "recipe": manifest["recipe"],
+        }
+    if not runs:
+        print(f"no finished runs under {args.runs}", file=sys.stderr)
+        return 2
+    ranked = sorted(runs, key=lambda name: -runs[name]["validation_ndcg@10"])
+    winner = ranked[0]
+    for name in ranked:
+        print(f"{name:28s} validation nDCG@10 {runs[name]['validation_ndcg@10']:.4f}  "
+              f"({runs[name]['train_seconds']:.0f} s)")  # fmt: skip
+    artifact = Path(runs[winner]["artifact"])
+
+    settings = {}
+    for name, variant in VARIANTS.items():
+        settings[name] = evaluate(args.data, artifact, "validation", variant, out / name)
+        f = settings[name]
+        print(f"  {name:22s} validation nDCG@10 {f['nDCG@10']['after']:.4f} "
+              f"P@3 {f['P@3']['after']:.4f} ({f['seconds']:.0f} s)")  # fmt: skip
+    choice = max(
+        settings, key=lambda n: (settings[n]["nDCG@10"]["after"], settings[n]["P@3"]["after"])
+    )
+    selection: dict[str, Any] = {
+        "protocol": __doc__,
+        "runs": runs,
+        "winner": winner,
+        "validation_settings": settings,
+        "chosen_setting": choice,
+        "chosen_variant": VARIANTS[choice],
+    }
+    if args.report_dev:
+        selection["dev"] = evaluate(args.data, artifact, "dev", VARIANTS[choice], out / "dev")
+        selection["dev_alone_truncate"] = (
+            selection["dev"]
+            if choice == "truncate"
+            else evaluate(args.data, artifact, "dev", VARIANTS["truncate"], out / "dev-truncate")
+        )
+    (out / "selection.json").write_text(json.dumps(selection, indent=2) + "\n")
+    print(f"chosen: {winner} with {choice}; written {out / 'selection.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

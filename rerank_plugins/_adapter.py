@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from rerank_plugins._core import OPTION_NAMES, OnError, Reranker, RerankOptions
 from rerank_plugins._scorer import Scorer
@@ -27,7 +34,10 @@ class RerankFields(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
 
-    scorer: Scorer = Field(description="The scorer that reads query and passage together.")
+    scorer: Scorer = Field(
+        description="The scorer that reads query and passage together, or its spec string "
+        "('cross-encoder:bundled:scifact-minilm', 'cohere:rerank-v3.5', ...)."
+    )
     top_n: int | None = Field(default=None, description="How many to return; None: all.")
     max_candidates: int | None = Field(
         default=None, description="Score only this many, in retrieval order; the rest follow."
@@ -42,6 +52,15 @@ class RerankFields(BaseModel):
     blend: float | None = Field(
         default=None, description="Weight of the first-stage score in the final order (0-1)."
     )
+
+    @field_validator("scorer", mode="before")
+    @classmethod
+    def _scorer_from_spec(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from rerank_plugins.scorers import from_spec
+
+            return from_spec(value)
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import RerankError
+from rerank_plugins._exceptions import ConfigurationError, RerankError
 
 __all__ = ["build_parser", "main"]
 
@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(args_list)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        check_device(args.device)
         if args.command == "eval":
             return _eval(args)
         return _demo(args)
@@ -197,6 +198,36 @@ def _train(argv: list[str]) -> int:
     training_cli.add_arguments(parser)
     status: int = training_cli.run(parser.parse_args(argv))
     return status
+
+
+def check_device(device: str | None) -> None:
+    """Refuse a ``--device`` this machine does not have, naming the ones it has."""
+    if device is None or device == "cpu":
+        return
+    try:
+        import torch
+    except ImportError:
+        raise ConfigurationError(
+            f"--device {device} needs PyTorch, which is not installed; install "
+            f"'rerank-plugins[local]' (and a torch build for your accelerator)."
+        ) from None
+    kind = device.split(":")[0]
+    have = ["cpu"]
+    if torch.cuda.is_available():
+        have += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        have.append("mps")
+    if device not in have and not (kind == "cuda" and "cuda" in have and device == "cuda"):
+        why = (
+            " (this PyTorch is a CPU build)"
+            if kind == "cuda" and not torch.backends.cuda.is_built()
+            else ""
+        )
+        raise ConfigurationError(
+            f"--device {device} is not available on this machine{why}; available: "
+            f"{', '.join(have)}."
+        )
 
 
 def _select_queries(args: argparse.Namespace, dataset: Any) -> list[str]:

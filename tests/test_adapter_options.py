@@ -63,3 +63,11 @@ def test_returned_metadata_shares_nothing_with_the_input(make):
     out = run(make(), tags)
     out[0]["tags"].append("y")
     assert tags == ["x"]
+
+
+def test_a_scorer_spec_string_is_one_line(make):
+    cls = type(make())
+    adapter = cls(scorer="keyword", top_n=1)
+    assert adapter.scorer.backend == "keyword" and len(run(adapter, [])) == 1
+    with pytest.raises(ValidationError, match="Unknown reranker backend 'nope'"):
+        cls(scorer="nope:model")

@@ -8,6 +8,7 @@ its spec is used.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
@@ -29,12 +30,17 @@ BACKENDS: dict[str, tuple[str, str]] = {
 def from_spec(spec: str, **options: Any) -> Scorer:
     """Build a scorer from ``backend[:model]`` and keyword options.
 
+    Options are checked against the scorer's constructor before it runs: an unknown name lists
+    the valid ones, and a string value (from a command line or a configuration file) is
+    converted to the parameter's type (``"16"`` to ``16``, ``"true"`` to ``True``) or rejected
+    with the type expected.
+
     Args:
         spec: ``backend`` or ``backend:model`` (the model part may itself contain ``:``).
         **options: Passed to the scorer's constructor.
 
     Raises:
-        ConfigurationError: unknown backend.
+        ConfigurationError: unknown backend, unknown option, or a value of the wrong type.
 
     Example:
         >>> from_spec("keyword").backend
@@ -49,5 +55,56 @@ def from_spec(spec: str, **options: Any) -> Scorer:
         )
     module, cls_name = BACKENDS[backend]
     cls = getattr(importlib.import_module(module), cls_name)
-    scorer: Scorer = cls(model, **options) if model else cls(**options)
+    checked = _check_options(cls, backend, options)
+    try:
+        scorer: Scorer = cls(model, **checked) if model else cls(**checked)
+    except TypeError as exc:  # e.g. a model given to a backend that takes none
+        raise ConfigurationError(f"Cannot build {cls_name} from spec {spec!r}: {exc}.") from exc
     return scorer
+
+
+def _check_options(cls: type, backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    params = {
+        name: param
+        for name, param in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and param.kind is param.KEYWORD_ONLY
+    }
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise ConfigurationError(
+                f"{cls.__name__} ({backend!r}) has no option {name!r}; its options are: {valid}."
+            )
+        out[name] = _convert(cls.__name__, name, value, params[name].default)
+    return out
+
+
+def _convert(owner: str, name: str, value: Any, default: Any) -> Any:
+    """Turn a string into the type of the parameter's default where that type is plain."""
+    kind = type(default)
+    if not isinstance(value, str) or default is None or kind is str:
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigurationError(f"{owner} option {name!r} expects true or false, got {value!r}.")
+        if kind in (int, float) and not isinstance(default, bool) and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
+            raise ConfigurationError(
+                f"{owner} option {name!r} expects {kind.__name__} (e.g. {name}={default}), "
+                f"got {value!r}."
+            )
+        return value
+    if kind is bool:
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return lowered in ("true", "1", "yes", "on")
+        raise ConfigurationError(f"{owner} option {name!r} expects true or false, got {value!r}.")
+    if kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"{owner} option {name!r} expects {kind.__name__} (e.g. {name}={default}), "
+                f"got {value!r}."
+            ) from None
+    return value

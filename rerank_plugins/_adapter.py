@@ -32,7 +32,9 @@ __all__ = ["RerankFields"]
 class RerankFields(BaseModel):
     """The contract's options as pydantic fields, and the core :class:`Reranker` built from them."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True, extra="forbid", validate_assignment=True
+    )
 
     scorer: Scorer = Field(
         description="The scorer that reads query and passage together, or its spec string "
@@ -78,9 +80,7 @@ class RerankFields(BaseModel):
     @property
     def _reranker(self) -> Reranker:
         """The core reranker for the options as they are now."""
-        return Reranker(
-            self.scorer, **{name: getattr(self, name) for name in OPTION_NAMES}
-        )
+        return Reranker(self.scorer, **{name: getattr(self, name) for name in OPTION_NAMES})
 
     @field_serializer("scorer")
     def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:

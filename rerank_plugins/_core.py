@@ -112,7 +112,9 @@ class RerankOptions:
                 f"order), got {self.blend!r}; pass e.g. blend=0.5, or None for the scorer alone."
             )
         if self.on_error not in ("fallback", "raise"):
-            raise ConfigurationError(f"on_error must be 'fallback' or 'raise', got {self.on_error!r}.")
+            raise ConfigurationError(
+                f"on_error must be 'fallback' or 'raise', got {self.on_error!r}."
+            )
 
     @classmethod
     def pick(cls, values: Mapping[str, Any]) -> RerankOptions:
@@ -525,7 +527,6 @@ class _Call:
                 )
             for key, value in out.billed.items():
                 self.billed[key] = self.billed.get(key, 0.0) + float(value)
-
 
     def failed(
         self, unit: list[int], exc: TransientError, attempt: int, seconds: float

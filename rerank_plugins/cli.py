@@ -221,7 +221,7 @@ def check_device(device: str | None) -> None:
     if device not in have and not (kind == "cuda" and "cuda" in have and device == "cuda"):
         why = (
             " (this PyTorch is a CPU build)"
-            if kind == "cuda" and not torch.backends.cuda.is_built()
+            if kind == "cuda" and not torch.backends.cuda.is_built()  # type: ignore[no-untyped-call]
             else ""
         )
         raise ConfigurationError(

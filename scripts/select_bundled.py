@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,8 @@ def evaluate(
         figures[metric] = {
             "before": round(c["before"], 4), "after": round(c["after"], 4),
             "lift": round(c["absolute_lift"], 4), "p": round(c["p_value"], 4),
+            "ci": [round(x, 4) for x in c["ci"]], "improved": round(c["improved"], 3),
+            "hurt": round(c["hurt"], 3),
         }  # fmt: skip
     figures["queries"] = report["comparisons"]["nDCG@10"]["queries"]
     return figures
@@ -71,6 +74,12 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/search")
     parser.add_argument("--out", default="runs/select")
     parser.add_argument("--report-dev", action="store_true")
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="copy the chosen artifact into rerank_plugins/models/scifact-minilm (its manifest "
+        "recommending the chosen setting) and the selection into benchmarks/results",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +136,27 @@ def main() -> int:
         )
     (out / "selection.json").write_text(json.dumps(selection, indent=2) + "\n")
     print(f"chosen: {winner} with {choice}; written {out / 'selection.json'}")
+    if args.ship:
+        ship(artifact, VARIANTS[choice], out / "selection.json", args.data)
     return 0
+
+
+def ship(artifact: Path, variant: dict[str, Any], selection: Path, data: str) -> None:
+    root = Path(__file__).resolve().parent.parent
+    target = root / "rerank_plugins" / "models" / "scifact-minilm"
+    shutil.copyfile(artifact / "weights.safetensors", target / "weights.safetensors")
+    manifest = json.loads((artifact / "reranker.json").read_text())
+    manifest["inference"] = dict(variant["options"])
+    if "max_length" in manifest["inference"]:
+        manifest["max_length"] = manifest["inference"].pop("max_length")
+    manifest["recipe"]["data"] = (
+        "SciFact (BEIR layout), qrels/train.tsv; CC BY-NC 2.0, Wadden et al. 2020"
+    )
+    (target / "reranker.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    # The record names the dataset folder by its role, not by this machine's path.
+    text = selection.read_text().replace(json.dumps(str(data))[1:-1], "SCIFACT_DIR")
+    (root / "benchmarks" / "results" / "bundled_selection.json").write_text(text)
+    print(f"shipped {artifact} to {target}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,11 @@ RELEVANT = (
 
 def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
     scorer = CrossEncoderScorer(
-        "seeded-minilm", runtime=runtime, cache_dir=export_dir, max_length=64, **kw  # type: ignore[arg-type]
+        "seeded-minilm",
+        runtime=runtime,
+        cache_dir=export_dir,
+        max_length=64,
+        **kw,  # type: ignore[arg-type]
     )
     scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
     return scorer

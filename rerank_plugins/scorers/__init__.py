@@ -66,7 +66,7 @@ def from_spec(spec: str, **options: Any) -> Scorer:
 def _check_options(cls: type, backend: str, options: dict[str, Any]) -> dict[str, Any]:
     params = {
         name: param
-        for name, param in inspect.signature(cls.__init__).parameters.items()
+        for name, param in inspect.signature(cls).parameters.items()
         if name != "self" and param.kind is param.KEYWORD_ONLY
     }
     out: dict[str, Any] = {}
@@ -85,9 +85,13 @@ def _convert(owner: str, name: str, value: Any, default: Any) -> Any:
     kind = type(default)
     if not isinstance(value, str) or default is None or kind is str:
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigurationError(f"{owner} option {name!r} expects true or false, got {value!r}.")
-        if kind in (int, float) and not isinstance(default, bool) and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
+            raise ConfigurationError(
+                f"{owner} option {name!r} expects true or false, got {value!r}."
+            )
+        if (
+            kind in (int, float)
+            and not isinstance(default, bool)
+            and (isinstance(value, bool) or not isinstance(value, (int, float)))
         ):
             raise ConfigurationError(
                 f"{owner} option {name!r} expects {kind.__name__} (e.g. {name}={default}), "

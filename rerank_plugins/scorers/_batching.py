@@ -98,7 +98,6 @@ class PairEncoder:
             out.append(EncodedPair(list(pair.ids), list(pair.type_ids)))
         return out
 
-
     def encode_windows(
         self, query: str, texts: Sequence[str], *, max_windows: int, overlap: int
     ) -> tuple[list[EncodedPair], list[int]]:

@@ -74,7 +74,9 @@ class CrossEncoderScorer(Scorer):
         cache_dir: Folder for exported ONNX models (default: ``$RERANK_PLUGINS_CACHE``, else
             the user's cache folder, e.g. ``~/.cache/rerank-plugins``).
         long_passages: What happens to a passage longer than the room ``max_length`` leaves
-            after the query: ``"truncate"`` keeps its head; ``"windows"`` scores it as up to
+            after the query (``None``: what a reranker artifact's manifest recommends, measured
+            when it was made, else ``"truncate"``): ``"truncate"`` keeps its head;
+            ``"windows"`` scores it as up to
             ``max_windows`` overlapping windows (each read with the whole query) and keeps the
             best window's score, so a relevant sentence past the cut still counts. A passage that
             fits scores exactly the same either way. Every window is a pair in a forward pass, so
@@ -106,7 +108,7 @@ class CrossEncoderScorer(Scorer):
         threads: int | None = None,
         score_cache_size: int = 10_000,
         cache_dir: str | os.PathLike[str] | None = None,
-        long_passages: LongPassages = "truncate",
+        long_passages: LongPassages | None = None,
         max_windows: int = 4,
         window_overlap: int = 32,
     ) -> None:
@@ -127,6 +129,8 @@ class CrossEncoderScorer(Scorer):
                 f"got {max_length!r}."
             )
         _check_fast_options(runtime, device, max_batch_tokens, threads, score_cache_size)
+        if long_passages is None:
+            long_passages = _recommended(model).get("long_passages", "truncate")
         _check_window_options(long_passages, max_windows, window_overlap)
         self._model_name = model
         self.device = device
@@ -305,9 +309,11 @@ class CrossEncoderScorer(Scorer):
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
 
     def __repr__(self) -> str:
-        extra = f", long_passages='windows', max_windows={self.max_windows}" if (
-            self.long_passages == "windows"
-        ) else ""
+        extra = (
+            f", long_passages='windows', max_windows={self.max_windows}"
+            if (self.long_passages == "windows")
+            else ""
+        )
         return f"{type(self).__name__}(model={self.model!r}, runtime={self.runtime!r}{extra})"
 
 
@@ -343,6 +349,26 @@ def _check_fast_options(
             f"CrossEncoderScorer score_cache_size must be an integer >= 0 (0 turns the cache "
             f"off), got {cache!r}."
         )
+
+
+def _recommended(model: str) -> dict[str, Any]:
+    """The inference settings a reranker artifact's manifest recommends (``{}`` for others)."""
+    import json
+
+    if model.startswith(BUNDLED_PREFIX):
+        from rerank_plugins.models import bundled_path
+
+        folder = bundled_path(model)
+    else:
+        folder = Path(model)
+    manifest = folder / ARTIFACT_MANIFEST
+    if not manifest.is_file():
+        return {}
+    try:
+        inference = json.loads(manifest.read_text()).get("inference", {})
+    except (OSError, ValueError):
+        return {}  # a broken manifest is reported when the model loads
+    return dict(inference) if isinstance(inference, dict) else {}
 
 
 def _check_window_options(long_passages: object, max_windows: object, overlap: object) -> None:

@@ -244,7 +244,7 @@ _ATTENTION_DROPOUT = re.compile(r"(attention\.self\.dropout|attn_dropout|attenti
 def _set_attention_dropout(model: CrossEncoder, p: float) -> None:
     if not 0.0 <= p < 1.0:
         raise ConfigurationError(f"attention_dropout must be in [0, 1), got {p!r}.")
-    hf = model.model
+    hf: Any = model.model
     for name, module in hf.named_modules():
         if _ATTENTION_DROPOUT.search(name) and hasattr(module, "p"):
             module.p = p
@@ -348,7 +348,12 @@ def _evaluator(dev: Sequence[RankingExample]) -> Any:
         for ex in dev
     ]
     return evaluation.CrossEncoderRerankingEvaluator(
-        samples, at_k=10, always_rerank_positives=False, name="dev", batch_size=64, write_csv=False
+        samples,
+        at_k=10,
+        always_rerank_positives=False,
+        name="held_out",
+        batch_size=64,
+        write_csv=False,
     )
 
 
@@ -414,9 +419,9 @@ def _classes() -> tuple[type, type]:
             **kwargs: Any,
         ) -> None:
             scores = {
-                key.removeprefix("eval_dev_"): float(value)
+                key.removeprefix("eval_held_out_"): float(value)
                 for key, value in (metrics or {}).items()
-                if key.startswith("eval_dev_")
+                if key.startswith("eval_held_out_")
             }
             if "ndcg@10" not in scores:
                 return

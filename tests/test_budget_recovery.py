@@ -158,3 +158,21 @@ class BudgetAcrossCalls(RuleBasedStateMachine):
 
 TestBudgetAcrossCalls = BudgetAcrossCalls.TestCase
 TestBudgetAcrossCalls.settings = settings(max_examples=25, stateful_step_count=12, deadline=None)
+
+
+def test_eval_flags_queries_that_the_budget_left_unscored():
+    from rerank_plugins.evaluation.beir import BeirDataset
+    from rerank_plugins.evaluation.report import render_terminal
+    from rerank_plugins.evaluation.retrieval import Hit
+    from rerank_plugins.evaluation.run import run_evaluation
+
+    corpus = {f"d{i}": ("", f"apples {i}") for i in range(4)}
+    ds = BeirDataset(corpus=corpus, queries={"q": "apples 3"}, qrels={"q": {"d3": 1}})
+    hits = {"q": [Hit(f"d{i}", 1.0 - i / 10) for i in range(4)]}
+    scorer = KeywordScorer(unit_size=4, delay_s=0.3)
+    Reranker(scorer).rerank("apples", ["apples"] * 4)  # the estimate: 75 ms a text
+    result = run_evaluation(
+        ds, hits, Reranker(scorer, budget_ms=20), show=0, progress=False, config={}
+    )
+    assert result.latency.unscored_by_budget_rate == 1.0
+    assert "before any candidate was scored" in render_terminal(result)

@@ -127,12 +127,19 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
 
 def _latency_line(result: EvalResult) -> str:
     lat = result.latency
-    return (
+    line = (
         f"rerank latency per query (warm, one query at a time): p50 {lat.p50_ms:.1f} ms, "
         f"p95 {lat.p95_ms:.1f} ms, {lat.qps:.1f} queries/s; budget ran out in "
         f"{_pct(lat.budget_exhausted_rate)} of queries; failures fell back in "
         f"{_pct(lat.fallback_rate)}; {lat.scored_per_query:.1f} candidates scored per query."
     )
+    if lat.unscored_by_budget_rate:
+        line += (
+            f"\nWARNING: in {_pct(lat.unscored_by_budget_rate)} of queries the budget ran out "
+            f"before any candidate was scored: those keep the first stage's order, so the lift "
+            f"above understates the reranker. Raise --budget-ms to measure the model itself."
+        )
+    return line
 
 
 def _mark(doc: DocumentView) -> str:

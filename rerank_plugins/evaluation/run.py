@@ -135,6 +135,8 @@ class LatencySummary:
         budget_exhausted_rate: Share of queries whose budget ran out.
         fallback_rate: Share of queries with candidates left unscored after a failure.
         scored_per_query: Mean candidates scored per query.
+        unscored_by_budget_rate: Share of queries whose budget ran out before any candidate
+            was scored: their "reranked" order is the first stage's, and the report flags it.
     """
 
     p50_ms: float
@@ -144,6 +146,7 @@ class LatencySummary:
     budget_exhausted_rate: float
     fallback_rate: float
     scored_per_query: float
+    unscored_by_budget_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,7 @@ def _latency(outcomes: Sequence[QueryOutcome]) -> LatencySummary:
         budget_exhausted_rate=sum(o.budget_exhausted for o in outcomes) / n,
         fallback_rate=sum(o.fallback_reason is not None for o in outcomes) / n,
         scored_per_query=sum(o.scored for o in outcomes) / n,
+        unscored_by_budget_rate=sum(o.budget_exhausted and o.scored == 0 for o in outcomes) / n,
     )
 
 

@@ -144,7 +144,7 @@ def test_request_timeout_is_the_time_left_capped():
     ("option", "value", "says"),
     [
         ("timeout", 0, "timeout=0; pass a positive number of seconds"),
-        ("timeout", "5", "timeout='5'"),
+        ("timeout", "soon", "option 'timeout' expects float"),  # a spec's "5" becomes 5.0
         ("max_retries", -1, "max_retries=-1; pass an integer >= 0"),
         ("max_concurrency", 0, "max_concurrency=0; pass an integer >= 1"),
         ("unit_size", 1.5, "unit_size=1.5"),

@@ -4,11 +4,11 @@
   missing → :class:`~rerank_plugins.AuthenticationError` at once), keeps it out of every ``repr``,
   creates the sync client lazily and one async client per event loop, turns the core's time left
   into the request timeout, and sends every foreign exception through one translation boundary.
-* :func:`status_error`: an HTTP status and the server's message → the package's error: 401/403
-  → :class:`~rerank_plugins.AuthenticationError`, 400/404/413/422 →
-  :class:`~rerank_plugins.RequestRejectedError`, 408/424/429/5xx →
-  :class:`~rerank_plugins.TransientError` carrying ``Retry-After``.
-* :func:`retry_after_seconds`: ``Retry-After`` as delta-seconds or an HTTP date.
+* :func:`status_error`: an HTTP status and the server's message → the package's error, by the one
+  status table of :mod:`rerank_plugins._http_errors` (401/403/498 →
+  :class:`~rerank_plugins.AuthenticationError`, 408/409/424/429/5xx →
+  :class:`~rerank_plugins.TransientError` carrying ``Retry-After``, other 4xx →
+  :class:`~rerank_plugins.RequestRejectedError`).
 * :func:`scores_by_index`: a provider's ``[{index, score}]`` list → one score per text, mapped by
   ``index`` (never by position), with every malformed case (missing, out of range, duplicate
   or absent index, a non-numeric score) a ``malformed_response`` :class:`TransientError`.
@@ -22,11 +22,9 @@ into requests it runs concurrently, and each request's results come back through
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
 import os
 import threading
-import time
 import weakref
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +37,8 @@ from rerank_plugins._exceptions import (
     RerankError,
     TransientError,
 )
+from rerank_plugins._http_errors import retry_after_seconds, status_class
+from rerank_plugins._http_errors import scrub as scrub_text
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
 __all__ = [
@@ -136,38 +136,6 @@ def _env_hint(env_vars: Sequence[str]) -> str:
     return " or ".join(env_vars)
 
 
-def retry_after_seconds(
-    headers: Mapping[str, Any] | None, *, now: float | None = None
-) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), if any.
-
-    Example:
-        >>> retry_after_seconds({"Retry-After": "2"})
-        2.0
-        >>> retry_after_seconds({"retry-after": "soon"}) is None
-        True
-    """
-    if not headers:
-        return None
-    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds):
-        return None
-    return max(0.0, seconds)
-
-
 def status_error(
     who: str,
     status: int,
@@ -195,12 +163,13 @@ def status_error(
         1.0
     """
     detail = scrub(detail, secret)
-    if status in (401, 403, 498):
+    kind = status_class(status)
+    if kind is AuthenticationError:
         return AuthenticationError(
             f"{who}: the server rejected the API key (HTTP {status}: {detail}); {key_hint} "
             f"with a valid key for this endpoint."
         )
-    if status in (408, 424, 429) or status >= 500:
+    if kind is TransientError:
         wait = retry_after_seconds(headers)
         said = "" if wait is None else f", Retry-After {wait:g}s"
         return TransientError(
@@ -220,10 +189,8 @@ def status_error(
 
 
 def scrub(text: str, secret: Secret | None) -> str:
-    """``text`` with the key (if any) replaced by ``***``."""
-    if secret is not None and secret.get() and secret.get() in text:
-        return text.replace(secret.get(), "***")
-    return text
+    """``text`` with the key (if any) and anything key-like redacted (the one scrubber)."""
+    return scrub_text(text, secret.get() if secret is not None else None)
 
 
 def body_message(body: object) -> str:

@@ -26,7 +26,6 @@ import asyncio
 import contextvars
 import inspect
 import math
-import re
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -41,6 +40,7 @@ from rerank_plugins._exceptions import (
     RerankError,
     TransientError,
 )
+from rerank_plugins._http_errors import retry_after_seconds, scrub, status_class
 from rerank_plugins._optional import require
 
 __all__ = ["Completion", "LLMClient", "as_client"]
@@ -408,14 +408,8 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_SECRET = re.compile(
-    r"(?i)\b(?:sk|pk|rk|gsk|xai|key|api[_-]?key|bearer)[-_ :=]+[A-Za-z0-9*._\-]{6,}"
-    r"|\b[A-Za-z0-9_\-]{32,}\b"
-)
-
-
 def _scrub(text: str) -> str:
-    return _SECRET.sub("[redacted]", text)
+    return scrub(text)
 
 
 def translate_error(exc: BaseException, who: str) -> BaseException:
@@ -428,21 +422,23 @@ def translate_error(exc: BaseException, who: str) -> BaseException:
     detail = _scrub(f"{type(exc).__name__}: {exc}")[:300]
     status = _status_code(exc)
     names = " ".join(cls.__name__ for cls in type(exc).__mro__).lower()
-    if status in (401, 403):
+    kind = None if status is None or status < 400 else status_class(status)
+    if kind is AuthenticationError:
         return AuthenticationError(
             f"{who}: the LLM provider rejected the credentials (HTTP {status}): {detail}. "
             f"Check the API key the LLM was built with (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)."
         )
-    if status in (400, 404, 422):
+    if kind is RequestRejectedError:
         return RequestRejectedError(
             f"{who}: the LLM provider rejected the request (HTTP {status}): {detail}. "
             f"Check the model name and the LLM's options."
         )
-    if status is not None and (status in (408, 409, 429) or status >= 500):
+    if kind is TransientError:
+        wait = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
         return TransientError(
             f"{who}: LLM call failed (HTTP {status}): {detail}",
             reason=f"http_{status}",
-            retry_after=_retry_after(exc),
+            retry_after=None if wait is None or wait > 3600 else wait,
         )
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "timeout" in names:
         return TransientError(f"{who}: LLM call timed out: {detail}", reason="timeout")
@@ -460,14 +456,3 @@ def _status_code(exc: BaseException) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
             return value
     return None
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    if headers is None:
-        return None
-    try:
-        value = float(str(headers.get("retry-after")))
-    except (TypeError, ValueError):
-        return None
-    return value if 0 <= value <= 3600 else None

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "choose recipes and defaults here), fit (train without validation)",
     )
     ev.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
-    _add_run_options(ev, reranker_default=DEFAULT_RERANKER)
+    _add_run_options(ev, reranker_default=DEFAULT_RERANKER, blend_default=DEFAULT_BLEND)
     demo = sub.add_parser(
         "demo",
         help="the offline demo on bundled SciFact claims",

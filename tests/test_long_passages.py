@@ -45,7 +45,9 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8"])
 def test_short_passages_score_exactly_as_truncation(runtime, loaded_cross_encoder, export_dir):
-    truncating = make(runtime, loaded_cross_encoder, export_dir, score_cache_size=0)
+    truncating = make(
+        runtime, loaded_cross_encoder, export_dir, long_passages="truncate", score_cache_size=0
+    )
     windowed = make(
         runtime, loaded_cross_encoder, export_dir, long_passages="windows", score_cache_size=0
     )
@@ -102,7 +104,8 @@ def test_bad_window_options_name_the_fix():
 def test_bundled_reranker_finds_the_sentence_past_the_cut():
     """Truncation at 128 tokens never reads the relevant sentence; windows do, and rank it first."""
     passages = [FILLER * 4 + RELEVANT, FILLER * 5, "Paris is the capital of France."]
-    truncating = CrossEncoderScorer("bundled:scifact-minilm", max_length=128)
+    truncating = CrossEncoderScorer("bundled:scifact-minilm", max_length=128,
+                                    long_passages="truncate")  # fmt: skip
     windowed = CrossEncoderScorer("bundled:scifact-minilm", max_length=128,
                                   long_passages="windows")  # fmt: skip
     cut = truncating.score_unit(QUERY, passages, timeout=None).scores
@@ -111,3 +114,21 @@ def test_bundled_reranker_finds_the_sentence_past_the_cut():
     assert whole[0] is not None and cut[0] is not None and whole[0] > cut[0] + 1.0
     result = Reranker(windowed).rerank(QUERY, passages)
     assert result.items[0].index == 0
+
+
+def test_an_artifact_can_recommend_its_setting_and_an_explicit_one_wins(tmp_path):
+    import json
+    import shutil
+
+    from rerank_plugins.models import bundled_path
+
+    folder = tmp_path / "artifact"
+    shutil.copytree(bundled_path("bundled:scifact-minilm"), folder)
+    manifest = json.loads((folder / "reranker.json").read_text())
+    manifest["inference"] = {"long_passages": "windows"}
+    (folder / "reranker.json").write_text(json.dumps(manifest))
+    assert CrossEncoderScorer(str(folder)).long_passages == "windows"
+    assert CrossEncoderScorer(str(folder), long_passages="truncate").long_passages == "truncate"
+    manifest["inference"] = {}
+    (folder / "reranker.json").write_text(json.dumps(manifest))
+    assert CrossEncoderScorer(str(folder)).long_passages == "truncate"

@@ -388,16 +388,18 @@ def test_bm25_negatives_are_never_judged_nor_repeated() -> None:
         beir_examples(ds, ["q"], dense, bm25_negatives=2)
 
 
-def test_bundled_artifact_is_small_and_says_how_it_was_made() -> None:
+def test_bundled_artifact_fits_the_cap_and_says_how_it_was_made() -> None:
     from rerank_plugins.models import bundled_path
 
     folder = bundled_path("bundled:scifact-minilm")
-    assert sum(p.stat().st_size for p in folder.iterdir()) <= 10_000_000
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 60_000_000
     manifest = json.loads((folder / "reranker.json").read_text())
-    assert manifest["base"] == MINILM_BASE
-    assert (
-        manifest["recipe"]["train_lists"] == 1294 and "CC BY-NC 2.0" in manifest["recipe"]["data"]
-    )
+    recipe = manifest["recipe"]
+    assert manifest["base"] == MINILM_BASE and manifest["adapter"]["method"] == "full"
+    assert "CC BY-NC 2.0" in recipe["data"]
+    # Chosen without the development claims: early stopping read the validation slice.
+    assert recipe["validation_queries"] > 0 and "never used to choose" in recipe["split_rule"]
+    assert set(manifest.get("inference", {})) <= {"long_passages"}
 
 
 def test_training_can_start_from_a_trained_artifact(

@@ -125,9 +125,18 @@ def model_folder(work: Path, seed: int) -> tuple[Path, str]:
     try:
         from rerank_plugins.models import bundled_path, load_cross_encoder
 
-        if not any(bundled_path("scifact-minilm").glob("*")):
+        source = bundled_path("scifact-minilm")
+        if not any(source.glob("*")):
             raise FileNotFoundError("no bundled weights yet")
-        folder = work / "bundled-scifact-minilm"
+        # Keyed by the artifact's manifest and weights, so a new bundled model is never
+        # benchmarked from an old export.
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=6)
+        for item in sorted(source.iterdir()):
+            digest.update(f"{item.name}:{item.stat().st_size}:".encode())
+        digest.update((source / "reranker.json").read_bytes())
+        folder = work / f"bundled-scifact-minilm-{digest.hexdigest()}"
         if not (folder / "config.json").exists():
             model = load_cross_encoder("bundled:scifact-minilm", device="cpu", max_length=512)
             model.save_pretrained(str(folder))
@@ -144,6 +153,17 @@ def model_folder(work: Path, seed: int) -> tuple[Path, str]:
             model.save_pretrained(str(folder))
         why = f"{type(exc).__name__}: {exc}"[:120]
         return folder, f"all-MiniLM-L6-v2 + seeded head (seed {seed}); bundled unavailable ({why})"
+
+
+def model_settings() -> tuple[int, dict[str, Any]]:
+    """The bundled model's own max length and recommended inference settings (256, {} if none)."""
+    try:
+        from rerank_plugins.models import bundled_path
+
+        manifest = json.loads((bundled_path("scifact-minilm") / "reranker.json").read_text())
+        return int(manifest.get("max_length") or 256), dict(manifest.get("inference", {}))
+    except Exception:
+        return 256, {}
 
 
 # ---------------------------------------------------------------- systems
@@ -802,9 +822,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         rank, scorer = ours(folder, runtime, args.work)
         systems[f"CrossEncoderScorer {runtime}"] = rank
         scorers[runtime] = scorer
-    systems["CrossEncoderScorer onnx-int8 @256"] = ours(
-        folder, "onnx-int8", args.work, max_length=256
-    )[0]
+    own, recommended = model_settings()
+    for runtime in ("torch", "onnx-int8"):
+        systems[f"CrossEncoderScorer {runtime} @{own}"] = ours(
+            folder, runtime, args.work, max_length=own
+        )[0]
+    if recommended.get("long_passages") == "windows":
+        systems[f"CrossEncoderScorer onnx-int8 @{own} windows"] = ours(
+            folder, "onnx-int8", args.work, max_length=own, long_passages="windows"
+        )[0]
     systems["sentence-transformers CrossEncoder.predict"] = st_predict(folder)
     systems["LlamaIndex SentenceTransformerRerank"] = llama_index(folder)
     systems["LangChain CrossEncoderReranker"] = langchain(folder)

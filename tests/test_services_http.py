@@ -253,3 +253,39 @@ def test_importing_the_scorers_loads_no_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_async_clients_are_released_with_their_loop(backend):
+    """30 asyncio.run calls leave no client and no file descriptor behind."""
+    import os
+
+    scorer = RerankServer.shared().scorer_for(backend)
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    asyncio.run(Reranker(scorer).arerank("fox", ["a fox", "a hen"]))
+    before = open_fds()
+    for _ in range(30):
+        asyncio.run(Reranker(scorer).arerank("fox", ["a fox", "a hen"]))
+    assert open_fds() <= before + 2
+    assert len(scorer._aclients) == 0
+
+
+@pytest.mark.parametrize("backend", ["cohere", "tei"])
+def test_clients_close_on_request_and_as_context_managers(backend):
+    scorer = RerankServer.shared().scorer_for(backend)
+
+    async def use_then_close() -> int:
+        async with scorer:
+            await Reranker(scorer).arerank("fox", ["a fox"])
+            assert len(scorer._aclients) == 1
+        return len(scorer._aclients)
+
+    assert asyncio.run(use_then_close()) == 0
+    with scorer:
+        Reranker(scorer).rerank("fox", ["a fox"])
+        assert scorer._client is not None
+    assert scorer._client is None
+    assert Reranker(scorer).rerank("fox", ["a fox"]).stats.scored == 1  # a new client

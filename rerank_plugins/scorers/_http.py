@@ -25,7 +25,6 @@ import asyncio
 import math
 import os
 import threading
-import weakref
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -250,22 +249,79 @@ def request_timeout(left: float | None, cap: float) -> float:
 
 
 class _PerLoop(Generic[A]):
-    """One async client per event loop: an async client is bound to the loop that first used it."""
+    """One async client per event loop, released with its loop.
+
+    An async client is bound to the loop that first used it, and holds that loop (through its
+    connections), so it cannot be keyed weakly on the loop: the entry would never die. Instead
+    each loop's client is released in two ways, whichever comes first:
+
+    - while the loop still runs, at its shutdown: a small async generator, started in the loop,
+      closes the client when ``loop.shutdown_asyncgens()`` finalises it (``asyncio.run`` does
+      this before closing the loop), so connections close on their own loop;
+    - when a later call finds the loop closed, the entry is dropped.
+
+    ``aclose()`` releases the running loop's client at once.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, A] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: dict[asyncio.AbstractEventLoop, A] = {}
+        self._releasers: dict[asyncio.AbstractEventLoop, Any] = {}
 
     def get(self, factory: Any) -> A:
         loop = asyncio.get_running_loop()
         with self._lock:
+            for old in [other for other in self._clients if other.is_closed()]:
+                self._clients.pop(old, None)
+                self._releasers.pop(old, None)
             client = self._clients.get(loop)
             if client is None:
                 client = factory()
                 self._clients[loop] = client
             return client
+
+    async def bind(self) -> None:
+        """Arrange for the running loop's client to be closed when the loop shuts down."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if loop in self._releasers or loop not in self._clients:
+                return
+            releaser = self._release(loop)
+            self._releasers[loop] = releaser  # held: the loop keeps only a weak reference
+        await releaser.__anext__()
+
+    async def _release(self, loop: asyncio.AbstractEventLoop) -> Any:
+        try:
+            yield None
+        finally:
+            await self.aclose_loop(loop)
+
+    async def aclose_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            client = self._clients.pop(loop, None)
+            self._releasers.pop(loop, None)
+        if client is not None:
+            await close_async_client(client)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+
+async def close_async_client(client: Any) -> None:
+    """Close an SDK's async client: ``aclose()`` or ``close()`` where it has one, else the httpx
+    client inside (Cohere's ``AsyncClientV2`` keeps one in its client wrapper)."""
+    for name in ("aclose", "close"):
+        method = getattr(client, name, None)
+        if callable(method):
+            out = method()
+            if asyncio.iscoroutine(out) or isinstance(out, asyncio.Future):
+                await out
+            return
+    inner = getattr(getattr(client, "_client_wrapper", None), "httpx_client", None)
+    inner = getattr(inner, "httpx_client", inner)
+    if inner is not None and inner is not client:
+        await close_async_client(inner)
 
 
 class HostedScorer(Scorer, Generic[C, A]):
@@ -333,6 +389,33 @@ class HostedScorer(Scorer, Generic[C, A]):
 
     async def aprepare(self) -> None:
         self._async_client()
+        await self._aclients.bind()
+
+    def close(self) -> None:
+        """Close the sync client (a later call makes a new one). Async clients close with their
+        event loop; :meth:`aclose` closes the running loop's at once."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        closer = getattr(client, "close", None)
+        if callable(closer):
+            closer()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client (a later call makes a new one)."""
+        await self._aclients.aclose_loop(asyncio.get_running_loop())
+
+    def __enter__(self) -> HostedScorer[C, A]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HostedScorer[C, A]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+        self.close()
 
     def _sync_client(self) -> C:
         with self._client_lock:
@@ -382,6 +465,7 @@ class HostedScorer(Scorer, Generic[C, A]):
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
         client = self._async_client()
+        await self._aclients.bind()
         try:
             return await self._arequest(
                 client, query, texts, request_timeout(timeout, self.timeout)

@@ -61,8 +61,10 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _weight(text: str) -> float:
-    message = f"expected a weight between 0 and 1, got {text!r}"
+def _weight(text: str) -> float | None:
+    message = f"expected a weight between 0 and 1, or none, got {text!r}"
+    if text.strip().lower() == "none":
+        return None
     try:
         value = float(text)
     except ValueError:
@@ -98,8 +100,9 @@ def _add_run_options(
         type=_weight,
         default=blend_default,
         metavar="W",
-        help="weight of the first-stage score in the final order, 0-1: z-scores of both, mixed "
-        "(see the Reranker's blend option; default: %(default)s)",
+        help="weight of the first-stage score in the final order, 0-1: z-scores of both, mixed; "
+        "none ranks by the reranker alone (see the Reranker's blend option; default: "
+        "%(default)s)",
     )
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
     p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")

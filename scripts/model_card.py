@@ -24,6 +24,9 @@ SETTING_TEXT = {
     "windows": "long abstracts scored as overlapping windows, best window kept",
     "truncate-blend-0.25": "truncation, blended 0.25 with the first-stage score",
     "windows-blend-0.25": "windows, blended 0.25 with the first-stage score",
+    "truncate-blend-0.5": "truncation, blended 0.5 with the first-stage score",
+    "truncate-512-blend-0.5": "truncation at 512 tokens, blended 0.5 with the first-stage score",
+    "windows-blend-0.5": "windows, blended 0.5 with the first-stage score",
 }
 
 
@@ -40,7 +43,7 @@ def main() -> None:
     recipe = run["recipe"]
     choice = sel["chosen_setting"]
     dev = sel["dev"]
-    alone = sel["dev_alone_truncate"]
+    alone = sel["dev_alone"]
     v = sel["validation_settings"]
     lines = [
         "# Model card: `bundled:scifact-minilm`",
@@ -117,6 +120,7 @@ def main() -> None:
         "",
         "## Inference setting, chosen on the validation slice",
         "",
+        *sel.get("setting_notes", []),
         f"The chosen run's artifact through `rerank-plugins eval --split train --subset "
         f"validation` (dense top-20, {v[choice]['queries']} claims):",
         "",
@@ -131,6 +135,22 @@ def main() -> None:
             f"| `{name}`{mark}: {SETTING_TEXT[name]} | {f['nDCG@10']['after']:.3f} | "
             f"{f['P@3']['after']:.3f} | {f['seconds']:.0f} s |"
         )
+    prior = sel.get("prior")
+    if prior:
+        pv = prior["validation_settings"]
+        lines += [
+            "",
+            f"Every setting was first measured on run `{prior['winner']}`, the leader before "
+            f"`{winner}` finished; settings that lost there by a wide margin were not measured "
+            "again on the final winner:",
+            "",
+            "| setting (run " + prior["winner"] + ") | nDCG@10 | P@3 |",
+            "| --- | ---: | ---: |",
+        ]
+        lines += [
+            f"| `{name}` | {f['nDCG@10']['after']:.3f} | {f['P@3']['after']:.3f} |"
+            for name, f in pv.items()
+        ]
     lines += [
         "",
         "## Development-split figures (measured once)",
@@ -146,9 +166,10 @@ def main() -> None:
         f"[{dev['nDCG@10']['ci'][0]:+.3f}, {dev['nDCG@10']['ci'][1]:+.3f}] | "
         f"**{lift(dev['P@3'])}** | [{dev['P@3']['ci'][0]:+.3f}, {dev['P@3']['ci'][1]:+.3f}] |",
     ]
-    if choice != "truncate":
+    if alone != dev:
         lines.append(
-            f"| this reranker, `truncate` | {lift(alone['nDCG@10'])} | | {lift(alone['P@3'])} | |"
+            f"| this reranker alone (same setting, no blend) | {lift(alone['nDCG@10'])} | | "
+            f"{lift(alone['P@3'])} | |"
         )
     lines += [
         "",

@@ -35,6 +35,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "windows": {"options": {"long_passages": "windows"}, "blend": None},
     "truncate-blend-0.25": {"options": {}, "blend": 0.25},
     "windows-blend-0.25": {"options": {"long_passages": "windows"}, "blend": 0.25},
+    "truncate-blend-0.5": {"options": {}, "blend": 0.5},
+    "truncate-512-blend-0.5": {"options": {"max_length": 512}, "blend": 0.5},
+    "windows-blend-0.5": {"options": {"long_passages": "windows"}, "blend": 0.5},
 }
 
 
@@ -49,12 +52,20 @@ def evaluate(
         ]  # fmt: skip
         for key, value in variant["options"].items():
             cmd += ["--reranker-option", f"{key}={value}"]
-        if variant["blend"] is not None:
-            cmd += ["--blend", str(variant["blend"])]
+        # Always explicit: eval's own default blend must not decide a variant.
+        cmd += ["--blend", "none" if variant["blend"] is None else str(variant["blend"])]
         started = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         (out / "seconds.txt").write_text(f"{time.perf_counter() - started:.1f}\n")
     report = json.loads((out / "report.json").read_text())
+    config = report["config"]
+    if config.get("blend") != variant["blend"] or f"cross-encoder:{artifact}" not in str(
+        config.get("reranker")
+    ):
+        raise SystemExit(
+            f"{out}/report.json was made with another setting (blend {config.get('blend')}, "
+            f"{config.get('reranker')}); delete the folder and run again."
+        )
     figures: dict[str, Any] = {"seconds": float((out / "seconds.txt").read_text())}
     for metric in ("nDCG@10", "P@3"):
         c = report["comparisons"][metric]
@@ -74,6 +85,19 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/search")
     parser.add_argument("--out", default="runs/select")
     parser.add_argument("--report-dev", action="store_true")
+    parser.add_argument(
+        "--prior",
+        metavar="FILE",
+        help="an earlier selection.json (of an earlier winner) whose validation settings the "
+        "record keeps beside this one's",
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="inference settings to measure on validation (default: all)",
+    )
     parser.add_argument(
         "--ship",
         action="store_true",
@@ -111,7 +135,8 @@ def main() -> int:
     artifact = Path(runs[winner]["artifact"])
 
     settings = {}
-    for name, variant in VARIANTS.items():
+    for name in args.settings:
+        variant = VARIANTS[name]
         settings[name] = evaluate(args.data, artifact, "validation", variant, out / name)
         f = settings[name]
         print(f"  {name:22s} validation nDCG@10 {f['nDCG@10']['after']:.4f} "
@@ -121,18 +146,27 @@ def main() -> int:
     )
     selection: dict[str, Any] = {
         "protocol": __doc__,
+        "settings_measured": args.settings,
         "runs": runs,
         "winner": winner,
         "validation_settings": settings,
         "chosen_setting": choice,
         "chosen_variant": VARIANTS[choice],
     }
+    if args.prior:
+        prior = json.loads(Path(args.prior).read_text())
+        selection["prior"] = {
+            "winner": prior["winner"],
+            "validation_settings": prior["validation_settings"],
+        }
     if args.report_dev:
-        selection["dev"] = evaluate(args.data, artifact, "dev", VARIANTS[choice], out / "dev")
-        selection["dev_alone_truncate"] = (
+        chosen = VARIANTS[choice]
+        selection["dev"] = evaluate(args.data, artifact, "dev", chosen, out / f"dev-{choice}")
+        alone = {"options": chosen["options"], "blend": None}  # the same model, no blend
+        selection["dev_alone"] = (
             selection["dev"]
-            if choice == "truncate"
-            else evaluate(args.data, artifact, "dev", VARIANTS["truncate"], out / "dev-truncate")
+            if chosen["blend"] is None
+            else evaluate(args.data, artifact, "dev", alone, out / f"dev-{choice}-alone")
         )
     (out / "selection.json").write_text(json.dumps(selection, indent=2) + "\n")
     print(f"chosen: {winner} with {choice}; written {out / 'selection.json'}")

@@ -222,8 +222,15 @@ def check_cache(cache: ScoreCache, reranker: Any, data: Data) -> None:
             cache.path.unlink(missing_ok=True)
 
 
-BLEND = 0.5
-"""The first-stage weight the docs use with ``blend`` (the bundled model card's setting)."""
+def _default_blend() -> float:
+    from rerank_plugins.evaluation.demo import DEFAULT_BLEND
+
+    return 0.5 if DEFAULT_BLEND is None else DEFAULT_BLEND
+
+
+BLEND = _default_blend()
+"""The first-stage weight the docs show beside the reranker alone: the demo's default blend
+(chosen on the validation slice, see the model card), or 0.5 where the default is none."""
 
 
 def rerank_order(

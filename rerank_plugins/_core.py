@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -324,6 +324,7 @@ class Reranker:
             if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
                 workers = min(self.scorer.max_concurrency, len(call.pending))
                 pool = ThreadPoolExecutor(max_workers=workers)
+                futures: list[Any] = []
                 try:
                     # Each worker runs in a copy of the caller's context, so tracing that lives
                     # in contextvars (LangChain run trees, LlamaIndex spans) follows the unit.
@@ -331,8 +332,12 @@ class Reranker:
                         pool.submit(contextvars.copy_context().run, self._run_unit, call, unit)
                         for unit in call.pending
                     ]
+                    # The first error wins at once: a 401 on one request is not held back
+                    # until its slow siblings finish (they run on, and their results are dropped).
+                    wait(futures, return_when=FIRST_EXCEPTION)
                     for future in futures:
-                        future.result()
+                        if future.done() and future.exception() is not None:
+                            future.result()
                 except BaseException:
                     # One unit raised (on_error="raise", a configuration error): no unit that
                     # has not started will start, and the caller hears at once.

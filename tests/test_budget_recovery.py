@@ -176,3 +176,30 @@ def test_eval_flags_queries_that_the_budget_left_unscored():
     )
     assert result.latency.unscored_by_budget_rate == 1.0
     assert "before any candidate was scored" in render_terminal(result)
+
+
+def test_a_configuration_error_is_raised_without_waiting_for_slow_siblings():
+    from collections.abc import Sequence
+
+    from rerank_plugins import Scorer, UnitScores
+    from rerank_plugins._exceptions import AuthenticationError
+
+    class OneBadRequest(Scorer):
+        backend = "demo"
+        unit_size = 1
+        max_concurrency = 3
+
+        @property
+        def model(self) -> str:
+            return "m"
+
+        def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None):
+            if texts[0] == "bad":
+                raise AuthenticationError("HTTP 401: the key was rejected")
+            time.sleep(1.0)
+            return UnitScores([0.5])
+
+    started = time.monotonic()
+    with pytest.raises(AuthenticationError):
+        Reranker(OneBadRequest()).rerank("q", ["slow", "bad", "slow too"])
+    assert time.monotonic() - started < 0.5

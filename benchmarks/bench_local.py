@@ -806,7 +806,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_local.json"
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write the Markdown report of an earlier run's JSON to --markdown",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=ROOT / "docs" / "assets" / "tables" / "bench-local.md",
+        help="where the Markdown report goes (default: docs/assets/tables/bench-local.md)",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        args.markdown.write_text(markdown(json.loads(args.render.read_text())) + "\n")
+        print(f"[bench] wrote {args.markdown}", file=sys.stderr)
+        return 0
     args.work.mkdir(parents=True, exist_ok=True)
     load_before = load_average()
     started = time.time()
@@ -905,6 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.markdown.write_text(text + "\n")
     print(f"\n[bench] wrote {args.out}", file=sys.stderr)
     return 0
 

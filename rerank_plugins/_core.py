@@ -390,6 +390,13 @@ class Reranker:
         return call.finish()
 
     def _run_unit(self, call: _Call, unit: list[int]) -> None:
+        try:
+            self._run_unit_parts(call, unit)
+        except BaseException:
+            call.stopped = True  # at once, from the failing worker: no further unit starts
+            raise
+
+    def _run_unit_parts(self, call: _Call, unit: list[int]) -> None:
         todo = unit
         attempt = 0
         while todo:

@@ -23,10 +23,15 @@ from rerank_plugins._core import (
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    ConnectionFailedError,
     InvalidInputError,
+    MalformedResponseError,
     MissingDependencyError,
+    RateLimitedError,
     RequestRejectedError,
     RerankError,
+    ServerError,
+    TimedOutError,
     TransientError,
 )
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
@@ -44,13 +49,16 @@ __all__ = [
     "AuthenticationError",
     "CohereScorer",
     "ConfigurationError",
+    "ConnectionFailedError",
     "CrossEncoderScorer",
     "InvalidInputError",
     "LLMJudgeScorer",
     "METADATA_KEYS",
+    "MalformedResponseError",
     "MissingDependencyError",
     "Normalization",
     "RankedText",
+    "RateLimitedError",
     "RequestRejectedError",
     "RerankError",
     "RerankOptions",
@@ -58,12 +66,14 @@ __all__ = [
     "RerankStats",
     "Reranker",
     "Scorer",
+    "ServerError",
     "TEIScorer",
+    "TimedOutError",
     "TransientError",
     "UnitScores",
     "VoyageScorer",
-    "__version__",
     "blend_scores",
+    "__version__",
 ]
 
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).

@@ -5,7 +5,9 @@ and :mod:`rerank_plugins.scorers._llm_clients` (LangChain, LlamaIndex and callab
 
 - :func:`status_class`: an HTTP status → which kind of package error it is;
 - :func:`retry_after_seconds`: a ``Retry-After`` header, as delta-seconds or an HTTP date;
-- :func:`scrub`: a message with the known key and anything that looks like a key removed.
+- :func:`scrub`: a message with the known key and anything that looks like a key removed, and
+  with it :func:`raise_translated` (no secret reaches a traceback through an exception chain) and
+  :func:`scrub_logger` (none through an SDK's own log records).
 
 This module imports nothing outside the standard library and the package's exceptions.
 """
@@ -13,11 +15,12 @@ This module imports nothing outside the standard library and the package's excep
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from rerank_plugins._exceptions import (
     AuthenticationError,
@@ -26,7 +29,17 @@ from rerank_plugins._exceptions import (
     TransientError,
 )
 
-__all__ = ["AUTH_STATUSES", "TRANSIENT_STATUSES", "retry_after_seconds", "scrub", "status_class"]
+__all__ = [
+    "AUTH_STATUSES",
+    "TRANSIENT_STATUSES",
+    "ScrubbingFilter",
+    "leaks",
+    "raise_translated",
+    "retry_after_seconds",
+    "scrub",
+    "scrub_logger",
+    "status_class",
+]
 
 AUTH_STATUSES = frozenset({401, 403, 498})
 """Missing, rejected or expired credentials (498: an invalid token, as some gateways send)."""
@@ -99,3 +112,56 @@ def scrub(text: str, secret: str | None = None) -> str:
     if secret:
         text = text.replace(secret, "***")
     return _KEY_LIKE.sub("[redacted]", text)
+
+
+def leaks(exc: BaseException, secret: str | None) -> bool:
+    """Whether ``exc`` or anything chained to it shows ``secret`` or a key-like string when a
+    traceback is formatted (its message, its cause, its context).
+
+    >>> leaks(ValueError("bad key sk-abcdef123456"), None)
+    True
+    >>> leaks(ValueError("HTTP 503"), "s3cret")
+    False
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        text = f"{type(current).__name__}: {current}"
+        if scrub(text, secret) != text:
+            return True
+        todo += [current.__cause__, current.__context__]
+    return False
+
+
+def raise_translated(
+    mapped: BaseException, original: BaseException, secret: str | None
+) -> NoReturn:
+    """Raise ``mapped`` (the package's error for ``original``), chained to ``original`` unless
+    that would print a secret in a traceback: then the chain is cut (``mapped``'s own message is
+    already scrubbed and says what failed)."""
+    if leaks(original, secret):
+        raise mapped from None
+    raise mapped from original
+
+
+class ScrubbingFilter(logging.Filter):
+    """Redacts ``secret``-like strings from the records of a third-party logger (an SDK that logs
+    response bodies, which some servers fill with the key they were sent)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def scrub_logger(name: str) -> None:
+    """Install one :class:`ScrubbingFilter` on logger ``name`` (idempotent)."""
+    target = logging.getLogger(name)
+    if not any(isinstance(f, ScrubbingFilter) for f in target.filters):
+        target.addFilter(ScrubbingFilter())

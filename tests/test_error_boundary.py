@@ -8,7 +8,16 @@ import time
 
 import pytest
 
-from rerank_plugins._exceptions import AuthenticationError, RequestRejectedError, TransientError
+from rerank_plugins._exceptions import (
+    AuthenticationError,
+    ConnectionFailedError,
+    MalformedResponseError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerError,
+    TimedOutError,
+    TransientError,
+)
 from rerank_plugins._http_errors import retry_after_seconds, scrub, status_class
 from rerank_plugins.scorers._http import Secret, status_error
 from rerank_plugins.scorers._llm_clients import translate_error
@@ -30,14 +39,39 @@ class ProviderError(Exception):
     ("status", "kind"),
     [(401, AuthenticationError), (403, AuthenticationError), (498, AuthenticationError),
      (400, RequestRejectedError), (404, RequestRejectedError), (413, RequestRejectedError),
-     (422, RequestRejectedError), (408, TransientError), (409, TransientError),
-     (424, TransientError), (429, TransientError), (500, TransientError), (503, TransientError)],
+     (422, RequestRejectedError), (408, ServerError), (409, ServerError),
+     (424, ServerError), (429, RateLimitedError), (500, ServerError), (503, ServerError)],
 )  # fmt: skip
 def test_hosted_scorers_and_llm_clients_classify_every_status_alike(status, kind):
-    assert status_class(status) is kind
+    family = TransientError if issubclass(kind, TransientError) else kind
+    assert status_class(status) is family
     hosted = status_error("Demo", status, "boom", key_hint="set DEMO_KEY", model="m")
     llm = translate_error(ProviderError(status), "Judge")
     assert type(hosted) is kind and type(llm) is kind
+    if family is TransientError:
+        assert hosted.reason == llm.reason == f"http_{status}"
+
+
+def test_transport_failures_are_typed_transient_errors_with_their_reason():
+    import asyncio
+
+    import httpx
+
+    from rerank_plugins.scorers._http import transport_error
+
+    cases = [
+        (httpx.ReadTimeout("slow"), TimedOutError, "timeout"),
+        (asyncio.TimeoutError(), TimedOutError, "timeout"),
+        (httpx.ConnectError("refused"), ConnectionFailedError, "connection"),
+        (httpx.RemoteProtocolError("hung up"), ConnectionFailedError, "connection"),
+    ]
+    for exc, kind, reason in cases:
+        got = transport_error("Demo", exc)
+        assert type(got) is kind and isinstance(got, TransientError) and got.reason == reason
+    assert type(translate_error(TimeoutError("read timed out"), "J")) is TimedOutError
+    assert type(translate_error(ConnectionError("reset"), "J")) is ConnectionFailedError
+    assert MalformedResponseError("x").reason == "malformed_response"
+    assert RateLimitedError("x", retry_after=2.0).retry_after == 2.0
 
 
 def test_both_read_retry_after_as_seconds_or_an_http_date():

@@ -47,6 +47,7 @@ TRANSIENT = [
     Fault("http_500", "http_500"),
     Fault("http_503", "http_503"),
     Fault("drop", "connection"),
+    Fault("drop_mid_body", "connection"),
     Fault("malformed_json", "malformed_response"),
     Fault("index_out_of_range", "malformed_response"),
     Fault("index_missing", "malformed_response"),
@@ -138,6 +139,17 @@ def test_response_slower_than_the_budget(server, backend, entry):
     assert out.indices == list(range(len(TEXTS))), "nothing lost when the budget runs out"
     assert all(item.score is None for item in out.items)
     assert out.stats["budget_exhausted"] is True
+
+
+def test_a_body_sent_slowly_cannot_outrun_the_budget(server, backend, entry):
+    # Each read arrives quickly (a byte every 50 ms), so a per-read timeout never fires: only a
+    # deadline on the whole request keeps the call inside its budget.
+    key = server.key_for("slow_body", delay_s=0.05)
+    scorer = server.scorer_for(backend, key=key)
+    out, elapsed = run(entry, scorer, budget_ms=800)
+    assert elapsed < 0.8 * 1.1 + 0.15, f"took {elapsed:.3f}s for an 800 ms budget"
+    assert out.indices == list(range(len(TEXTS))), "nothing lost when the budget runs out"
+    assert all(item.score is None for item in out.items)
 
 
 @pytest.mark.parametrize("mode", ["fallback", "raise"])

@@ -109,6 +109,23 @@ def test_key_not_in_logs_or_errors_of_failing_calls(server, backend, caplog, cap
         voyageai.log = None
 
 
+def test_a_key_echoed_by_the_server_reaches_no_traceback_and_no_log(server, backend, caplog):
+    import voyageai
+
+    voyageai.log = "debug"
+    try:
+        key = server.key_for("http_400_echo_key")
+        scorer = server.scorer_for(backend, key=key, max_retries=0)
+        with caplog.at_level(logging.DEBUG), pytest.raises(ValueError) as info:
+            Reranker(scorer, on_error="raise").rerank("red fox", ["a fox"])
+        assert "HTTP 400" in str(info.value)
+        everything = _everything(info.value) + caplog.text
+        everything += "".join(repr(record.__dict__) for record in caplog.records)
+        assert key not in everything, "the key reached a traceback or a log record"
+    finally:
+        voyageai.log = None
+
+
 def test_missing_key_raises_at_once_naming_the_variable(backend, monkeypatch):
     for var in ENV[backend]:
         monkeypatch.delenv(var, raising=False)

@@ -29,14 +29,19 @@ from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rerank_plugins._deadline import run_with_deadline
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    ConnectionFailedError,
+    MalformedResponseError,
     RequestRejectedError,
     RerankError,
+    TimedOutError,
     TransientError,
+    transient_for_status,
 )
-from rerank_plugins._http_errors import retry_after_seconds, status_class
+from rerank_plugins._http_errors import raise_translated, retry_after_seconds, status_class
 from rerank_plugins._http_errors import scrub as scrub_text
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
@@ -52,6 +57,7 @@ __all__ = [
 C = TypeVar("C")
 A = TypeVar("A")
 
+_DEADLINE_GRACE_S = 0.02  # lets the client's own timeout speak first when it fires on time
 _MIN_TIMEOUT_S = 0.001  # a zero timeout means "no timeout" to some clients: never send one
 
 
@@ -171,10 +177,8 @@ def status_error(
     if kind is TransientError:
         wait = retry_after_seconds(headers)
         said = "" if wait is None else f", Retry-After {wait:g}s"
-        return TransientError(
-            f"{who}: HTTP {status} from the rerank endpoint{said}: {detail}",
-            reason=f"http_{status}",
-            retry_after=wait,
+        return transient_for_status(
+            status, f"{who}: HTTP {status} from the rerank endpoint{said}: {detail}", wait
         )
     if status == 413:
         fix = "send fewer or shorter texts per request (lower batch_size / unit_size)"
@@ -238,7 +242,7 @@ def scores_by_index(who: str, results: Iterable[tuple[object, object]], n: int) 
 
 
 def _malformed(who: str, what: str) -> TransientError:
-    return TransientError(f"{who}: malformed rerank response: {what}", reason="malformed_response")
+    return MalformedResponseError(f"{who}: malformed rerank response: {what}")
 
 
 def request_timeout(left: float | None, cap: float) -> float:
@@ -451,15 +455,23 @@ class HostedScorer(Scorer, Generic[C, A]):
 
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
         client = self._sync_client()
+        limit = request_timeout(timeout, self.timeout)
+        late = (
+            f"{type(self).__name__}: no complete response within {limit:.2f}s (the request "
+            f"timeout bounds each read, so a slowly sent body is cut off here)"
+        )
         try:
-            return self._request(client, query, texts, request_timeout(timeout, self.timeout))
+            # The clients' timeouts are per read: the deadline of the whole request is kept here.
+            return run_with_deadline(
+                lambda: self._request(client, query, texts, limit), limit + _DEADLINE_GRACE_S, late
+            )
         except RerankError:
             raise
         except Exception as exc:
             mapped = self._mapped(exc)
             if mapped is exc:
                 raise  # not a failure of the endpoint: let the original through untouched
-            raise mapped from exc
+            raise_translated(mapped, exc, self._secret_text())
 
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
@@ -476,7 +488,10 @@ class HostedScorer(Scorer, Generic[C, A]):
             mapped = self._mapped(exc)
             if mapped is exc:
                 raise
-            raise mapped from exc
+            raise_translated(mapped, exc, self._secret_text())
+
+    def _secret_text(self) -> str | None:
+        return None if self._secret is None else self._secret.get()
 
     def _mapped(self, exc: Exception) -> Exception:
         mapped = self._translate(exc)
@@ -507,11 +522,9 @@ def transport_error(who: str, exc: BaseException) -> TransientError | None:
     except ImportError:  # pragma: no cover - only without httpx, when nothing raised its errors
         return None
     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
-        return TransientError(f"{who}: the request timed out ({exc!r})", reason="timeout")
+        return TimedOutError(f"{who}: the request timed out ({exc!r})")
     if isinstance(exc, httpx.TransportError):
-        return TransientError(
-            f"{who}: connection failed ({type(exc).__name__}: {exc})", reason="connection"
-        )
+        return ConnectionFailedError(f"{who}: connection failed ({type(exc).__name__}: {exc})")
     return None
 
 

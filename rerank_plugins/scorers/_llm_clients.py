@@ -23,24 +23,27 @@ callable, say) propagates unchanged. Messages are scrubbed of anything that look
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import math
 import sys
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeGuard
 
+from rerank_plugins._deadline import run_with_deadline
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
+    ConnectionFailedError,
+    MalformedResponseError,
     RequestRejectedError,
     RerankError,
+    TimedOutError,
     TransientError,
+    transient_for_status,
 )
-from rerank_plugins._http_errors import retry_after_seconds, scrub, status_class
+from rerank_plugins._http_errors import raise_translated, retry_after_seconds, scrub, status_class
 from rerank_plugins._optional import require
 
 __all__ = ["Completion", "LLMClient", "as_client"]
@@ -106,8 +109,8 @@ class LLMClient(ABC):
                 return await self._acall(prompt, None)
             return await asyncio.wait_for(self._acall(prompt, timeout), timeout)
         except asyncio.TimeoutError as exc:
-            raise TransientError(
-                f"{self.who}: the LLM did not answer within {timeout:.2f}s", reason="timeout"
+            raise TimedOutError(
+                f"{self.who}: the LLM did not answer within {timeout:.2f}s"
             ) from exc
         except RerankError:
             raise
@@ -122,38 +125,17 @@ def _reraise(exc: Exception, who: str) -> NoReturn:
     translated = translate_error(exc, who)
     if translated is exc:
         raise exc
-    raise translated from exc
+    raise_translated(translated, exc, None)
 
 
 def _check_time(timeout: float | None, who: str) -> None:
     if timeout is not None and timeout <= 0:
-        raise TransientError(f"{who}: no time left for another LLM call", reason="timeout")
+        raise TimedOutError(f"{who}: no time left for another LLM call")
 
 
 def _run_with_deadline(fn: Callable[[], Completion], timeout: float | None, who: str) -> Completion:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-
-    # The caller's context (LangChain run trees, LlamaIndex spans) goes with the call.
-    context = contextvars.copy_context()
-    worker = threading.Thread(
-        target=context.run, args=(target,), name="rerank-plugins-llm-call", daemon=True
-    )
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TransientError(
-            f"{who}: the LLM did not answer within {timeout:.2f}s", reason="timeout"
-        )
-    if "error" in box:
-        raise box["error"]
-    result: Completion = box["value"]
-    return result
+    late = f"{who}: the LLM did not answer within {timeout or 0:.2f}s"
+    return run_with_deadline(fn, timeout, late)
 
 
 # --- LangChain ---------------------------------------------------------------------------------
@@ -202,9 +184,8 @@ def _content_text(content: Any) -> str:
             elif isinstance(block, Mapping) and block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
         return "".join(parts)
-    raise TransientError(
+    raise MalformedResponseError(
         f"the LLM returned {type(content).__name__} where text was expected",
-        reason="malformed_response",
     )
 
 
@@ -351,9 +332,8 @@ def _from_any(out: Any) -> Completion:
         return _from_langchain(out)
     if hasattr(out, "text") and isinstance(out.text, str):
         return Completion(out.text)
-    raise TransientError(
+    raise MalformedResponseError(
         f"the LLM callable returned {type(out).__name__}; return the reply as a str",
-        reason="malformed_response",
     )
 
 
@@ -433,17 +413,17 @@ def translate_error(exc: BaseException, who: str) -> BaseException:
             f"{who}: the LLM provider rejected the request (HTTP {status}): {detail}. "
             f"Check the model name and the LLM's options."
         )
-    if kind is TransientError:
+    if kind is TransientError and status is not None:
         wait = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
-        return TransientError(
+        return transient_for_status(
+            status,
             f"{who}: LLM call failed (HTTP {status}): {detail}",
-            reason=f"http_{status}",
-            retry_after=None if wait is None or wait > 3600 else wait,
+            None if wait is None or wait > 3600 else wait,
         )
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "timeout" in names:
-        return TransientError(f"{who}: LLM call timed out: {detail}", reason="timeout")
+        return TimedOutError(f"{who}: LLM call timed out: {detail}")
     if isinstance(exc, ConnectionError) or "connect" in names:
-        return TransientError(f"{who}: could not reach the LLM: {detail}", reason="connection")
+        return ConnectionFailedError(f"{who}: could not reach the LLM: {detail}")
     return exc
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from rerank_plugins._exceptions import TransientError
+from rerank_plugins._exceptions import TimedOutError
 from rerank_plugins.scorers._batching import EncodedPair, plan_batches
 
 __all__ = ["MicroBatcher"]
@@ -181,9 +181,8 @@ class MicroBatcher:
         left = req.deadline - time.monotonic()
         if not req.started and left <= 0:
             self._queue.remove(req)
-            req.error = TransientError(
+            req.error = TimedOutError(
                 "the unit's deadline passed while it waited for the shared model",
-                reason="timeout",
             )
             return
         self._cond.wait(None if math.isinf(left) or req.started else left)

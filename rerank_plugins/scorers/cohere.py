@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError, TransientError
+from rerank_plugins._exceptions import (
+    ConfigurationError,
+    MalformedResponseError,
+    RerankError,
+)
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import UnitScores
 from rerank_plugins.scorers._http import HostedScorer, scores_by_index
@@ -133,9 +137,8 @@ class CohereScorer(HostedScorer[Any, Any]):
     def _scores(self, response: Any, n: int) -> UnitScores:
         results = getattr(response, "results", None)
         if not isinstance(results, list):
-            raise TransientError(
+            raise MalformedResponseError(
                 f"CohereScorer: malformed rerank response: no 'results' list ({results!r:.80})",
-                reason="malformed_response",
             )
         pairs = [(getattr(r, "index", None), getattr(r, "relevance_score", None)) for r in results]
         scores = scores_by_index("CohereScorer", pairs, n)
@@ -147,18 +150,16 @@ class CohereScorer(HostedScorer[Any, Any]):
     def _translate(self, exc: Exception) -> RerankError | None:
         core = require("cohere.core", extra="cohere", who="CohereScorer")
         if isinstance(exc, core.ParsingError):
-            return TransientError(
+            return MalformedResponseError(
                 f"CohereScorer: malformed rerank response (HTTP {exc.status_code}): the body "
                 f"does not match Cohere's schema",
-                reason="malformed_response",
             )
         if isinstance(exc, core.ApiError):
             status = exc.status_code or 0
             if 200 <= status < 300:
-                return TransientError(
+                return MalformedResponseError(
                     f"CohereScorer: malformed rerank response (HTTP {status}): the body is "
                     f"not valid JSON",
-                    reason="malformed_response",
                 )
             return self.status_error(status, exc.body, exc.headers)
         return None

@@ -39,7 +39,11 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Literal, ParamSpec, TypeVar
 
-from rerank_plugins._exceptions import ConfigurationError, TransientError
+from rerank_plugins._exceptions import (
+    ConfigurationError,
+    MalformedResponseError,
+    TimedOutError,
+)
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.scorers._llm_clients import Completion, LLMClient, as_client
 from rerank_plugins.scorers._llm_parsing import (
@@ -446,7 +450,7 @@ def _parsed(who: str, parse: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwar
     try:
         return parse(*args, **kwargs)
     except UnparseableReply as exc:
-        raise TransientError(
+        raise MalformedResponseError(
             f"{who}: unusable LLM reply: {exc}", reason="unparseable_output"
         ) from exc
 
@@ -481,10 +485,9 @@ class _Deadline:
         left = self.end - time.monotonic()
         expected = self.fastest.seconds or 0.0
         if left <= 0 or left < expected:
-            raise TransientError(
+            raise TimedOutError(
                 f"{who}: {left:.2f}s left after {self.calls} LLM call(s) of this unit, too little "
                 f"for another (the fastest call so far took {expected:.2f}s)",
-                reason="timeout",
             )
         return left
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError, TransientError
+from rerank_plugins._exceptions import (
+    ConfigurationError,
+    MalformedResponseError,
+    RerankError,
+)
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, UnitScores
 from rerank_plugins.scorers._http import HostedScorer, scores_by_index
@@ -130,20 +134,18 @@ class TEIScorer(HostedScorer[Any, Any]):
         except ValueError:
             body = None
             if response.is_success:
-                raise TransientError(
+                raise MalformedResponseError(
                     f"TEIScorer: malformed rerank response (HTTP {response.status_code}): the "
                     f"body is not valid JSON",
-                    reason="malformed_response",
                 ) from None
         if not response.is_success:
             raise self.status_error(
                 response.status_code, body if body is not None else response.text, response.headers
             )
         if not isinstance(body, list):
-            raise TransientError(
+            raise MalformedResponseError(
                 f"TEIScorer: malformed rerank response: expected a list of {{index, score}}, "
                 f"got {type(body).__name__}",
-                reason="malformed_response",
             )
         pairs = [
             (item.get("index"), item.get("score")) if isinstance(item, dict) else (None, None)

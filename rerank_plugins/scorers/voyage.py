@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError, TransientError
+from rerank_plugins._exceptions import (
+    ConfigurationError,
+    ConnectionFailedError,
+    MalformedResponseError,
+    RerankError,
+    TimedOutError,
+    TransientError,
+)
+from rerank_plugins._http_errors import scrub, scrub_logger
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import UnitScores
 from rerank_plugins.scorers._http import HostedScorer, Secret, scores_by_index
@@ -81,6 +91,9 @@ class VoyageScorer(HostedScorer[Any, Any]):
                 f"VoyageScorer got truncation={truncation!r}; pass True or False."
             )
         self.truncation = truncation
+        # The SDK logs failed responses' bodies (at INFO, at WARNING with voyageai.log set), and
+        # a server may echo the key there: its records pass through the package's scrubber.
+        scrub_logger("voyage")
 
     # The SDK takes its timeout per client, not per request, and the time left differs from
     # call to call: so the "client" is a factory of SDK clients, and each request gets its own
@@ -129,19 +142,16 @@ class VoyageScorer(HostedScorer[Any, Any]):
     def _translate(self, exc: Exception) -> RerankError | None:
         error = require("voyageai.error", extra="voyage", who="VoyageScorer")
         if isinstance(exc, error.Timeout):
-            return TransientError("VoyageScorer: the request timed out", reason="timeout")
+            return TimedOutError("VoyageScorer: the request timed out")
         if isinstance(exc, error.APIConnectionError):
-            return TransientError(
-                f"VoyageScorer: connection failed ({exc.user_message})", reason="connection"
-            )
+            return ConnectionFailedError(f"VoyageScorer: connection failed ({exc.user_message})")
         if not isinstance(exc, error.VoyageError):
-            return None
+            return _transport_error(exc)
         status = exc.http_status or 0
         if 200 <= status < 300:
-            return TransientError(
+            return MalformedResponseError(
                 f"VoyageScorer: malformed rerank response (HTTP {status}): the body is not "
                 f"valid JSON",
-                reason="malformed_response",
             )
         body = exc.json_body if exc.json_body is not None else exc.user_message
         return self.status_error(status, body, exc.headers)
@@ -167,9 +177,21 @@ class _Clients:
         return f"_Clients({self._cls.__name__}, base_url={self._base_url!r})"
 
 
+def _transport_error(exc: Exception) -> TransientError | None:
+    """What the SDK lets through from its transports unwrapped: aiohttp's errors on the async
+    client (a body cut short: ``ClientPayloadError``; a dropped server), requests' on the sync."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return TimedOutError("VoyageScorer: the request timed out")
+    for module, base in (("aiohttp", "ClientError"), ("requests", "RequestException")):
+        transport = sys.modules.get(module)
+        if transport is not None and isinstance(exc, getattr(transport, base)):
+            detail = scrub(f"{type(exc).__name__}: {exc}")[:300]
+            return ConnectionFailedError(f"VoyageScorer: connection failed ({detail})")
+    return None
+
+
 def _malformed(exc: Exception) -> TransientError:
-    return TransientError(
+    return MalformedResponseError(
         f"VoyageScorer: malformed rerank response: the SDK could not read its results "
         f"({type(exc).__name__}: {exc})",
-        reason="malformed_response",
     )

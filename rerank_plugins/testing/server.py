@@ -35,8 +35,11 @@ server misbehave in a chosen way on its first ``times`` requests (or always), th
 real SDKs trigger faults just by using that key. A request may also carry an
 ``X-Rerank-Fault: <fault>`` header. The faults: ``http_429`` (with ``Retry-After``),
 ``http_429_no_retry_after``, ``http_500``, ``http_503``, ``slow`` (answers after ``delay_s``),
-``drop`` (closes the connection without answering), ``malformed_json``,
-``index_out_of_range``, ``index_missing``, ``short_results`` and ``http_400``.
+``drop`` (closes the connection without answering), ``drop_mid_body`` (sends the headers and
+half the body, then hangs up), ``slow_body`` (sends a correct answer one byte every ``delay_s``
+seconds: each read is quick, the whole body is not), ``malformed_json``, ``index_out_of_range``,
+``index_missing``, ``short_results``, ``http_400`` and ``http_400_echo_key`` (a 400 whose error
+message repeats the API key it was sent, as some gateways do).
 
 Example:
     >>> import httpx
@@ -80,11 +83,14 @@ FAULTS = (
     "http_503",
     "slow",
     "drop",
+    "drop_mid_body",
+    "slow_body",
     "malformed_json",
     "index_out_of_range",
     "index_missing",
     "short_results",
     "http_400",
+    "http_400_echo_key",
 )
 """The faults the server injects on request."""
 
@@ -315,7 +321,7 @@ class RerankServer:
             fault: One of :data:`FAULTS`.
             times: How many requests misbehave before the key behaves.
             retry_after: The ``Retry-After`` seconds of ``http_429``.
-            delay_s: How long ``slow`` waits before answering.
+            delay_s: How long ``slow`` waits before answering, and ``slow_body`` between bytes.
         """
         if fault not in FAULTS:
             raise ValueError(f"Unknown fault {fault!r}; use one of: {', '.join(FAULTS)}.")
@@ -587,6 +593,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if server._wait(server.latency_s) or (fault == "slow" and server._wait(script.delay_s)):  # type: ignore[union-attr]
             return
+        if fault == "http_400_echo_key":
+            message = f"invalid request for API key {key}: the request was refused"
+            self._reject(provider, route, key, 400, message, "invalid_request")
+            return
         if fault in ("http_429", "http_429_no_retry_after", "http_500", "http_503", "http_400"):
             status = int(fault[5:8])
             headers = {"Retry-After": f"{script.retry_after:g}"} if fault == "http_429" else {}  # type: ignore[union-attr]
@@ -613,6 +623,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed_json":
             self._send_raw(200, b'{"results": [{"index": 0, "relevance_score": 0.5}')
             return
+        if fault in ("drop_mid_body", "slow_body"):
+            self._send_in_pieces(json.dumps(payload).encode(), fault, script.delay_s)  # type: ignore[union-attr]
+            return
         if fault is not None:
             payload = _corrupt(payload, provider, fault)
         self._send(200, payload)
@@ -636,6 +649,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_raw(status, json.dumps(payload).encode(), headers)
+
+    def _send_in_pieces(self, data: bytes, fault: str, delay_s: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            if fault == "drop_mid_body":
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            for i in range(len(data)):
+                if self.rerank_server._wait(delay_s):
+                    return
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True  # the client gave up on the body: nothing to do
 
     def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

@@ -20,7 +20,12 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from rerank_plugins._exceptions import ConfigurationError, InvalidInputError, TransientError
+from rerank_plugins._exceptions import (
+    ConfigurationError,
+    InvalidInputError,
+    TimedOutError,
+    TransientError,
+)
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores, normalize
 
 __all__ = [
@@ -179,6 +184,8 @@ class RerankStats:
         units: Units scored successfully.
         failed_units: Units given up on after transient failures.
         billed: What the backend billed (tokens, search units), summed over units.
+        runtime: The scorer's forward-pass engine where it has one (a local cross-encoder's
+            ``"torch-bf16"``, say: what ``runtime="auto"`` picked), else ``None``.
     """
 
     backend: str
@@ -194,6 +201,7 @@ class RerankStats:
     units: int
     failed_units: int
     billed: Mapping[str, float] = field(default_factory=dict)
+    runtime: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as a plain, JSON-serialisable dict."""
@@ -432,7 +440,7 @@ class Reranker:
                 try:
                     out = await asyncio.wait_for(coro, left) if left is not None else await coro
                 except asyncio.TimeoutError as exc:
-                    raise TransientError("the unit outran the budget", reason="timeout") from exc
+                    raise TimedOutError("the unit outran the budget") from exc
             except TransientError as exc:
                 delay = call.failed(part, exc, attempt, time.monotonic() - started)
                 if delay is None:
@@ -558,7 +566,7 @@ class _Call:
             if left is None:
                 delay = min(delay, _MAX_RETRY_WAIT_S)
             expected = self.scorer.cost.expected(len(unit)) or 0.0
-            if exc.reason == "timeout":
+            if isinstance(exc, TimedOutError):
                 expected = max(expected, seconds)
             if left is None or delay + expected < left:
                 with self.lock:
@@ -657,7 +665,13 @@ class _Call:
             units=self.units,
             failed_units=self.failed_units,
             billed=dict(self.billed),
+            runtime=_runtime_of(self.scorer),
         )
+
+
+def _runtime_of(scorer: Scorer) -> str | None:
+    runtime = getattr(scorer, "runtime", None)
+    return runtime if isinstance(runtime, str) else None
 
 
 def _check_query(query: object, scorer: Scorer) -> str:

@@ -90,7 +90,9 @@ def _add_run_options(
         type=_option,
         default=[],
         metavar="KEY=VALUE",
-        help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu)",
+        help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu); "
+        "a local cross-encoder runs on runtime=torch (fp32, the same figures on every machine) "
+        "unless runtime=auto, torch-bf16, onnx or onnx-int8 is given here",
     )
     p.add_argument("--top-n", type=_positive_int, help="keep the reranker's top N (default: all)")
     p.add_argument("--budget-ms", type=_positive_float, help="rerank latency budget per query")
@@ -319,6 +321,16 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The scorer's options; a local cross-encoder runs on the fp32 reference runtime unless
+    ``--reranker-option runtime=...`` says otherwise, so a figure is the same on every machine
+    (``runtime="auto"`` would pick bf16 on some CPUs and fp32 on others)."""
+    options = dict(args.reranker_option)
+    if args.reranker.partition(":")[0] == "cross-encoder":
+        options.setdefault("runtime", "torch")
+    return options
+
+
 def _eval(args: argparse.Namespace) -> int:
     from rerank_plugins.evaluation.beir import load_beir
     from rerank_plugins.evaluation.report import render_terminal, write_reports
@@ -326,7 +338,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     dataset = load_beir(args.dataset, split=args.split)
     ids = _select_queries(args, dataset)
-    scorer = from_spec(args.reranker, **dict(args.reranker_option))
+    scorer = from_spec(args.reranker, **_scorer_options(args))
     result = _measure(args, dataset, ids, scorer, args.reranker)
     out = Path(args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
     paths = write_reports(result, out)
@@ -346,7 +358,7 @@ def _demo(args: argparse.Namespace) -> int:
     dataset = load_beir(scifact_path(), split=SCIFACT_SPLIT)
     args.subset = "dev"
     ids = _select_queries(args, dataset)
-    resolved = default_scorer(args.reranker, **dict(args.reranker_option))
+    resolved = default_scorer(args.reranker, **_scorer_options(args))
     print(
         f"rerank-plugins demo: {len(ids)} SciFact claims (the project's development split) over "
         f"{len(dataset.corpus)} abstracts, bundled with the package (Wadden et al., EMNLP 2020; "

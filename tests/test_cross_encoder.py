@@ -21,7 +21,7 @@ TEXTS = [
 
 
 def test_model_loads_lazily_and_once(cross_encoder_path):
-    scorer = CrossEncoderScorer(str(cross_encoder_path))
+    scorer = CrossEncoderScorer(str(cross_encoder_path), runtime="torch")
     assert scorer._encoder is None
     first = scorer.encoder
     assert scorer.encoder is first
@@ -29,7 +29,7 @@ def test_model_loads_lazily_and_once(cross_encoder_path):
 
 
 def test_single_logit_scores_are_the_sigmoid_of_the_logit(cross_encoder_path, loaded_cross_encoder):
-    scorer = CrossEncoderScorer(str(cross_encoder_path))
+    scorer = CrossEncoderScorer(str(cross_encoder_path), runtime="torch")
     scorer._encoder = loaded_cross_encoder
     result = Reranker(scorer).rerank(PAIRS_Q, TEXTS)
     # sentence-transformers' own default for a 1-label model is the sigmoid.
@@ -43,7 +43,7 @@ def test_single_logit_scores_are_the_sigmoid_of_the_logit(cross_encoder_path, lo
 def test_two_class_scores_are_the_positive_class_probability(two_class_cross_encoder_path):
     import torch
 
-    scorer = CrossEncoderScorer(str(two_class_cross_encoder_path))
+    scorer = CrossEncoderScorer(str(two_class_cross_encoder_path), runtime="torch")
     result = Reranker(scorer).rerank(PAIRS_Q, TEXTS)
     logits = scorer.encoder.predict(
         [(PAIRS_Q, t) for t in TEXTS], activation_fn=torch.nn.Identity(), convert_to_tensor=True
@@ -56,7 +56,7 @@ def test_two_class_scores_are_the_positive_class_probability(two_class_cross_enc
 
 
 def test_shared_between_threads_gives_the_same_scores(cross_encoder_path, loaded_cross_encoder):
-    scorer = CrossEncoderScorer(str(cross_encoder_path), batch_size=2)
+    scorer = CrossEncoderScorer(str(cross_encoder_path), batch_size=2, runtime="torch")
     scorer._encoder = loaded_cross_encoder
     reranker = Reranker(scorer)
     queries = [f"{PAIRS_Q} {i}" for i in range(6)]

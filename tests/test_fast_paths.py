@@ -1,9 +1,11 @@
-"""CrossEncoderScorer's fast paths on real weights: ONNX Runtime fp32 and int8, batching,
-truncation, the score cache and micro-batching of concurrent calls.
+"""CrossEncoderScorer's fast paths on real weights: PyTorch bf16, ONNX Runtime fp32 and int8,
+``runtime="auto"``, batching, truncation, the score cache and micro-batching of concurrent calls.
 
 Tolerances (raw logits, the tiny seeded-head model of ``conftest.py``): the torch runtime matches
-``CrossEncoder.predict`` within 1e-5; ONNX fp32 matches torch within 1e-4; ONNX int8 within 0.05.
-Ranking quality of the int8 path on real data is checked by ``benchmarks/bench_local.py``.
+``CrossEncoder.predict`` within 1e-5; ONNX fp32 within 1e-4; bf16 and ONNX int8 within 0.05. A
+pair's score alone and in a batch of others: within 1e-5 (fp32), 0.03 (bf16: kernels pick other
+blockings for other shapes), exactly (int8, one pair per pass). Ranking fidelity of the fast paths
+on real claims is measured by ``benchmarks/bench_local.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ TEXTS = [
     "",
     "Résumé: l'aspirine réduit le risque d'infarctus — 阿司匹林",
 ]
-TOLERANCE = {"torch": 1e-5, "onnx": 1e-4, "onnx-int8": 0.05}
+TOLERANCE = {"torch": 1e-5, "torch-bf16": 0.05, "onnx": 1e-4, "onnx-int8": 0.05}
+ALONE_VS_BATCH = {"torch": 1e-5, "torch-bf16": 0.03, "onnx": 1e-4, "onnx-int8": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def reference(encoder: object, query: str, texts: list[str]) -> list[float]:
     return [float(x) for x in logits.reshape(-1)]
 
 
-@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("runtime", ["torch", "torch-bf16", "onnx", "onnx-int8"])
 def test_each_runtime_scores_close_to_the_torch_reference(
     runtime, loaded_cross_encoder, export_dir
 ):
@@ -64,6 +67,49 @@ def test_each_runtime_scores_close_to_the_torch_reference(
     for g, w in zip(got, want, strict=True):
         assert isinstance(g, float)
         assert g == pytest.approx(w, abs=TOLERANCE[runtime])
+
+
+@pytest.mark.parametrize("runtime", ["torch", "torch-bf16", "onnx", "onnx-int8"])
+def test_a_pairs_score_is_the_same_alone_and_in_a_batch(runtime, loaded_cross_encoder, export_dir):
+    scorer = make(runtime, loaded_cross_encoder, export_dir, score_cache_size=0)
+    texts = [*TEXTS, *(f"{t} (variant {i})" for i, t in enumerate(TEXTS))]
+    together = scorer.score_unit(QUERY, texts, timeout=None).scores
+    assert scorer.forward_passes < len(texts) or runtime == "onnx-int8"  # passes were shared
+    for text, score in zip(texts, together, strict=True):
+        (alone,) = scorer.score_unit(QUERY, [text], timeout=None).scores
+        assert alone == pytest.approx(score, abs=ALONE_VS_BATCH[runtime])
+
+
+def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(loaded_cross_encoder, export_dir):
+    import torch
+
+    scorer = make("torch-bf16", loaded_cross_encoder, export_dir, score_cache_size=0)
+    scores = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    assert next(loaded_cross_encoder.model.parameters()).dtype == torch.float32
+    # A bf16 head would put every logit on bf16's grid (8 bits of mantissa); the fp32 head does not.
+    on_grid = [float(torch.tensor(s).bfloat16().float()) == s for s in scores]
+    assert not all(on_grid), scores
+
+
+def test_auto_picks_from_what_the_machine_offers(loaded_cross_encoder, export_dir):
+    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+
+    assert choose_runtime("cpu", frozenset({"avx512_bf16"})) == "torch-bf16"
+    assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"})) == "torch-bf16"
+    assert choose_runtime("cpu", frozenset({"avx2", "avx512_vnni"})) == "torch"
+    assert choose_runtime("mps") == "torch"
+    scorer = make("auto", loaded_cross_encoder, export_dir)
+    assert scorer.runtime == "auto" and "runtime='auto'" in repr(scorer)
+    result = Reranker(scorer).rerank(QUERY, TEXTS)
+    expected = choose_runtime("cpu", cpu_flags())
+    assert scorer.runtime == expected and result.stats.runtime == expected
+    assert f"runtime={str(expected)!r} (auto: {expected.why})" in repr(scorer)
+    # The cache key names the runtime picked: an explicit scorer on it shares its scores.
+    twin = make(str(expected), loaded_cross_encoder, export_dir)
+    twin.score_cache = scorer.score_cache
+    passes = twin.forward_passes
+    twin.score_unit(QUERY, TEXTS, timeout=None)
+    assert twin.forward_passes == passes
 
 
 def test_two_class_model_on_onnx_gives_the_logit_difference(two_class_cross_encoder_path, tmp_path):
@@ -357,7 +403,11 @@ def test_a_tokenizer_without_a_pair_template_is_a_configuration_error():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"runtime": "fast"}, "runtime must be one of 'torch', 'onnx', 'onnx-int8', got 'fast'"),
+        (
+            {"runtime": "fast"},
+            "runtime must be 'auto' or one of 'torch', 'torch-bf16', 'onnx', 'onnx-int8', got "
+            "'fast'",
+        ),
         ({"runtime": "onnx", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
         ({"max_batch_tokens": 0}, "max_batch_tokens must be a positive integer, got 0"),
         ({"threads": 0}, "threads must be a positive integer, got 0"),

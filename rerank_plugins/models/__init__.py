@@ -74,7 +74,7 @@ def load_cross_encoder(
         >>> first > second
         True
     """
-    from rerank_plugins.training.artifact import load_reranker
+    from rerank_plugins.artifact import load_reranker
 
     folder = bundled_path(name)
     return load_reranker(

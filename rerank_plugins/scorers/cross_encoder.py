@@ -22,6 +22,7 @@ from rerank_plugins._cache import ScoreCache
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+from rerank_plugins.artifact import MANIFEST_FILE
 from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad
 from rerank_plugins.scorers._microbatch import MicroBatcher
 
@@ -37,7 +38,6 @@ RUNTIMES: tuple[str, ...] = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 BUNDLED_PREFIX = "bundled:"
-ARTIFACT_MANIFEST = "reranker.json"  # marks a folder written by rerank-plugins' training
 
 
 class CrossEncoderScorer(Scorer):
@@ -244,9 +244,9 @@ class CrossEncoderScorer(Scorer):
                 max_length=self.max_length,
                 trust_remote_code=self.trust_remote_code,
             )
-        if (Path(self._model_name) / ARTIFACT_MANIFEST).is_file():
+        if (Path(self._model_name) / MANIFEST_FILE).is_file():
             # A compact artifact written by rerank-plugins' training (adapter + manifest).
-            from rerank_plugins.training.artifact import load_reranker
+            from rerank_plugins.artifact import load_reranker
 
             return load_reranker(
                 self._model_name,
@@ -386,7 +386,7 @@ def _recommended(model: str) -> dict[str, Any]:
         folder = bundled_path(model)
     else:
         folder = Path(model)
-    manifest = folder / ARTIFACT_MANIFEST
+    manifest = folder / MANIFEST_FILE
     if not manifest.is_file():
         return {}
     try:

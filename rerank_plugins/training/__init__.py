@@ -5,7 +5,7 @@
 - :mod:`~rerank_plugins.training.trainer`: :func:`train_cross_encoder`, on sentence-transformers'
   ``CrossEncoderTrainer`` and its ranking losses; held-out evaluation, early stopping, resumable
   checkpoints, fixed seeds.
-- :mod:`~rerank_plugins.training.artifact`: the compact artifact (LoRA adapters or top layers on
+- :mod:`~rerank_plugins.artifact`: the compact artifact (LoRA adapters or top layers on
   a base model) and :func:`load_reranker`.
 
 Importing this package loads no heavy library; torch, transformers and peft load on first use.
@@ -13,7 +13,7 @@ Importing this package loads no heavy library; torch, transformers and peft load
 
 from __future__ import annotations
 
-from rerank_plugins.training.artifact import MINILM_BASE, AdapterSpec, load_reranker, save_reranker
+from rerank_plugins.artifact import MINILM_BASE, AdapterSpec, load_reranker, save_reranker
 from rerank_plugins.training.data import (
     RankingExample,
     beir_examples,

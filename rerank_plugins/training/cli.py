@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rerank_plugins._exceptions import RerankError
-from rerank_plugins.training.artifact import METHODS, MINILM_BASE, AdapterSpec
+from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.training.trainer import LOSSES
 
 __all__ = ["add_arguments", "run"]
@@ -233,9 +233,9 @@ def evaluate_artifact(
         ``{"queries", "ndcg@10": Comparison dict, "p@3": Comparison dict, "scores"}``, where
         ``scores`` holds every candidate's raw score (for blends and later analysis).
     """
+    from rerank_plugins.artifact import load_reranker
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
     from rerank_plugins.evaluation.stats import compare
-    from rerank_plugins.training.artifact import load_reranker
 
     model = load_reranker(artifact, max_length=max_length)
     scores: dict[str, dict[str, float]] = {}

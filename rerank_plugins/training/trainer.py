@@ -4,7 +4,7 @@
 makes a base model trainable the parameter-efficient way (:class:`AdapterSpec`), trains it with
 ``CrossEncoderTrainer`` and a listwise loss, evaluates it on held-out lists during training (nDCG@10
 of the reranked lists), keeps the best artifact (early stopping), and writes compact artifacts
-(:mod:`~rerank_plugins.training.artifact`). Checkpoints hold only the trained weights plus the
+(:mod:`~rerank_plugins.artifact`). Checkpoints hold only the trained weights plus the
 optimizer state, so a stopped run resumes where it was (``resume=True``). Seeds are fixed.
 
 Layout of ``output_dir``::
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
-from rerank_plugins.training.artifact import (
+from rerank_plugins.artifact import (
     MANIFEST_FILE,
     MINILM_BASE,
     WEIGHTS_FILE,
@@ -105,7 +105,7 @@ def train_cross_encoder(
         train: Training lists (:func:`~rerank_plugins.training.data.beir_examples` or
             :func:`~rerank_plugins.training.data.read_preferences`).
         output_dir: Folder for checkpoints and artifacts (see the module docstring).
-        base: The base model: :data:`~rerank_plugins.training.artifact.MINILM_BASE` (offline
+        base: The base model: :data:`~rerank_plugins.artifact.MINILM_BASE` (offline
             all-MiniLM-L6-v2), a local folder or a Hugging Face id.
         dev: Held-out lists (a query's first-stage candidates with qrels labels), evaluated every
             ``eval_steps`` and at the end by nDCG@10 of the reranked list; the best is kept.

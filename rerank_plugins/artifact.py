@@ -271,7 +271,7 @@ def load_reranker(
         ConfigurationError: not an artifact, or its weights do not fit the base model.
 
     Example:
-        >>> from rerank_plugins.training import load_reranker
+        >>> from rerank_plugins.artifact import load_reranker
         >>> # model = load_reranker("runs/my-reranker/best"); model.predict([("query", "text")])
     """
     manifest = read_manifest(folder)

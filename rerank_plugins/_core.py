@@ -524,7 +524,10 @@ class _Call:
             return []
         return unit[:fits]
 
-    def succeeded(self, unit: list[int], out: UnitScores, seconds: float) -> None:
+    def succeeded(
+        self, unit: list[int], returned: UnitScores | Sequence[float | None], seconds: float
+    ) -> None:
+        out = _as_unit_scores(self.scorer, returned)
         if len(out.scores) != len(unit):
             # A scorer bug, not a backend hiccup: say so loudly rather than misattribute scores.
             raise RuntimeError(
@@ -667,6 +670,18 @@ class _Call:
             billed=dict(self.billed),
             runtime=_runtime_of(self.scorer),
         )
+
+
+def _as_unit_scores(scorer: Scorer, returned: object) -> UnitScores:
+    """A scorer may return :class:`UnitScores` or just the scores (a list, a tuple, an array)."""
+    if isinstance(returned, UnitScores):
+        return returned
+    if isinstance(returned, (str, bytes, Mapping)) or not hasattr(returned, "__len__"):
+        raise TypeError(
+            f"{type(scorer).__name__}.score_unit returned {type(returned).__name__}; return one "
+            f"raw score per text (a list of floats, None for a text left unscored) or UnitScores."
+        )
+    return UnitScores(list(returned))  # type: ignore[call-overload]
 
 
 def _runtime_of(scorer: Scorer) -> str | None:

@@ -156,10 +156,14 @@ class _CostEstimate:
 class Scorer(ABC):
     """Base class of every scorer: ``(query, texts) -> one raw float per text``.
 
-    Subclasses set :attr:`backend` and :attr:`normalization`, implement :attr:`model` and
-    :meth:`score_unit`, and override :meth:`ascore_unit` where the backend has a native async
-    client. A scorer is shared freely between threads, event loops and adapters; it keeps no
-    per-call state.
+    A scorer is one method: :meth:`score_unit`, returning one raw score per text (a list of
+    floats is enough). Everything else has a default: :attr:`backend` and :attr:`model` name it
+    in stats and metadata, :attr:`normalization` says what the raw scores are (logits by
+    default), :attr:`unit_size`, :attr:`max_concurrency` and :attr:`max_retries` bound the work
+    of one call, and :meth:`ascore_unit` runs :meth:`score_unit` in a worker thread unless a
+    backend with a native async client overrides it. A scorer is shared freely between threads,
+    event loops and adapters; it keeps no per-call state. See "Write your own scorer" in the
+    docs.
 
     Example:
         >>> from rerank_plugins import Reranker
@@ -180,9 +184,10 @@ class Scorer(ABC):
     _cost_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @property
-    @abstractmethod
     def model(self) -> str:
-        """The model (or endpoint) name, as reported in stats and metadata."""
+        """The model (or endpoint) name, as reported in stats and metadata (default: the
+        scorer's class name)."""
+        return type(self).__name__
 
     @property
     def name(self) -> str:
@@ -213,7 +218,9 @@ class Scorer(ABC):
         await asyncio.to_thread(self.prepare)
 
     @abstractmethod
-    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
+    def score_unit(
+        self, query: str, texts: Sequence[str], *, timeout: float | None
+    ) -> UnitScores | Sequence[float | None]:
         """Score one unit.
 
         Args:
@@ -223,7 +230,8 @@ class Scorer(ABC):
                 uses it as its timeout.
 
         Returns:
-            One raw score per text.
+            One raw score per text, in order (``None`` for a text left unscored): a plain list,
+            or :class:`UnitScores` to also report what was billed or that the time ran out.
 
         Raises:
             TransientError: a failure worth retrying.
@@ -232,7 +240,7 @@ class Scorer(ABC):
 
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
-    ) -> UnitScores:
+    ) -> UnitScores | Sequence[float | None]:
         """Async twin of :meth:`score_unit`; runs it in a worker thread unless overridden, so a
         local model never blocks the event loop."""
         return await asyncio.to_thread(self.score_unit, query, texts, timeout=timeout)

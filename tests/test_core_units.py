@@ -51,3 +51,39 @@ class WrongLength(GappyScorer):
 def test_a_scorer_returning_the_wrong_count_is_a_bug_said_loudly():
     with pytest.raises(RuntimeError, match=r"WrongLength.score_unit returned 1 scores for 4 texts"):
         Reranker(WrongLength(False)).rerank("q", ["a", "b", "c", "d"])
+
+
+class _OneMethod(Scorer):
+    """The smallest scorer there is: one method, returning a plain list."""
+
+    normalization = Normalization.IDENTITY
+
+    def score_unit(self, query, texts, *, timeout):  # type: ignore[no-untyped-def]
+        return [min(1.0, len(set(query.split()) & set(t.split())) / 2) for t in texts]
+
+
+async def test_a_scorer_is_one_method_returning_a_list():
+    from rerank_plugins.langchain import RerankCompressor
+    from rerank_plugins.llama_index import RerankPostprocessor
+
+    scorer = _OneMethod()
+    texts = ["red apple", "blue sky", "red car", "apple pie red"]
+    result = Reranker(scorer, top_n=2).rerank("red apple", texts)
+    assert result.indices == [0, 3] and result.stats.model == "_OneMethod"
+    assert (await Reranker(scorer, top_n=2).arerank("red apple", texts)).indices == [0, 3]
+    from langchain_core.documents import Document
+
+    docs = RerankCompressor(scorer=scorer, top_n=2).compress_documents(
+        [Document(page_content=t) for t in texts], "red apple"
+    )
+    assert [d.page_content for d in docs] == ["red apple", "apple pie red"]
+    assert RerankPostprocessor(scorer=scorer, top_n=2).model_dump()["top_n"] == 2
+
+
+def test_a_scorer_returning_something_else_is_told_what_to_return():
+    class Wrong(_OneMethod):
+        def score_unit(self, query, texts, *, timeout):  # type: ignore[no-untyped-def]
+            return "0.5"
+
+    with pytest.raises(TypeError, match="return one raw score per text"):
+        Reranker(Wrong()).rerank("q", ["a"])

@@ -125,3 +125,41 @@ def test_inputs_are_not_mutated() -> None:
     qrels = {"q": {"b": 1}}
     evaluate_run(run, qrels, ["P@1", "nDCG@10"])
     assert run == {"q": ["a", "b"]} and qrels == {"q": {"b": 1}}
+
+
+def test_a_hurt_query_names_the_relevant_passage_that_fell_and_what_took_its_place():
+    from rerank_plugins.evaluation.beir import BeirDataset
+    from rerank_plugins.evaluation.report import _wrong_lines
+    from rerank_plugins.evaluation.run import QueryOutcome, _view
+
+    docs = [f"d{i}" for i in range(12)]
+    dataset = BeirDataset(
+        corpus={d: (f"title {d}", "text") for d in docs},
+        queries={"q": "a claim"},
+        qrels={"q": {"d3": 1}},
+        query_lines={"q": 0},
+    )
+    # The same top 3 (two non-relevant passages swap), but the relevant #4 falls to #11.
+    after = ["d1", "d0", "d2", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d3", "d11"]
+    outcome = QueryOutcome(
+        query_id="q",
+        query="a claim",
+        before=docs,
+        after=after,
+        scores=[1.0 - i / 20 for i in range(12)],
+        relevant={"d3": 1},
+        metrics_before={"nDCG@10": 0.43, "P@3": 0.0},
+        metrics_after={"nDCG@10": 0.0, "P@3": 0.0},
+        latency_ms=1.0,
+        budget_exhausted=False,
+        scored=12,
+        fallback_reason=None,
+    )
+    view = _view(dataset, outcome)
+    assert [(d.doc_id, d.rank_before, d.rank_after) for d in view.fell] == [("d3", 4, 11)]
+    assert [d.doc_id for d in view.took_place] == ["d4"]
+    lines = _wrong_lines(view)
+    assert any(
+        line.strip().startswith("fell     d3 (relevant) #4 -> #11") and "in its place: d4" in line
+        for line in lines
+    ), lines

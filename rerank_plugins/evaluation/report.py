@@ -183,6 +183,12 @@ def _wrong_lines(view: QueryView) -> list[str]:
         f"[{view.query_id}] nDCG@10 {_signed(view.delta['nDCG@10'])}, "
         f"P@3 {_signed(view.delta['P@3'])}: {view.query}"
     ]
+    for doc, other in zip(view.fell, view.took_place, strict=True):
+        rel = "relevant" if other.relevant else "not relevant"
+        lines.append(
+            f"  fell     {_move(doc)}; in its place: {other.doc_id} ({rel}, was "
+            f"#{other.rank_before})"
+        )
     lines += [f"  promoted {_move(d)}" for d in view.promoted]
     lines += [f"  demoted  {_move(d)}" for d in view.demoted]
     if not view.promoted and not view.demoted:

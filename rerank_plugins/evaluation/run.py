@@ -112,6 +112,10 @@ class QueryView:
         delta: Change of the headline metric (``nDCG@10``) after reranking.
         promoted: Documents the reranker moved into its top (not there before).
         demoted: Documents the reranker moved out of the top.
+        fell: The harm, named: judged-relevant documents of the first stage's top 10 that the
+            reranker moved down (or cut), worst first; a query hurt on nDCG@10 can keep the same
+            top 3 and still lose its relevant #4 to #15.
+        took_place: For each document of ``fell``, the one now at its old rank.
     """
 
     query_id: str
@@ -121,6 +125,8 @@ class QueryView:
     delta: dict[str, float]
     promoted: list[DocumentView] = field(default_factory=list)
     demoted: list[DocumentView] = field(default_factory=list)
+    fell: list[DocumentView] = field(default_factory=list)
+    took_place: list[DocumentView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -383,9 +389,24 @@ def _doc(dataset: BeirDataset, o: QueryOutcome, doc_id: str) -> DocumentView:
     )
 
 
+def _fell(o: QueryOutcome, depth: int = 10) -> list[tuple[str, str]]:
+    """(relevant document that moved down, the document now at its old rank), worst drop first."""
+    where = {d: i for i, d in enumerate(o.after)}
+    out = []
+    for before, doc in enumerate(o.before[:depth]):
+        if o.relevant.get(doc, 0) <= 0:
+            continue
+        after = where.get(doc, len(o.after))
+        if after > before and before < len(o.after):
+            out.append((after - before, doc, o.after[before]))
+    out.sort(key=lambda t: (-t[0], t[1]))
+    return [(doc, other) for _, doc, other in out]
+
+
 def _view(dataset: BeirDataset, o: QueryOutcome) -> QueryView:
     top_before = o.before[:SHOW_DEPTH]
     top_after = o.after[:SHOW_DEPTH]
+    fell = _fell(o)
     return QueryView(
         query_id=o.query_id,
         query=o.query,
@@ -394,4 +415,6 @@ def _view(dataset: BeirDataset, o: QueryOutcome) -> QueryView:
         delta={m: o.metrics_after[m] - o.metrics_before[m] for m in ("P@3", "nDCG@10")},
         promoted=[_doc(dataset, o, d) for d in top_after if d not in top_before],
         demoted=[_doc(dataset, o, d) for d in top_before if d not in top_after],
+        fell=[_doc(dataset, o, d) for d, _ in fell],
+        took_place=[_doc(dataset, o, other) for _, other in fell],
     )

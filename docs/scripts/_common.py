@@ -166,9 +166,14 @@ def scorer(args: argparse.Namespace) -> Any:
     """The reranker's :class:`~rerank_plugins.CrossEncoderScorer`, loaded."""
     from rerank_plugins import CrossEncoderScorer
 
-    # No score cache: the scripts time repeated calls on the same pairs.
+    # No score cache: the scripts time repeated calls on the same pairs. The fp32 reference
+    # runtime, as the CLI's: the figures are the same on every machine.
     s = CrossEncoderScorer(
-        args.reranker, max_length=args.max_length, device="cpu", score_cache_size=0
+        args.reranker,
+        max_length=args.max_length,
+        device="cpu",
+        score_cache_size=0,
+        runtime="torch",
     )
     s.prepare()
     return s

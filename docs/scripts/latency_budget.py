@@ -51,6 +51,7 @@ def main() -> None:
         device="cpu",
         batch_size=args.batch_size,
         score_cache_size=0,  # every budget reranks the same pairs: time them, not the cache
+        runtime="torch",  # the reference, as the other figures
     )
     scorer.prepare()
     warm = timed[0]

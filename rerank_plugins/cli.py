@@ -124,7 +124,11 @@ def _add_run_options(
     p.add_argument("--limit", type=_positive_int, help="evaluate only the first N queries")
     p.add_argument("--cache-dir", help="where the corpus index is cached")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling and statistics")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide progress (bars on a terminal; one line per stage when stderr is not one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,7 +279,14 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         device=args.device,
         cache_dir=cache,
     )
-    progress = not args.no_progress
+    # Progress bars on a terminal; in a log (CI, nohup, a pipe) one line per stage instead of
+    # thousands of carriage-return updates.
+    progress = not args.no_progress and sys.stderr.isatty()
+    if not args.no_progress and not progress:
+        _err(
+            f"first stage {retriever.name}: loading or building the corpus index "
+            f"({len(dataset.corpus)} documents; built once, then cached)..."
+        )
     started = time.perf_counter()
     retriever.index(progress=progress)
     index_s = time.perf_counter() - started
@@ -305,6 +316,8 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         "index_cached": retriever.loaded_from_cache,
         "show_chosen": bool(args.queries),
     }
+    if not args.no_progress and not progress:
+        _err(f"reranking {len(hits)} queries with {scorer.name}...")
     return run_evaluation(
         dataset,
         hits,

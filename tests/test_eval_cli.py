@@ -288,3 +288,15 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert done.returncode == 0
     assert "eval" in done.stdout and "demo" in done.stdout and "train" in done.stdout
+
+
+def test_progress_in_a_log_is_one_line_per_stage_not_carriage_returns(tmp_path: Path) -> None:
+    data = write_tiny_beir(tmp_path / "data")
+    command = [sys.executable, "-m", "rerank_plugins", "eval", str(data), "--split", "test"]
+    command += ["--retriever", "bm25", "--reranker", "keyword", "--k", "5"]
+    command += ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)  # stderr: a pipe
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr, "progress bars were written into a log"
+    assert "loading or building the corpus index" in done.stderr
+    assert "reranking 6 queries with keyword:" in done.stderr

@@ -23,7 +23,7 @@ from typing import IO
 
 from rerank_plugins._exceptions import RerankError
 
-__all__ = ["BeirDataset", "DatasetError", "dev_train_split", "load_beir"]
+__all__ = ["BeirDataset", "DatasetError", "dev_train_split", "load_beir", "load_corpus"]
 
 DEV_EVERY = 5
 """A query is in the development split when its 0-based line index % DEV_EVERY == 0."""
@@ -134,6 +134,25 @@ def load_beir(path: str | Path, split: str = "train") -> BeirDataset:
     queries, lines = _load_queries(queries_file)
     qrels = _load_qrels(qrels_file, queries, corpus)
     return BeirDataset(corpus, queries, qrels, lines, root, split)
+
+
+def load_corpus(path: str | Path) -> dict[str, tuple[str, str]]:
+    """Only the documents: ``corpus.jsonl`` (or ``.jsonl.gz``) of a folder, or that file itself.
+
+    For corpus-only training, where there are no queries and no judgements.
+
+    Raises:
+        DatasetError: a missing file or a malformed line.
+    """
+    root = Path(path)
+    if root.is_file():
+        return _load_corpus(root)
+    if not root.is_dir():
+        raise DatasetError(
+            f"Corpus {str(root)!r} does not exist; pass a folder holding corpus.jsonl ({{_id, "
+            f"title, text}} per line) or the file itself."
+        )
+    return _load_corpus(_find_jsonl(root, "corpus"))
 
 
 def dev_train_split(dataset: BeirDataset) -> tuple[list[str], list[str]]:

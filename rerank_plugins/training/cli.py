@@ -13,6 +13,12 @@ Example::
     rerank-plugins train --beir path/to/scifact --output runs/scifact-minilm
     rerank-plugins train --preferences prefs.jsonl --dev-preferences held_out.jsonl \\
         --output runs/mine
+    rerank-plugins train --corpus path/to/docs --output runs/adapted   # no judgements at all
+
+With ``--corpus`` (alone, or beside ``--beir``), training lists are also made from the documents
+themselves (:mod:`rerank_plugins.training.synthetic`): titles and single sentences as queries for
+their documents, kept only if the first stage finds the document again; every 8th such query is
+held out for early stopping when there are no judged queries.
 """
 
 from __future__ import annotations
@@ -23,18 +29,48 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import RerankError
+from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.training.trainer import LOSSES
 
 __all__ = ["add_arguments", "run"]
 
+_MAX_HELD_OUT = 200
+"""Most made queries held out for early stopping (each is a ranking over its candidates: an
+evaluation of a few hundred keeps a check during training under a minute on a CPU)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``train`` options on ``parser``."""
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--beir", metavar="DIR", help="dataset folder in BEIR layout")
     source.add_argument("--preferences", metavar="FILE", help="JSONL judgements, one query a line")
+    parser.add_argument(
+        "--corpus",
+        metavar="DIR",
+        help="documents only (a folder with corpus.jsonl, or the file): make training queries "
+        "from them; alone, no judgement is used at all; with --beir, added to the judged lists",
+    )
+    parser.add_argument(
+        "--synthetic",
+        default="title,cloze",
+        metavar="KINDS",
+        help="queries made from --corpus: title (a title for its text), cloze (a sentence for "
+        "the rest of its document), comma-separated (default: title,cloze)",
+    )
+    parser.add_argument(
+        "--roundtrip-k",
+        type=int,
+        default=20,
+        help="keep a made query only if the first stage ranks its document in its top K "
+        "(default 20; 0 keeps all)",
+    )
+    parser.add_argument(
+        "--max-documents",
+        type=int,
+        default=None,
+        help="make queries from this many documents of --corpus, drawn with --seed (default: all)",
+    )
     parser.add_argument("--output", required=True, metavar="DIR", help="checkpoints and artifacts")
     parser.add_argument("--split", default="train", help="qrels split of --beir (default: train)")
     parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
@@ -122,10 +158,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     adapter = AdapterSpec(method=args.method, lora_rank=args.lora_rank, top_layers=args.top_layers)
     progress = not args.no_progress
+    if not (args.beir or args.preferences or args.corpus):
+        raise ConfigurationError(
+            "rerank-plugins train needs training data: --beir DIR (judged queries), "
+            "--preferences FILE (your judgements as JSONL) or --corpus DIR (documents only)."
+        )
     if args.beir:
         train, dev, recipe, held_out = _beir_data(args, progress)
-    else:
+    elif args.preferences:
         train, dev, recipe, held_out = _preference_data(args)
+    else:
+        train, dev, recipe, held_out = [], None, {"method": args.method}, None
+    if args.corpus:
+        made, made_dev, made_recipe = _corpus_data(args, progress, validate=dev is None)
+        train = list(train) + made
+        dev = dev if dev is not None else made_dev
+        recipe = {**recipe, "corpus": made_recipe}
+    _estimate(args, train)
     result = train_cross_encoder(
         train,
         output_dir=args.output,
@@ -207,6 +256,115 @@ def _beir_data(args: argparse.Namespace, progress: bool) -> tuple[Any, Any, dict
         return evaluate_artifact(artifact, dataset, top, max_length=args.max_length)
 
     return train, validation, recipe, held_out
+
+
+def _corpus_data(
+    args: argparse.Namespace, progress: bool, *, validate: bool
+) -> tuple[list[Any], list[Any] | None, dict[str, Any]]:
+    """Lists made from the documents alone, and (with ``validate``) a held-out slice of them."""
+    import random
+
+    from rerank_plugins.evaluation.beir import load_corpus
+    from rerank_plugins.evaluation.retrieval import DenseRetriever
+    from rerank_plugins.training.data import RankingExample
+    from rerank_plugins.training.synthetic import cloze_queries, corpus_examples, title_queries
+
+    corpus = load_corpus(args.corpus)
+    kinds = [k.strip() for k in args.synthetic.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - {"title", "cloze"})
+    if unknown or not kinds:
+        raise ConfigurationError(
+            f"--synthetic takes title and/or cloze, comma-separated, got {args.synthetic!r} "
+            f"(queries written by an LLM: the Python API, written_queries)."
+        )
+    chosen = corpus
+    if args.max_documents is not None and args.max_documents < len(corpus):
+        keep = random.Random(args.seed).sample(list(corpus), args.max_documents)
+        chosen = {d: corpus[d] for d in keep}
+    queries = []
+    if "title" in kinds:
+        queries += title_queries(chosen)
+    if "cloze" in kinds:
+        queries += cloze_queries(chosen, seed=args.seed)
+    depth = max(args.candidates, args.roundtrip_k or 0, 20)
+    retriever = DenseRetriever(corpus, device=args.device)
+    hits = retriever.search({str(i): q.query for i, q in enumerate(queries)}, k=depth,
+                            progress=progress)  # fmt: skip
+    ranked = {i: [h.doc_id for h in hits[str(i)]] for i in range(len(queries))}
+    # Every 8th made query, at most _MAX_HELD_OUT of them, is held out for early stopping.
+    held = set([i for i in range(len(queries)) if validate and i % 8 == 7][:_MAX_HELD_OUT])
+    lists, report = corpus_examples(
+        corpus,
+        [q for i, q in enumerate(queries) if i not in held],
+        {n: ranked[i] for n, i in enumerate(i for i in range(len(queries)) if i not in held)},
+        roundtrip_k=args.roundtrip_k or None,
+        hard_negatives=args.hard_negatives,
+        random_negatives=args.random_negatives,
+        hard_pool=args.candidates,
+        seed=args.seed,
+    )
+    dev = None
+    if held:
+        # Held-out made queries, ranked over their first-stage candidates: early stopping without
+        # a single judged query.
+        dev = [
+            RankingExample(
+                queries[i].query,
+                tuple(
+                    f"{corpus[d][0]} {corpus[d][1]}".strip() for d in ranked[i][: args.candidates]
+                ),
+                tuple(float(d == queries[i].doc_id) for d in ranked[i][: args.candidates]),
+            )
+            for i in sorted(held)
+            if queries[i].doc_id in ranked[i][: args.candidates]
+        ]
+    # Counts over every made query; the held-out ones are the validation slice, not lists.
+    report = {**report, "made": len(queries), "held_out": len(held)}
+    recipe = {
+        "data": str(args.corpus), "documents": len(chosen), "kinds": kinds, **report,
+        "validation_queries": len(dev or []), "hard_negatives": args.hard_negatives,
+        "random_negatives": args.random_negatives,
+        "first_stage": f"dense all-MiniLM-L6-v2 top-{args.candidates}",
+    }  # fmt: skip
+    print(
+        f"rerank-plugins train: {report['made']} queries made from {len(chosen)} documents; "
+        f"{len(held)} held out for early stopping ({len(dev or [])} of them round-trip), "
+        f"{report['kept']} of the others kept by the round trip (top {args.roundtrip_k})",
+        file=sys.stderr,
+    )
+    return lists, dev, recipe
+
+
+def _estimate(args: argparse.Namespace, train: list[Any]) -> None:
+    """Say before training what it will cost: lists, steps, and seconds per step measured here
+    (one forward pass of a real batch, times 3 for the backward pass and the update)."""
+    import math
+    import time
+
+    if not train:
+        raise ConfigurationError("rerank-plugins train: no training lists were made; see above.")
+    steps = math.ceil(len(train) / args.batch_size * args.epochs)
+    texts = max(len(ex.texts) for ex in train)
+    try:
+        from sentence_transformers import CrossEncoder
+
+        from rerank_plugins.artifact import resolve_base
+
+        model = CrossEncoder(resolve_base(args.base), num_labels=1, max_length=args.max_length,
+                             device=args.device)  # fmt: skip
+        batch = [(ex.query, t) for ex in train[: args.batch_size] for t in ex.texts]
+        model.predict(batch[:8], show_progress_bar=False)
+        started = time.perf_counter()
+        model.predict(batch, batch_size=len(batch), show_progress_bar=False)
+        per_step = 3 * (time.perf_counter() - started)
+        cost = f"about {per_step:.1f} s a step here, {per_step * steps / 60:.0f} min in all"
+    except Exception as exc:  # the estimate is advice: never stop training for it
+        cost = f"no estimate ({type(exc).__name__})"
+    print(
+        f"rerank-plugins train: {len(train)} lists of up to {texts} texts, {steps} steps of "
+        f"{args.batch_size} lists at {args.max_length} tokens: {cost}",
+        file=sys.stderr,
+    )
 
 
 def _preference_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any], Any]:

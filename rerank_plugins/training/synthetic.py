@@ -1,0 +1,224 @@
+"""Training lists from documents alone: no judged query anywhere.
+
+Most teams adding a rerank stage have documents but no relevance judgements. The corpus itself
+supervises (the idea of GPL, InPars and Promptagator): a query is made from a document, the
+document is its positive, and the first stage supplies the near misses. Three ways to make the
+query, each returning :class:`SyntheticQuery`:
+
+- **title** (:func:`title_queries`): a document's title is the query for its text, title removed;
+- **inverse cloze** (:func:`cloze_queries`): one sentence of a document is the query for the rest
+  of it, that sentence removed;
+- **written** (:func:`written_queries`): a query an LLM writes for the document (any callable
+  ``prompt -> text``; LangChain and LlamaIndex LLMs through :func:`llm_writer`).
+
+:func:`corpus_examples` then keeps a query only if the first stage finds its document again in
+its top ``roundtrip_k`` (InPars' filter: a query that does not lead back to its source is a bad
+query), and builds one list per kept query: the positive first, then hard negatives from the
+first stage's top candidates (never the source document), then random documents. Negatives are
+shown in the same form as the positive (without the title for title queries), so the model cannot
+learn the form instead of the content.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins.training.data import RankingExample
+
+__all__ = [
+    "QUERY_KINDS",
+    "SyntheticQuery",
+    "cloze_queries",
+    "corpus_examples",
+    "llm_writer",
+    "title_queries",
+    "written_queries",
+]
+
+QueryKind = Literal["title", "cloze", "written"]
+QUERY_KINDS: tuple[str, ...] = ("title", "cloze", "written")
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+_MIN_WORDS, _MAX_WORDS = 6, 40
+WRITE_PROMPT = (
+    "Write one short search query (a question or a claim, at most 20 words) that the following "
+    "passage answers. Reply with the query only.\n\nPassage: {passage}\n\nQuery:"
+)
+"""The prompt of :func:`written_queries`; ``{passage}`` is the document's text."""
+
+
+@dataclass(frozen=True)
+class SyntheticQuery:
+    """A query made from one document.
+
+    Attributes:
+        doc_id: The document it was made from (its positive).
+        query: The query.
+        positive: The text the query must find: the document, minus what the query was cut from.
+        kind: ``"title"``, ``"cloze"`` or ``"written"``.
+    """
+
+    doc_id: str
+    query: str
+    positive: str
+    kind: str
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def title_queries(corpus: Mapping[str, tuple[str, str]]) -> list[SyntheticQuery]:
+    """A title as the query for its document's text (documents without a usable title are
+    skipped: fewer than 4 words, or a text too short to rank).
+
+    >>> doc = ("Aspirin and heart attacks in men", "We studied 22,071 men...")
+    >>> title_queries({"a": doc})[0].query
+    'Aspirin and heart attacks in men'
+    """
+    out = []
+    for doc_id, (title, text) in corpus.items():
+        title, text = title.strip(), text.strip()
+        if _words(title) >= 4 and _words(text) >= 3:
+            out.append(SyntheticQuery(doc_id, title, text, "title"))
+    return out
+
+
+def cloze_queries(corpus: Mapping[str, tuple[str, str]], *, seed: int = 0) -> list[SyntheticQuery]:
+    """One sentence of each document as the query for the rest of it (inverse cloze).
+
+    The sentence is drawn (seeded) among those of 6 to 40 words, never the only sentence; the
+    positive is the title and the remaining sentences.
+
+    >>> q = cloze_queries({"a": ("T", "First one is here now. The second sentence has six words. "
+    ...     "A third sentence of some length ends.")}, seed=1)[0]
+    >>> q.query in q.positive
+    False
+    """
+    rng = random.Random(seed)
+    out = []
+    for doc_id, (title, text) in corpus.items():
+        sentences = [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+        if len(sentences) < 2:
+            continue
+        usable = [i for i, s in enumerate(sentences) if _MIN_WORDS <= _words(s) <= _MAX_WORDS]
+        if not usable:
+            continue
+        pick = rng.choice(usable)
+        rest = " ".join(s for i, s in enumerate(sentences) if i != pick)
+        positive = f"{title.strip()} {rest}".strip() if title.strip() else rest
+        out.append(SyntheticQuery(doc_id, sentences[pick], positive, "cloze"))
+    return out
+
+
+def llm_writer(llm: Any) -> Callable[[str], str]:
+    """A ``prompt -> text`` callable from a LangChain chat model or LLM, a LlamaIndex LLM, or a
+    plain callable (returned as it is)."""
+    from rerank_plugins.scorers._llm_clients import as_client
+
+    client = as_client(llm, who="written_queries")
+
+    def write(prompt: str) -> str:
+        return client.complete(prompt, None).text
+
+    return write
+
+
+def written_queries(
+    corpus: Mapping[str, tuple[str, str]],
+    write: Callable[[str], str],
+    *,
+    max_chars: int = 1500,
+) -> list[SyntheticQuery]:
+    """A query an LLM writes for each document (``write``: ``prompt -> reply``, e.g.
+    :func:`llm_writer`); replies that are empty, too long or a copy of the passage are dropped."""
+    out = []
+    for doc_id, (title, text) in corpus.items():
+        passage = f"{title} {text}".strip()[:max_chars]
+        reply = write(WRITE_PROMPT.format(passage=passage)).strip().splitlines()
+        query = reply[0].strip().strip('"').strip() if reply else ""
+        if 3 <= _words(query) <= 40 and query not in passage:
+            out.append(SyntheticQuery(doc_id, query, f"{title} {text}".strip(), "written"))
+    return out
+
+
+def corpus_examples(
+    corpus: Mapping[str, tuple[str, str]],
+    queries: Sequence[SyntheticQuery],
+    candidates: Mapping[int, Sequence[str]],
+    *,
+    roundtrip_k: int | None = 20,
+    hard_negatives: int = 3,
+    random_negatives: int = 2,
+    hard_pool: int = 20,
+    seed: int = 0,
+) -> tuple[list[RankingExample], dict[str, Any]]:
+    """Training lists from synthetic queries, and a report of what was kept.
+
+    Args:
+        corpus: Document id -> ``(title, text)``.
+        queries: The synthetic queries (from :func:`title_queries`, :func:`cloze_queries`...).
+        candidates: Position in ``queries`` -> document ids, best first, from the first stage
+            for that query (its top ``max(roundtrip_k, hard_pool)`` at least).
+        roundtrip_k: Keep a query only if its own document is in its first ``roundtrip_k``
+            candidates (``None`` keeps every query).
+        hard_negatives: Negatives per list from the first ``hard_pool`` candidates.
+        random_negatives: Random negatives per list.
+        hard_pool: How deep hard negatives are drawn from.
+        seed: Seed of the draws.
+
+    Returns:
+        ``(lists, report)``; ``report`` counts the queries made, kept and dropped, per kind.
+
+    Example:
+        >>> corpus = {d: ("", f"text {d}") for d in "abcdef"}
+        >>> qs = [SyntheticQuery("a", "query for a", "text a", "title")]
+        >>> lists, report = corpus_examples(corpus, qs, {0: ["b", "a", "c"]}, hard_negatives=2,
+        ...     random_negatives=1)
+        >>> lists[0].texts[0], lists[0].labels, report["kept"]
+        ('text a', (1.0, 0.0, 0.0, 0.0), 1)
+    """
+    if roundtrip_k is not None and roundtrip_k < 1:
+        raise ConfigurationError(f"roundtrip_k must be >= 1 or None, got {roundtrip_k!r}.")
+    rng = random.Random(seed)
+    doc_ids = list(corpus)
+    lists: list[RankingExample] = []
+    made: dict[str, int] = {}
+    kept: dict[str, int] = {}
+    for i, q in enumerate(queries):
+        made[q.kind] = made.get(q.kind, 0) + 1
+        ranked = list(candidates.get(i, ()))
+        if roundtrip_k is not None and q.doc_id not in ranked[:roundtrip_k]:
+            continue
+        kept[q.kind] = kept.get(q.kind, 0) + 1
+        pool = [d for d in ranked[:hard_pool] if d != q.doc_id and d in corpus]
+        hard = rng.sample(pool, min(hard_negatives, len(pool)))
+        taken = {q.doc_id, *hard}
+        easy: list[str] = []
+        while len(easy) < random_negatives and len(taken) < len(doc_ids):
+            doc = rng.choice(doc_ids)
+            if doc not in taken:
+                taken.add(doc)
+                easy.append(doc)
+        shown = [_as_shown(corpus[d], q.kind) for d in hard + easy]
+        lists.append(RankingExample(q.query, (q.positive, *shown), (1.0, *([0.0] * len(shown)))))
+    report = {
+        "made": sum(made.values()),
+        "kept": sum(kept.values()),
+        "by_kind": {k: {"made": made[k], "kept": kept.get(k, 0)} for k in sorted(made)},
+        "roundtrip_k": roundtrip_k,
+    }
+    return lists, report
+
+
+def _as_shown(document: tuple[str, str], kind: str) -> str:
+    """A negative in the same form as the positive of a ``kind`` query."""
+    title, text = document
+    if kind == "title":
+        return text.strip()
+    return f"{title.strip()} {text.strip()}".strip()

@@ -1,0 +1,151 @@
+"""Training lists from documents alone (``rerank_plugins.training.synthetic``), and
+``rerank-plugins train --corpus`` end to end on a tiny corpus made here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker
+from rerank_plugins.training import cli
+from rerank_plugins.training.synthetic import (
+    SyntheticQuery,
+    cloze_queries,
+    corpus_examples,
+    llm_writer,
+    title_queries,
+    written_queries,
+)
+
+TOPICS = {
+    "cat": ("Domestic cats purr when content", "Cats purr at about 25 hertz. Purring is made by "
+            "the muscles of the larynx in many cats. Kittens purr while they nurse from birth."),
+    "paris": ("The Eiffel tower dominates the Paris skyline", "The tower was finished in 1889 "
+              "for a world fair. It is three hundred metres tall and made of wrought iron. "
+              "Millions of visitors climb it every year."),
+    "bones": ("Vitamin D supplements reduce hip fractures", "Elderly women who took vitamin D "
+              "had fewer hip fractures. Calcium alone did not lower the fracture rate in the "
+              "trial. The effect was largest in care homes."),
+    "rain": ("Clouds form when moist air cools", "Water vapour condenses on dust as air rises "
+             "and cools. Rain falls when droplets grow too heavy to float. Most rain starts as "
+             "ice high in the cloud."),
+    "stocks": ("Stock prices fell sharply on Monday", "Markets dropped four percent at the open "
+               "after the rate decision. Bank shares led the fall across Europe. Analysts "
+               "expect more swings this week."),
+}  # fmt: skip
+
+
+def test_title_queries_ask_for_the_text_with_the_title_removed():
+    made = title_queries(TOPICS)
+    assert {q.doc_id for q in made} == set(TOPICS)
+    for q in made:
+        title, text = TOPICS[q.doc_id]
+        assert q.query == title and q.positive == text and title not in q.positive
+    assert title_queries({"x": ("Too short", "some text here")}) == []  # under 4 words
+
+
+def test_cloze_queries_take_one_sentence_out_of_their_document():
+    made = cloze_queries(TOPICS, seed=3)
+    assert {q.doc_id for q in made} == set(TOPICS)
+    for q in made:
+        title, text = TOPICS[q.doc_id]
+        assert q.query in text and q.query not in q.positive
+        assert q.positive.startswith(title) and 6 <= len(q.query.split()) <= 40
+    assert cloze_queries(TOPICS, seed=3) == made  # seeded
+    assert cloze_queries({"x": ("T", "Only one sentence here, nothing else to keep.")}) == []
+
+
+def test_the_round_trip_keeps_queries_whose_document_the_first_stage_finds_again():
+    queries = [
+        SyntheticQuery("cat", "q1", "pos cat", "title"),
+        SyntheticQuery("bones", "q2", "pos bones", "cloze"),
+    ]
+    ranked = {0: ["paris", "cat", "rain"], 1: ["paris", "rain", "stocks"]}  # q2 lost its document
+    lists, report = corpus_examples(
+        TOPICS, queries, ranked, roundtrip_k=2, hard_negatives=2, random_negatives=1, hard_pool=3
+    )
+    assert [ex.query for ex in lists] == ["q1"]
+    assert report["made"] == 2 and report["kept"] == 1
+    assert report["by_kind"] == {"cloze": {"made": 1, "kept": 0}, "title": {"made": 1, "kept": 1}}
+    kept_all, report = corpus_examples(TOPICS, queries, ranked, roundtrip_k=None)
+    assert report["kept"] == 2 and len(kept_all) == 2
+
+
+def test_negatives_are_never_the_source_and_look_like_the_positive():
+    queries = title_queries(TOPICS)
+    ranked = {i: [q.doc_id, *[d for d in TOPICS if d != q.doc_id]] for i, q in enumerate(queries)}
+    for seed in range(5):
+        lists, _ = corpus_examples(
+            TOPICS, queries, ranked, hard_negatives=2, random_negatives=2, seed=seed
+        )
+        for q, ex in zip(queries, lists, strict=True):
+            assert ex.labels[0] == 1.0 and set(ex.labels[1:]) == {0.0}
+            assert ex.texts[0] == TOPICS[q.doc_id][1]
+            negatives = ex.texts[1:]
+            assert TOPICS[q.doc_id][1] not in negatives and len(set(negatives)) == len(negatives)
+            # title queries: every text without its title, so the form gives nothing away
+            titles = {title for title, _ in TOPICS.values()}
+            assert not any(t.startswith(title) for t in negatives for title in titles)
+    with pytest.raises(ConfigurationError, match="roundtrip_k must be >= 1"):
+        corpus_examples(TOPICS, queries, ranked, roundtrip_k=0)
+
+
+def test_written_queries_come_from_any_callable_llm_and_bad_replies_are_dropped():
+    replies = iter(["Do cats purr when happy?", "", "x" * 3, "\"How tall is the Eiffel tower?\"",
+                    "Markets dropped four percent at the open after the rate decision."])  # fmt: skip
+    prompts: list[str] = []
+
+    def llm(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    made = written_queries(dict(list(TOPICS.items())), llm_writer(llm))
+    assert [q.query for q in made] == ["Do cats purr when happy?", "How tall is the Eiffel tower?"]
+    assert "Cats purr at about 25 hertz" in prompts[0] and all(q.kind == "written" for q in made)
+
+
+def _write_corpus(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": d, "title": title, "text": text}) + "\n"
+            for d, (title, text) in TOPICS.items()
+        )
+    )
+
+
+def test_train_from_documents_alone_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "cache"))
+    _write_corpus(tmp_path / "docs")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(
+        ["--corpus", str(tmp_path / "docs"), "--output", str(tmp_path / "out"), "--method",
+         "top_layers", "--top-layers", "1", "--max-length", "48", "--batch-size", "4",
+         "--candidates", "4", "--roundtrip-k", "3", "--hard-negatives", "2",
+         "--random-negatives", "1", "--no-progress"]
+    )  # fmt: skip
+    assert cli.run(args) == 0
+    err = capsys.readouterr().err
+    assert "10 queries made from 5 documents; 1 held out for early stopping" in err
+    assert "steps of 4 lists at 48 tokens: about" in err  # the cost, said before training
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "development" not in summary  # no judgements anywhere: nothing to report on
+    manifest = json.loads((tmp_path / "out" / "best" / "reranker.json").read_text())
+    made = manifest["recipe"]["corpus"]
+    assert made["documents"] == 5 and made["kinds"] == ["title", "cloze"]
+    assert made["kept"] <= made["made"] - made["held_out"] and made["made"] == 10
+    scorer = CrossEncoderScorer(str(tmp_path / "out" / "best"), device="cpu", runtime="torch")
+    result = Reranker(scorer).rerank("Do cats purr?", [t for _, t in TOPICS.values()])
+    assert len(result.items) == 5 and all(item.score is not None for item in result.items)
+
+
+def test_train_without_any_data_names_the_three_sources(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.run(parser.parse_args(["--output", str(tmp_path / "o")])) == 2
+    err = capsys.readouterr().err
+    assert "--beir DIR" in err and "--preferences FILE" in err and "--corpus DIR" in err

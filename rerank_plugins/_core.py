@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import (
     ConfigurationError,
     InvalidInputError,
@@ -413,9 +414,10 @@ class Reranker:
                 return
             started = time.monotonic()
             try:
-                out = self.scorer.score_unit(
-                    call.query, call.unit_texts(part), timeout=call.time_left()
-                )
+                with call.deadline.active():
+                    out = self.scorer.score_unit(
+                        call.query, call.unit_texts(part), timeout=call.time_left()
+                    )
             except TransientError as exc:
                 delay = call.failed(part, exc, attempt, time.monotonic() - started)
                 if delay is None:
@@ -436,11 +438,12 @@ class Reranker:
             started = time.monotonic()
             left = call.time_left()
             try:
-                coro = self.scorer.ascore_unit(call.query, call.unit_texts(part), timeout=left)
-                try:
-                    out = await asyncio.wait_for(coro, left) if left is not None else await coro
-                except asyncio.TimeoutError as exc:
-                    raise TimedOutError("the unit outran the budget") from exc
+                with call.deadline.active():  # the task wait_for makes inherits it
+                    coro = self.scorer.ascore_unit(call.query, call.unit_texts(part), timeout=left)
+                    try:
+                        out = await asyncio.wait_for(coro, left) if left is not None else await coro
+                    except asyncio.TimeoutError as exc:
+                        raise TimedOutError("the unit outran the budget") from exc
             except TransientError as exc:
                 delay = call.failed(part, exc, attempt, time.monotonic() - started)
                 if delay is None:
@@ -473,7 +476,9 @@ class _Call:
         self.texts = _check_texts(texts)
         self.retrieval_scores = _check_retrieval_scores(retrieval_scores, len(self.texts))
         budget = self.options.budget_ms
-        self.deadline = None if budget is None else self.started + budget / 1000.0
+        # The call's one deadline: the core's admission reads it, and each unit hands it to the
+        # scorer (Deadline.active), whose own checks ask it too.
+        self.deadline = Deadline(None if budget is None else self.started + budget / 1000.0)
         # What the scorer reads: lone surrogates (invalid in UTF-8, so no tokenizer or JSON
         # encoder takes them) become U+FFFD; the result keeps the caller's own text.
         self.keys = [_sanitize(text) for text in self.texts]
@@ -496,9 +501,7 @@ class _Call:
         return [self.unique[i] for i in unit]
 
     def time_left(self) -> float | None:
-        if self.deadline is None:
-            return None
-        return max(0.0, self.deadline - time.monotonic())
+        return self.deadline.left()
 
     def admit(self, unit: list[int]) -> list[int]:
         """The leading part of ``unit`` that the time left is expected to cover (all of it

@@ -1,4 +1,14 @@
-"""A blocking call that cannot outrun its deadline.
+"""One deadline per call, and a blocking call that cannot outrun it.
+
+:class:`Deadline` is the budget's one authority: the core makes one per call (from ``budget_ms``)
+and hands it to the scorer for the length of each unit (:meth:`Deadline.active`); what runs
+inside the scorer and decides whether more work still fits (the local model's micro-batcher
+before a forward pass, the LLM judge before another LLM call, an HTTP request's timeout) asks
+:func:`current` and the same two questions: how much time is left, and does work expected to
+cost this much still fit. A scorer called directly, outside the core, gets a deadline from the
+``timeout`` it was given.
+
+:func:`run_with_deadline`, for the sync paths:
 
 HTTP clients and LLM SDKs take a timeout per read, not per request: a server that sends its body
 a byte at a time keeps every read short and the request alive long past the caller's budget. The
@@ -10,16 +20,83 @@ need this: ``asyncio.wait_for`` cancels the request itself.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from rerank_plugins._exceptions import TimedOutError
 
-__all__ = ["run_with_deadline"]
+__all__ = ["Deadline", "current", "run_with_deadline"]
 
 T = TypeVar("T")
+
+
+class Deadline:
+    """The end of one call's budget (``time.monotonic()`` seconds), or none.
+
+    >>> Deadline.after(None).left() is None
+    True
+    >>> d = Deadline.after(10.0)
+    >>> d.fits(1.0) and not d.fits(30.0) and not d.expired()
+    True
+    """
+
+    __slots__ = ("end",)
+
+    def __init__(self, end: float | None) -> None:
+        self.end = end
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        """A deadline ``seconds`` from now (``None``: no deadline)."""
+        return cls(None if seconds is None else time.monotonic() + max(0.0, seconds))
+
+    def left(self) -> float | None:
+        """Seconds left (never negative), or ``None`` without a deadline."""
+        return None if self.end is None else max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
+    def fits(self, expected: float, *, margin: float = 1.0) -> bool:
+        """Whether work expected to take ``expected`` seconds, times ``margin`` (room for the
+        variance of what is measured), ends before the deadline."""
+        left = self.left()
+        return left is None or (left > 0 and expected * margin <= left)
+
+    def sort_key(self) -> float:
+        """Earliest deadline first; no deadline last."""
+        return math.inf if self.end is None else self.end
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Deadline]:
+        """Make this the deadline :func:`current` returns, in this thread or task (and the
+        worker threads it starts with its context), for the length of the ``with``."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+    def __repr__(self) -> str:
+        left = self.left()
+        return "Deadline(none)" if left is None else f"Deadline({left:.3f}s left)"
+
+
+_CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "rerank_plugins_deadline", default=None
+)
+
+
+def current(timeout: float | None) -> Deadline:
+    """The deadline of the call in progress, as the core handed it over; outside the core (a
+    scorer called directly), one that ends ``timeout`` seconds from now."""
+    active = _CURRENT.get()
+    return active if active is not None else Deadline.after(timeout)
 
 
 def run_with_deadline(fn: Callable[[], T], timeout: float | None, late: str) -> T:

@@ -11,8 +11,8 @@ same machine, and its scores are reproducible there); ``benchmarks/bench_local.p
 ``"onnx-int8"`` is never picked: dynamic int8 quantisation scales activations per pass, so it runs
 one pair per pass to keep a pair's score independent of its neighbours, and measured against fp32
 on the 162 SciFact development claims it kept the same top 3 for 69% of them (bf16: 98%; the
-benchmark's fidelity table), too few to count as the same ranking. ``"onnx"`` (fp32) gives torch's scores and is faster on some CPUs, slower on others: ask
-for it by name.
+benchmark's fidelity table), too few to count as the same ranking. ``"onnx"`` (fp32) gives
+torch's scores and is faster on some CPUs, slower on others: ask for it by name.
 """
 
 from __future__ import annotations

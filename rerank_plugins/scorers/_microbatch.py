@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import TimedOutError
 from rerank_plugins.scorers._batching import EncodedPair, plan_batches
 
@@ -41,7 +42,7 @@ by 14% here)."""
 @dataclass(eq=False)
 class _Request:
     pairs: Sequence[EncodedPair]
-    deadline: float
+    deadline: Deadline
     order: int = field(default_factory=lambda: next(_ORDER))
     scores: list[list[float] | None] = field(default_factory=list)
     todo: set[int] = field(default_factory=set)  # not taken by any pass yet
@@ -117,8 +118,9 @@ class MicroBatcher:
         Raises:
             TransientError: the deadline passed before the request's first pass started.
         """
-        deadline = math.inf if timeout is None else time.monotonic() + timeout
-        req = _Request(pairs, deadline)
+        # The call's deadline, as the core handed it over (one that ends after ``timeout`` when
+        # the batcher is used directly): every admission below asks it.
+        req = _Request(pairs, current(timeout))
         with self._cond:
             self._queue.append(req)
         while True:
@@ -178,7 +180,8 @@ class MicroBatcher:
 
     def _wait(self, req: _Request) -> None:
         """Wait for a free lane or for the request's pairs (called with the lock held)."""
-        left = req.deadline - time.monotonic()
+        left = req.deadline.left()
+        left = math.inf if left is None else left
         if not req.started and left <= 0:
             self._queue.remove(req)
             req.error = TimedOutError(
@@ -205,7 +208,7 @@ class MicroBatcher:
         """The next pass: pool requests by deadline, bucket their untaken pairs by length."""
         pool: list[tuple[_Request, int]] = []
         tokens = 0
-        for req in sorted(self._queue, key=lambda r: (r.deadline, r.order)):
+        for req in sorted(self._queue, key=lambda r: (r.deadline.sort_key(), r.order)):
             if pool and tokens >= self.pool_tokens:
                 break
             for i in sorted(req.todo):
@@ -228,10 +231,10 @@ class MicroBatcher:
         if self._seconds_per_token is None:
             return batch
         width = max(len(req.pairs[i]) for req, i in batch)
-        ends = time.monotonic() + _SAFETY * self._seconds_per_token * width * len(batch)
+        expected = self._seconds_per_token * width * len(batch)
         kept = []
         for req, i in batch:
-            if ends <= req.deadline:
+            if req.deadline.fits(expected, margin=_SAFETY):
                 kept.append((req, i))
                 continue
             req.pending.discard(i)

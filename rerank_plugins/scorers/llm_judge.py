@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Literal, ParamSpec, TypeVar
 
+from rerank_plugins._deadline import current
 from rerank_plugins._exceptions import (
     ConfigurationError,
     MalformedResponseError,
@@ -472,19 +473,22 @@ class _FastestCall:
 
 
 class _Deadline:
-    """The time left in one unit, and whether another LLM call is expected to fit in it."""
+    """The time left in one unit, and whether another LLM call (expected to take at least as
+    long as the fastest so far) fits in it."""
 
     def __init__(self, timeout: float | None, fastest: _FastestCall) -> None:
-        self.end = None if timeout is None else time.monotonic() + timeout
+        # The call's deadline, as the core handed it over (one from ``timeout`` when the scorer
+        # is called directly): the same authority the core and the micro-batcher ask.
+        self.deadline = current(timeout)
         self.fastest = fastest
         self.calls = 0
 
     def left_for_next_call(self, who: str) -> float | None:
-        if self.end is None:
+        left = self.deadline.left()
+        if left is None:
             return None
-        left = self.end - time.monotonic()
         expected = self.fastest.seconds or 0.0
-        if left <= 0 or left < expected:
+        if not self.deadline.fits(expected):
             raise TimedOutError(
                 f"{who}: {left:.2f}s left after {self.calls} LLM call(s) of this unit, too little "
                 f"for another (the fastest call so far took {expected:.2f}s)",

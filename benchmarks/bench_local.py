@@ -264,13 +264,11 @@ def quality(ranking: list[str], qrels: dict[str, int]) -> tuple[float, float]:
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from rerank_plugins.scorers._hardware import cpu_flags
+    from rerank_plugins.scorers._hardware import cpu_name as name
+
+    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
+    return f"{name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})"
 
 
 def load_average() -> list[float] | None:
@@ -562,11 +560,25 @@ def forward_flops(config: Any, lengths: Sequence[int]) -> tuple[float, float]:
     return 2.0 * dense, 2.0 * attention
 
 
+def passes(engine: Any, queries: list[Query]) -> Any:
+    """For each forward pass the scorer would run on ``queries``: (the seconds its query took to
+    tokenize, once per query, else 0; the pass's pairs; their padded arrays)."""
+    from rerank_plugins.scorers._batching import pad, plan_batches
+
+    for q in queries:
+        seconds, pairs = timed(lambda q=q: engine.pairs.encode(q.text, q.texts))
+        lengths = [len(p) for p in pairs]
+        plan = plan_batches(
+            lengths, max_tokens=engine.batcher.max_tokens, max_size=engine.batcher.max_size
+        )
+        for n, batch in enumerate(plan):
+            chosen = [pairs[i] for i in batch]
+            yield (seconds if n == 0 else 0.0), chosen, pad(chosen, engine.pairs.pad_id)
+
+
 def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:
     """Tokenization, padding, and ONNX Runtime's per-operator profile of the fastest path."""
     import onnxruntime as ort
-
-    from rerank_plugins.scorers._batching import pad, plan_batches
 
     engine = scorer._ready()
     options = ort.SessionOptions()
@@ -577,21 +589,13 @@ def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[st
     onnx_path = _onnx_path(scorer)
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    tokenize_s = 0.0
-    run_s = 0.0
+    tokenize_s = run_s = 0.0
     real = padded = 0
-    for q in queries:
-        seconds, pairs = timed(lambda q=q: engine.pairs.encode(q.text, q.texts))
+    for seconds, chosen, arrays in passes(engine, queries):
         tokenize_s += seconds
-        lengths = [len(p) for p in pairs]
-        plan = plan_batches(
-            lengths, max_tokens=engine.batcher.max_tokens, max_size=engine.batcher.max_size
-        )
-        for batch in plan:
-            arrays = pad([pairs[i] for i in batch], engine.pairs.pad_id)
-            real += sum(lengths[i] for i in batch)
-            padded += arrays["input_ids"].size
-            run_s += timed(lambda a=arrays: session.run(None, {n: a[n] for n in names}))[0]
+        real += sum(len(p) for p in chosen)
+        padded += arrays["input_ids"].size
+        run_s += timed(lambda a=arrays: session.run(None, {n: a[n] for n in names}))[0]
     profile = Path(session.end_profiling())
     by_op: dict[str, float] = {}
     for event in json.loads(profile.read_text()):
@@ -656,25 +660,16 @@ def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> d
     """Tokenization, padding, and PyTorch's per-operator profile of the fastest path."""
     import torch
 
-    from rerank_plugins.scorers._batching import pad, plan_batches
-
     engine = scorer._ready()
     forward = engine.batcher._forward
     tokenize_s = run_s = 0.0
     real = padded = 0
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-        for q in queries:
-            seconds, pairs = timed(lambda q=q: engine.pairs.encode(q.text, q.texts))
+        for seconds, chosen, arrays in passes(engine, queries):
             tokenize_s += seconds
-            lengths = [len(p) for p in pairs]
-            plan = plan_batches(
-                lengths, max_tokens=engine.batcher.max_tokens, max_size=engine.batcher.max_size
-            )
-            for batch in plan:
-                chosen = [pairs[i] for i in batch]
-                real += sum(lengths[i] for i in batch)
-                padded += pad(chosen, engine.pairs.pad_id)["input_ids"].size
-                run_s += timed(lambda c=chosen: forward(c))[0]
+            real += sum(len(p) for p in chosen)
+            padded += arrays["input_ids"].size
+            run_s += timed(lambda c=chosen: forward(c))[0]
     by_op = {e.key: e.self_cpu_time_total for e in profile.key_averages()}
     total = sum(by_op.values()) or 1.0
     top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]

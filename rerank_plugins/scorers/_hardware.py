@@ -21,7 +21,7 @@ import functools
 import platform
 from pathlib import Path
 
-__all__ = ["AutoChoice", "choose_runtime", "cpu_flags"]
+__all__ = ["AutoChoice", "choose_runtime", "cpu_flags", "cpu_name"]
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 """CPU flags (as Linux names them) that mean bf16 matrix products run in hardware."""
@@ -40,6 +40,17 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith("flags"):
             return frozenset(line.partition(":")[2].split())
     return frozenset()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 class AutoChoice(str):

@@ -164,18 +164,27 @@ def _one_list(
             if doc not in judged and doc not in drawn and doc in dataset.corpus
         ]
         hard += rng.sample(second, min(lexical_negatives, len(second)))
-    taken = set(judged) | set(hard)
-    easy: list[str] = []
-    while len(easy) < random_negatives and len(taken) < len(doc_ids):
-        doc = rng.choice(doc_ids)
-        if doc not in taken:
-            taken.add(doc)
-            easy.append(doc)
+    easy = draw_random(doc_ids, set(judged) | set(hard), random_negatives, rng)
     docs = positives + hard + easy
     labels = [float(judged[doc]) for doc in positives] + [0.0] * (len(hard) + len(easy))
     return RankingExample(
         dataset.queries[qid], tuple(dataset.document_text(doc) for doc in docs), tuple(labels)
     )
+
+
+def draw_random(
+    doc_ids: Sequence[str], taken: set[str], count: int, rng: random.Random
+) -> list[str]:
+    """``count`` documents drawn at random, none of ``taken`` and none twice (fewer when the
+    corpus runs out)."""
+    taken = set(taken)
+    out: list[str] = []
+    while len(out) < count and len(taken) < len(doc_ids):
+        doc = rng.choice(doc_ids)
+        if doc not in taken:
+            taken.add(doc)
+            out.append(doc)
+    return out
 
 
 def reranking_examples(

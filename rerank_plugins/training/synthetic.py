@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rerank_plugins._exceptions import ConfigurationError
-from rerank_plugins.training.data import RankingExample
+from rerank_plugins.training.data import RankingExample, draw_random
 
 __all__ = [
     "QUERY_KINDS",
@@ -198,13 +198,7 @@ def corpus_examples(
         kept[q.kind] = kept.get(q.kind, 0) + 1
         pool = [d for d in ranked[:hard_pool] if d != q.doc_id and d in corpus]
         hard = rng.sample(pool, min(hard_negatives, len(pool)))
-        taken = {q.doc_id, *hard}
-        easy: list[str] = []
-        while len(easy) < random_negatives and len(taken) < len(doc_ids):
-            doc = rng.choice(doc_ids)
-            if doc not in taken:
-                taken.add(doc)
-                easy.append(doc)
+        easy = draw_random(doc_ids, {q.doc_id, *hard}, random_negatives, rng)
         shown = [_as_shown(corpus[d], q.kind) for d in hard + easy]
         lists.append(RankingExample(q.query, (q.positive, *shown), (1.0, *([0.0] * len(shown)))))
     report = {

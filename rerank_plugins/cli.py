@@ -14,15 +14,18 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
 import sys
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rerank_plugins._core import OPTION_NAMES, RerankOptions
 from rerank_plugins._exceptions import ConfigurationError, RerankError
 
 __all__ = ["build_parser", "main"]
@@ -40,16 +43,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _option(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
@@ -61,17 +54,47 @@ def _option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _weight(text: str) -> float | None:
-    message = f"expected a weight between 0 and 1, or none, got {text!r}"
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(message) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(message)
-    return value
+def _contract_flag(name: str, annotation: Any) -> Any:
+    """The converter of one contract option's flag: its type from the declaration, its check
+    and message from the core (``none`` is ``None`` where the option takes it)."""
+    literal = typing.get_origin(annotation) is typing.Literal
+    optional = not literal and type(None) in typing.get_args(annotation)
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+
+    def convert(text: str) -> Any:
+        value: Any = text
+        if optional and text.strip().lower() == "none":
+            value = None
+        elif not literal:
+            try:
+                value = kinds[0](text)
+            except ValueError:
+                value = text  # the core's check names the option and what it takes
+        try:
+            RerankOptions.check(name, value)
+        except ConfigurationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    convert.__name__ = name  # argparse names the converter in its messages
+    return convert
+
+
+def _add_contract_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """One flag per option of the contract, made from :class:`RerankOptions`: the same names,
+    types, checks and documentation as the Python API (``--top-n``, ``--budget-ms``, ...)."""
+    hints = typing.get_type_hints(RerankOptions)
+    for spec in dataclasses.fields(RerankOptions):
+        choices = typing.get_args(hints[spec.name])
+        literal = typing.get_origin(hints[spec.name]) is typing.Literal
+        p.add_argument(
+            "--" + spec.name.replace("_", "-"),
+            type=_contract_flag(spec.name, hints[spec.name]),
+            default=defaults.get(spec.name, spec.default),
+            choices=choices if literal else None,
+            metavar=None if literal else spec.name.upper(),
+            help=f"{spec.metadata['doc']} (default: %(default)s)",
+        )
 
 
 def _add_run_options(
@@ -94,18 +117,7 @@ def _add_run_options(
         "a local cross-encoder runs on runtime=torch (fp32, the same figures on every machine) "
         "unless runtime=auto, torch-bf16, onnx or onnx-int8 is given here",
     )
-    p.add_argument("--top-n", type=_positive_int, help="keep the reranker's top N (default: all)")
-    p.add_argument("--budget-ms", type=_positive_float, help="rerank latency budget per query")
-    p.add_argument("--max-candidates", type=_positive_int, help="score only the first N candidates")
-    p.add_argument(
-        "--blend",
-        type=_weight,
-        default=blend_default,
-        metavar="W",
-        help="weight of the first-stage score in the final order, 0-1: z-scores of both, mixed; "
-        "none ranks by the reranker alone (see the Reranker's blend option; default: "
-        "%(default)s)",
-    )
+    _add_contract_options(p, {"blend": blend_default})
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
     p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
     p.add_argument(
@@ -296,23 +308,15 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         f"({len(dataset.corpus)} documents)"
     )
     hits = retriever.search({q: dataset.queries[q] for q in ids}, k=args.k, progress=progress)
-    reranker = Reranker(
-        scorer,
-        top_n=args.top_n,
-        max_candidates=args.max_candidates,
-        budget_ms=args.budget_ms,
-        blend=args.blend,
-    )
+    options = {name: getattr(args, name) for name in OPTION_NAMES}
+    reranker = Reranker(scorer, **options)
     config = {
         "dataset": str(dataset.path),
         "split": dataset.split,
         "subset": getattr(args, "subset", "all"),
         "retriever": retriever.name,
         "reranker": f"{scorer.name} (spec {spec!r})",
-        "top_n": args.top_n,
-        "max_candidates": args.max_candidates,
-        "budget_ms": args.budget_ms,
-        "blend": args.blend,
+        **options,
         "index_cached": retriever.loaded_from_cache,
         "show_chosen": bool(args.queries),
     }

@@ -62,14 +62,13 @@ class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
     """Reranks retrieved nodes with any rerank-plugins scorer.
 
     Args:
-        scorer: What scores ``(query, texts)``, e.g. ``CrossEncoderScorer(...)``.
-        top_n: How many nodes to return (``None``: all).
-        max_candidates: Score only the first ``max_candidates`` nodes; the rest follow unscored.
-        min_score: Drop scored nodes whose normalised score is below it.
-        budget_ms: Wall-clock budget per call, in milliseconds.
-        blend: Weight in ``[0, 1]`` of the first-stage score in the final order (z-scores of
-            both, mixed; see :func:`rerank_plugins.blend_scores`); ``None``: the scorer alone.
-        on_error: ``"fallback"`` (keep nodes unscored after a transient failure) or ``"raise"``.
+        scorer: What scores ``(query, texts)``: a scorer, e.g. ``CrossEncoderScorer(...)``, or
+            its spec string (``"cross-encoder:bundled:scifact-minilm"``).
+
+    Every other argument is an option of the contract, a field inherited from
+    :class:`~rerank_plugins.RerankOptions` (how many nodes to return, the budget, ...): live
+    (an assignment is checked and applies to the next call) and strict: an unknown name
+    (``topn=3``) is refused.
 
     Example:
         >>> from llama_index.core.schema import NodeWithScore, TextNode

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import pytest
+
+from rerank_plugins import RerankOptions
 
 from rerank_plugins.langchain import RerankCompressor
 from rerank_plugins.llama_index import RerankPostprocessor
 from rerank_plugins.testing import KeywordScorer
 
-OPTIONS = ["scorer", "top_n", "max_candidates", "min_score", "budget_ms", "on_error", "blend"]
+OPTIONS = ["top_n", "max_candidates", "min_score", "budget_ms", "on_error", "blend", "scorer"]
 
 
 def test_same_fields_and_defaults():
@@ -18,6 +23,18 @@ def test_same_fields_and_defaults():
     for name in OPTIONS:
         assert llama[name].default == chain[name].default
         assert llama[name].annotation == chain[name].annotation
+        assert llama[name].description == chain[name].description
+
+
+def test_option_fields_derive_from_the_one_declaration():
+    hints = typing.get_type_hints(RerankOptions)
+    for spec in dataclasses.fields(RerankOptions):
+        for cls in (RerankPostprocessor, RerankCompressor):
+            info = cls.model_fields[spec.name]
+            assert info.annotation == hints[spec.name]
+            assert info.default == spec.default
+            assert info.description == spec.metadata["doc"]
+    assert [s.name for s in dataclasses.fields(RerankOptions)] == OPTIONS[:-1]
 
 
 @pytest.mark.parametrize(

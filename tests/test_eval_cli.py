@@ -189,7 +189,7 @@ def test_unknown_reranker_and_bad_options(
     with pytest.raises(SystemExit) as exit_info:
         main(["eval", str(data), "--top-n", "0"])
     assert exit_info.value.code == 2
-    assert "--top-n: expected a positive integer, got '0'" in capsys.readouterr().err
+    assert "--top-n: top_n must be a positive integer or None, got 0" in capsys.readouterr().err
     code = main(
         [
             "eval",

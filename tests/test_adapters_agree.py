@@ -8,7 +8,6 @@ import typing
 import pytest
 
 from rerank_plugins import RerankOptions
-
 from rerank_plugins.langchain import RerankCompressor
 from rerank_plugins.llama_index import RerankPostprocessor
 from rerank_plugins.testing import KeywordScorer

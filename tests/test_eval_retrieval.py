@@ -9,6 +9,7 @@ import pytest
 from rerank_plugins import ConfigurationError
 from rerank_plugins.evaluation.retrieval import (
     BM25Retriever,
+    DenseRetriever,
     cache_root,
     corpus_fingerprint,
     make_retriever,
@@ -69,3 +70,36 @@ def test_clear_errors() -> None:
         BM25Retriever(CORPUS, cache_dir=None).search({"q": "cats"}, k=0)
     with pytest.raises(ConfigurationError, match=r"BM25Retriever needs a non-empty corpus"):
         BM25Retriever({}, cache_dir=None)
+
+
+def test_a_dataset_can_carry_its_dense_index(tmp_path: Path) -> None:
+    corpus = {"a": ("Cats", "The cat sat on the mat."), "b": ("", "Stock prices fell sharply.")}
+    built = DenseRetriever(corpus, cache_dir=tmp_path / "shipped")
+    emb = built.index(progress=False)
+    assert not built.loaded_from_cache
+    # Another user, an empty cache: the index carried in the folder is read, not rebuilt.
+    shipped = [tmp_path / "shipped"]
+    reader = DenseRetriever(corpus, cache_dir=tmp_path / "empty", index_dirs=shipped)
+    assert reader.cached
+    assert (reader.index(progress=False) == emb).all() and reader.loaded_from_cache
+    assert not (tmp_path / "empty").exists()  # read only: nothing copied or written
+    # A different corpus does not match the carried index.
+    other = DenseRetriever({"a": ("", "Dogs bark.")}, cache_dir=None, index_dirs=shipped)
+    assert not other.cached
+
+
+def test_the_bundled_scifact_index_matches_a_fresh_embedding() -> None:
+    import numpy as np
+
+    from rerank_plugins.data import scifact_path
+    from rerank_plugins.evaluation.beir import load_beir
+
+    corpus = load_beir(scifact_path(), split="dev").corpus
+    retriever = DenseRetriever(corpus, cache_dir=None, index_dirs=[scifact_path() / "index"])
+    assert retriever.cached, "the bundled index does not match the corpus and the default model"
+    shipped = retriever.index(progress=False)
+    assert shipped.shape == (len(corpus), 384)
+    rows = [0, 1, len(corpus) // 2, len(corpus) - 1]
+    texts = [" ".join(p for p in corpus[retriever.doc_ids[i]] if p) for i in rows]
+    fresh = retriever.encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(shipped[rows], fresh, atol=1e-4)

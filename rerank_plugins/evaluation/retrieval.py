@@ -123,6 +123,11 @@ class DenseRetriever:
         batch_size: Texts per forward pass when embedding.
         cache_dir: Where to cache the corpus embeddings; ``None`` disables the cache. Default:
             :func:`cache_root`.
+        index_dirs: Folders laid out like the cache, read only, searched for these embeddings
+            after ``cache_dir`` and before building them: a dataset can carry its own index
+            (the bundled SciFact ships its all-MiniLM-L6-v2 embeddings in ``index/``, so the
+            demo's first run does not embed 5,183 abstracts). An index is used only where its
+            key matches: the same model files and the same corpus.
 
     Example:
         >>> from rerank_plugins.evaluation.retrieval import DenseRetriever
@@ -142,9 +147,11 @@ class DenseRetriever:
         device: str | None = None,
         batch_size: int = 64,
         cache_dir: Path | str | Literal["default"] | None = "default",
+        index_dirs: Sequence[Path | str] = (),
     ) -> None:
         if not corpus:
             raise ConfigurationError("DenseRetriever needs a non-empty corpus.")
+        self.index_dirs = [Path(d) for d in index_dirs]
         self.corpus = corpus
         self._default = model is None
         self.model = model or default_dense_model()
@@ -179,28 +186,40 @@ class DenseRetriever:
                 ) from exc
         return self._encoder
 
+    def _key(self) -> str:
+        return f"v{_INDEX_VERSION}-{_model_key(self.model)}-{corpus_fingerprint(self.corpus)}"
+
     def _index_path(self) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = f"v{_INDEX_VERSION}-{_model_key(self.model)}-{corpus_fingerprint(self.corpus)}"
-        return Path(self.cache_dir) / "dense" / key
+        return Path(self.cache_dir) / "dense" / self._key()
+
+    def _stored(self) -> Path | None:
+        """Where these embeddings already are: the cache, else one of ``index_dirs``."""
+        key = self._key()
+        roots = ([Path(self.cache_dir)] if self.cache_dir is not None else []) + self.index_dirs
+        for root in roots:
+            if (root / "dense" / key / "embeddings.npy").is_file():
+                return root / "dense" / key
+        return None
 
     @property
     def cached(self) -> bool:
-        """Whether the corpus embeddings are already cached (so :meth:`index` only loads them)."""
-        path = self._index_path()
-        return path is not None and (path / "embeddings.npy").is_file()
+        """Whether the corpus embeddings are already stored (in the cache or in one of
+        ``index_dirs``), so :meth:`index` only loads them."""
+        return self._stored() is not None
 
     def index(self, *, progress: bool = True) -> Any:
         """The corpus embeddings (``len(corpus) x dim``, L2-normalised), from the cache or built."""
         if self._embeddings is not None:
             return self._embeddings
         np = require("numpy", extra="eval", who="DenseRetriever")
-        path = self._index_path()
-        if path is not None and self.cached:
-            self._embeddings = np.load(path / "embeddings.npy")
+        stored = self._stored()
+        if stored is not None:
+            self._embeddings = np.load(stored / "embeddings.npy")
             self.loaded_from_cache = True
             return self._embeddings
+        path = self._index_path()
         emb = self.encoder.encode(
             _document_texts(self.corpus),
             batch_size=self.batch_size,
@@ -212,7 +231,7 @@ class DenseRetriever:
             tmp = _atomic_dir(path)
             np.save(tmp / "embeddings.npy", emb)
             (tmp / "meta.json").write_text(
-                json.dumps({"model": self.model, "documents": len(self.doc_ids)}),
+                json.dumps({"model": self.name, "documents": len(self.doc_ids)}),
                 encoding="utf-8",
             )
             _publish(tmp, path)
@@ -337,14 +356,18 @@ def make_retriever(
     model: str | None = None,
     device: str | None = None,
     cache_dir: Path | str | Literal["default"] | None = "default",
+    index_dirs: Sequence[Path | str] = (),
 ) -> DenseRetriever | BM25Retriever:
-    """Build the retriever named ``kind`` (``"dense"`` or ``"bm25"``).
+    """Build the retriever named ``kind`` (``"dense"`` or ``"bm25"``); ``index_dirs`` are
+    read-only index folders a dense retriever searches (see :class:`DenseRetriever`).
 
     Raises:
         ConfigurationError: an unknown kind, or a model given for BM25.
     """
     if kind == "dense":
-        return DenseRetriever(corpus, model=model, device=device, cache_dir=cache_dir)
+        return DenseRetriever(
+            corpus, model=model, device=device, cache_dir=cache_dir, index_dirs=index_dirs
+        )
     if kind == "bm25":
         if model is not None:
             raise ConfigurationError(

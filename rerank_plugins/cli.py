@@ -290,7 +290,7 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         model=args.retriever_model,
         device=args.device,
         cache_dir=cache,
-        index_dirs=[Path(dataset.path) / "index"],  # a dataset may carry its index (bundled does)
+        index_dirs=dataset.index_dirs,
     )
     # Progress bars on a terminal; in a log (CI, nohup, a pipe) one line per stage instead of
     # thousands of carriage-return updates.

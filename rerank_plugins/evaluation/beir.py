@@ -63,6 +63,12 @@ class BeirDataset:
         """Ids of the queries that have at least one judgement, in file order."""
         return [qid for qid in self.queries if qid in self.qrels]
 
+    @property
+    def index_dirs(self) -> list[Path]:
+        """Where the dataset may carry a prebuilt corpus index: ``index/`` in its folder (the
+        bundled SciFact ships its dense embeddings there); retrievers read it after their cache."""
+        return [] if self.path is None else [self.path / "index"]
+
     def document_text(self, doc_id: str) -> str:
         """The text a model sees for a document: ``title`` and ``text`` joined by a space."""
         title, text = self.corpus[doc_id]

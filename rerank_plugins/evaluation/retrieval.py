@@ -243,8 +243,7 @@ class DenseRetriever:
     ) -> dict[str, list[Hit]]:
         """The top ``k`` documents per query, best first (ties keep corpus order)."""
         _check_k(k)
-        np = require("numpy", extra="eval", who="DenseRetriever")
-        emb = self.index(progress=progress)
+        self.index(progress=progress)
         qids = list(queries)
         if not qids:
             return {}
@@ -254,10 +253,17 @@ class DenseRetriever:
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
-        ).astype("float32")
-        scores = q @ emb.T
-        rows = zip(qids, scores, strict=True)
-        return {qid: _top_hits(np, row, self.doc_ids, k) for qid, row in rows}
+        )
+        rows = zip(qids, self.search_embeddings(q, k=k), strict=True)
+        return dict(rows)
+
+    def search_embeddings(self, vectors: Any, *, k: int) -> list[list[Hit]]:
+        """The top ``k`` documents for each of ``vectors`` (queries already embedded and
+        L2-normalised, one per row), best first: the search step alone."""
+        _check_k(k)
+        np = require("numpy", extra="eval", who="DenseRetriever")
+        scores = np.asarray(vectors, dtype="float32") @ self.index(progress=False).T
+        return [_top_hits(np, row, self.doc_ids, k) for row in scores]
 
 
 class BM25Retriever:
@@ -419,7 +425,12 @@ def retrieve(
             f"{len(missing)} query id(s) are not in the dataset: {', '.join(missing[:5])}."
         )
     retriever = make_retriever(
-        kind, dataset.corpus, model=model, device=device, cache_dir=cache_dir
+        kind,
+        dataset.corpus,
+        model=model,
+        device=device,
+        cache_dir=cache_dir,
+        index_dirs=dataset.index_dirs,
     )
     return retriever.search({qid: dataset.queries[qid] for qid in ids}, k=k, progress=progress)
 

@@ -20,6 +20,7 @@ from rerank_plugins._core import (
     RerankStats,
     blend_scores,
 )
+from rerank_plugins._deadline import ttft_budget
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -74,6 +75,7 @@ __all__ = [
     "VoyageScorer",
     "__version__",
     "blend_scores",
+    "ttft_budget",
 ]
 
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from rerank_plugins._deadline import Deadline
+from rerank_plugins._deadline import Deadline, query_deadline
 from rerank_plugins._exceptions import (
     ConfigurationError,
     InvalidInputError,
@@ -243,7 +243,9 @@ class RerankStats:
         scored: Candidates that got a score.
         returned: Candidates returned.
         latency_ms: Wall-clock time of the call.
-        budget_ms: The budget, if any.
+        budget_ms: The call's budget in milliseconds, if any: ``budget_ms``, or what remained of
+            a :func:`~rerank_plugins.ttft_budget` target when the call started, whichever ends
+            first.
         budget_exhausted: Whether the budget ran out before every unit was scored.
         fallback_reason: Why some candidates stayed unscored after a failure, if any.
         retries: Unit retries after transient failures.
@@ -524,8 +526,14 @@ class _Call:
         self.retrieval_scores = _check_retrieval_scores(retrieval_scores, len(self.texts))
         budget = self.options.budget_ms
         # The call's one deadline: the core's admission reads it, and each unit hands it to the
-        # scorer (Deadline.active), whose own checks ask it too.
-        self.deadline = Deadline(None if budget is None else self.started + budget / 1000.0)
+        # scorer (Deadline.active), whose own checks ask it too. Inside a ttft_budget, the query's
+        # deadline (what is left of its time-to-first-token target) caps it.
+        end = None if budget is None else self.started + budget / 1000.0
+        target = query_deadline()
+        if target is not None and target.end is not None:
+            end = target.end if end is None else min(end, target.end)
+        self.deadline = Deadline(end)
+        self.budget_ms = None if end is None else max(0.0, (end - self.started) * 1000.0)
         # What the scorer reads: lone surrogates (invalid in UTF-8, so no tokenizer or JSON
         # encoder takes them) become U+FFFD; the result keeps the caller's own text.
         self.keys = [_sanitize(text) for text in self.texts]
@@ -666,10 +674,10 @@ class _Call:
         if self.unique and not scored and self.budget_exhausted:
             logger.warning(
                 "%s: the budget (%s ms) ran out before any of %d candidate(s) was scored; they "
-                "are returned in retrieval order. Raise budget_ms, or call scorer.prepare() at "
-                "start-up to keep model loading out of the first call.",
+                "are returned in retrieval order. Raise budget_ms (or the ttft_budget target), or "
+                "call scorer.prepare() at start-up to keep model loading out of the first call.",
                 self.scorer.name,
-                self.options.budget_ms,
+                f"{self.budget_ms:.0f}" if self.budget_ms is not None else None,
                 len(self.unique),
             )
         return RerankResult(ranked, self._stats(len(scored), len(ranked)))
@@ -711,7 +719,7 @@ class _Call:
             scored=scored,
             returned=returned,
             latency_ms=(time.monotonic() - self.started) * 1000.0,
-            budget_ms=self.options.budget_ms,
+            budget_ms=self.budget_ms,
             budget_exhausted=self.budget_exhausted,
             fallback_reason=self.fallback_reason,
             retries=self.retries,

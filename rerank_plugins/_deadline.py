@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from rerank_plugins._exceptions import TimedOutError
+from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 
-__all__ = ["Deadline", "current", "run_with_deadline"]
+__all__ = ["Deadline", "current", "query_deadline", "run_with_deadline", "ttft_budget"]
 
 T = TypeVar("T")
 
@@ -90,6 +90,61 @@ class Deadline:
 _CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
     "rerank_plugins_deadline", default=None
 )
+
+
+_QUERY: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "rerank_plugins_query_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadline]:
+    """A per-query time-to-first-token target: every rerank inside gets what remains of it.
+
+    The clock starts when the ``with`` starts, where the query starts: embedding it, the vector
+    search and anything else before the rerank stage spend the target first, and the rerank
+    stage's budget is what is left, less ``reserve_ms`` kept for the LLM to read its prompt and
+    produce its first token. A slow retrieval leaves the reranker less time, never the user:
+    what does not fit stays in retrieval order. A reranker's own ``budget_ms`` still applies
+    (the earlier of the two ends wins).
+
+    It is a context variable, so it reaches the rerank stage inside any framework that runs the
+    query in this thread or task, sync or async: a LlamaIndex query engine (``query`` /
+    ``aquery``), a LangChain chain or retriever (``invoke`` / ``ainvoke``).
+
+    Args:
+        target_ms: Milliseconds from now to the first token.
+        reserve_ms: Milliseconds of the target kept for the LLM's time to its first token.
+
+    Example:
+        >>> from rerank_plugins import Reranker, ttft_budget
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> with ttft_budget(800, reserve_ms=300):
+        ...     stats = Reranker(KeywordScorer()).rerank("cats", ["dogs", "cats"]).stats
+        >>> 0 < stats.budget_ms <= 500
+        True
+    """
+    for name, value in (("target_ms", target_ms), ("reserve_ms", reserve_ms)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (math.isfinite(value) and value >= 0)
+        ):
+            raise ConfigurationError(
+                f"ttft_budget {name} must be a non-negative number of milliseconds, got "
+                f"{value!r}; pass e.g. ttft_budget(800, reserve_ms=250)."
+            )
+    deadline = Deadline.after((target_ms - reserve_ms) / 1000.0)
+    token = _QUERY.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _QUERY.reset(token)
+
+
+def query_deadline() -> Deadline | None:
+    """The deadline of the :func:`ttft_budget` in effect here, if any."""
+    return _QUERY.get()
 
 
 def current(timeout: float | None) -> Deadline:

@@ -142,3 +142,17 @@ def test_listwise_with_gemma(gemma: Any) -> None:
         assert [it.score for it in result] == pytest.approx([1.0, 2 / 3, 1 / 3])
     else:
         assert result.stats.fallback_reason.startswith("unparseable_output")
+
+
+def test_streaming_yields_as_it_generates_the_same_text_as_generate(gemma: Any) -> None:
+    prompt = "Aspirin is a drug that"
+    pieces = list(gemma.stream(prompt, max_new_tokens=10))
+    assert len(pieces) >= 2  # streamed piece by piece, not one block at the end
+    assert "".join(pieces) == gemma.generate(prompt, max_new_tokens=10)[0]
+
+
+def test_llama_index_stream_complete_streams_for_real(gemma: Any) -> None:
+    llm = gemma_llama_index_llm(max_new_tokens=8)
+    chunks = list(llm.stream_complete("Aspirin is a drug that"))
+    assert len(chunks) >= 2
+    assert chunks[-1].text == "".join(c.delta for c in chunks)

@@ -203,6 +203,54 @@ class GemmaGenerator:
             positions.append(alternatives)
         return text, positions
 
+    def stream(
+        self, prompt: str, *, max_new_tokens: int = 24, stop: Sequence[str] = ("\n\n",)
+    ) -> Any:
+        """Continue ``prompt`` greedily, yielding the text as it is generated (a piece per
+        decoded token or word), up to the first ``stop`` string: real streaming, so the time to
+        the first piece is the model's time to first token."""
+        transformers = require("transformers", extra="local", who=_WHO)
+        torch = require("torch", extra="local", who=_WHO)
+        enc = self.tokenizer(prompt, return_tensors="pt")
+        streamer = transformers.TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120.0
+        )
+        done = threading.Event()  # set at a stop string: generation ends at the next token
+
+        class Stop(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return done.is_set()
+
+        def run() -> None:
+            with self.lock, torch.inference_mode():
+                self.model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    stopping_criteria=transformers.StoppingCriteriaList([Stop()]),
+                    streamer=streamer,
+                )
+
+        worker = threading.Thread(target=run, name="gemma-stream", daemon=True)
+        worker.start()
+        text = ""
+        pieces = iter(streamer)
+        for piece in pieces:
+            cut = text + piece
+            ends = [cut.index(m) for m in stop if m in cut]
+            if ends:
+                done.set()
+                if min(ends) > len(text):
+                    yield cut[len(text) : min(ends)]
+                for _ in pieces:  # the rest of the last token's text, then the end
+                    pass
+                break
+            text = cut
+            if piece:
+                yield piece
+        worker.join()
+
     def _token(self, token_id: int) -> str:
         return str(self.tokenizer.decode([token_id]))
 
@@ -335,12 +383,12 @@ def _llama_index_class() -> type[Any]:
 
         @callbacks.llm_completion_callback()  # type: ignore[untyped-decorator]
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
-            response = self.complete(prompt, formatted, **kwargs)
-
+            # Real streaming: each piece arrives as Gemma generates it (no log-probabilities).
             def gen() -> Any:
-                yield types.CompletionResponse(
-                    text=response.text, delta=response.text, logprobs=response.logprobs
-                )
+                text = ""
+                for piece in load_gemma().stream(prompt, max_new_tokens=self.max_new_tokens):
+                    text += piece
+                    yield types.CompletionResponse(text=text, delta=piece)
 
             return gen()
 

@@ -990,7 +990,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     print("[bench] first stage", file=sys.stderr)
-    report["first_stage"] = bench_first_stage([q.query for q in timed_queries])
+    report["first_stage"] = bench_first_stage([q.text for q in timed_queries])
     print("[bench] latency and quality", file=sys.stderr)
     report["latency"] = bench_latency(systems, timed_queries, qrels)
     fastest = min(

@@ -430,3 +430,23 @@ def test_missing_onnxruntime_names_the_fast_extra(cross_encoder_path, tmp_path):
     assert out.returncode != 0
     assert "MissingDependencyError" in out.stderr
     assert "pip install 'rerank-plugins[fast]'" in out.stderr
+
+
+def test_a_pass_too_big_for_the_deadline_is_cut_to_what_fits():
+    # A pass costs 10 ms per pair: 8 pairs in one pass are expected to take 80 ms, 120 ms with
+    # the safety margin, past a 100 ms or 50 ms deadline, so the batcher used to drop them all
+    # (nothing scored). Now it runs smaller passes of the pairs that fit.
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        time.sleep(0.01 * len(pairs))
+        return [[float(p.input_ids[1])] for p in pairs]
+
+    batcher = MicroBatcher(forward, max_tokens=10_000, max_size=8)
+    batcher.run(_pairs(1, 8), timeout=None)  # learn the cost per padded token
+    for deadline in (0.1, 0.05):
+        started = time.monotonic()
+        out = batcher.run(_pairs(2, 8), timeout=deadline)
+        took = time.monotonic() - started
+        scored = {j for j, row in enumerate(out) if row is not None}
+        assert scored, f"nothing scored within {deadline}s"
+        assert all(out[j] == [float(j)] for j in scored)  # each row is its own pair's
+        assert took < deadline + 0.03

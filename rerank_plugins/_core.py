@@ -551,6 +551,23 @@ class _Call:
         self.units = 0
         self.failed_units = 0
         self.billed: dict[str, float] = {}
+        self._works: list[float] | None = None
+
+    def works(self, unit: list[int]) -> list[float]:
+        """The work each text of ``unit`` costs, in the unit the scorer's cost model learns in
+        (asked of the scorer once per call)."""
+        if self._works is None:
+            works = [float(w) for w in self.scorer.work(self.query, self.unique)]
+            if len(works) != len(self.unique) or not all(
+                math.isfinite(w) and w >= 0 for w in works
+            ):
+                raise RuntimeError(
+                    f"{type(self.scorer).__name__}.work returned {len(works)} values for "
+                    f"{len(self.unique)} texts; it must return one finite, non-negative work per "
+                    f"text."
+                )
+            self._works = works
+        return [self._works[i] for i in unit]
 
     def unit_texts(self, unit: list[int]) -> list[str]:
         return [self.unique[i] for i in unit]
@@ -570,7 +587,7 @@ class _Call:
         left = self.time_left()
         if left is None:
             return unit
-        fits = self.scorer.cost.fitting(left) if left > 0 else 0
+        fits = self.scorer.cost.fitting(left, self.works(unit)) if left > 0 else 0
         if fits is None or fits >= len(unit):
             return unit
         if fits < 1:
@@ -593,8 +610,9 @@ class _Call:
                 f"for {len(unit)} texts."
             )
         missing = sum(score is None for score in out.scores)
-        if missing < len(unit):
-            self.scorer.cost.observe(len(unit) - missing, seconds)
+        if missing < len(unit) and not self.scorer.learns_own_cost:
+            done = [pos for pos, score in zip(unit, out.scores, strict=True) if score is not None]
+            self.scorer.cost.observe(sum(self.works(done)), seconds)
         with self.lock:
             self.units += 1
             for pos, score in zip(unit, out.scores, strict=True):
@@ -626,7 +644,7 @@ class _Call:
             delay = 0.05 * 2**attempt if exc.retry_after is None else exc.retry_after
             if left is None:
                 delay = min(delay, _MAX_RETRY_WAIT_S)
-            expected = self.scorer.cost.expected(len(unit)) or 0.0
+            expected = self.scorer.cost.expected(sum(self.works(unit))) or 0.0
             if isinstance(exc, TimedOutError):
                 expected = max(expected, seconds)
             if left is None or delay + expected < left:

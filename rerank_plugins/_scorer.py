@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar
 
+from rerank_plugins._cost import CostModel
+
 __all__ = ["Normalization", "Scorer", "UnitScores", "normalize"]
 
 
@@ -87,72 +89,6 @@ class UnitScores:
     budget_exhausted: bool = False
 
 
-class _CostEstimate:
-    """A running estimate of seconds per text, shared by every call on one scorer.
-
-    Learned state rather than configuration: the core uses it to decide whether the next unit
-    fits in the time left. What it learns recovers, so one slow moment (a cold start, a GC pause,
-    one slow request) never stops later calls from scoring:
-
-    - samples are averaged with more weight on a faster one (0.5) than on a slower one (0.3), so
-      the estimate comes back down quickly once the backend is fast again;
-    - the core scores the part of a unit that fits rather than nothing, so a later call measures
-      the backend again instead of trusting an old sample;
-    - each time the estimate alone stops a call from scoring even one text, it is quartered
-      (:meth:`relax`): an estimate that only ever says "no" is never measured again, so it must
-      decay until a call tries (after a 100x slow moment, the fourth call tries again).
-    """
-
-    FASTER_WEIGHT = 0.5
-    SLOWER_WEIGHT = 0.3
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._per_text: float | None = None
-
-    @property
-    def per_text(self) -> float | None:
-        """Seconds per text, or ``None`` before the first unit."""
-        with self._lock:
-            return self._per_text
-
-    def expected(self, n_texts: int) -> float | None:
-        with self._lock:
-            return None if self._per_text is None else self._per_text * n_texts
-
-    def fitting(self, seconds: float) -> int | None:
-        """How many texts are expected to fit in ``seconds`` (``None``: no estimate yet)."""
-        with self._lock:
-            if self._per_text is None:
-                return None
-            if self._per_text <= 0:
-                return 1 << 30
-            return int(seconds / self._per_text)
-
-    def observe(self, n_texts: int, seconds: float) -> None:
-        sample = seconds / max(n_texts, 1)
-        with self._lock:
-            prev = self._per_text
-            if prev is None:
-                self._per_text = sample
-            else:
-                weight = self.FASTER_WEIGHT if sample < prev else self.SLOWER_WEIGHT
-                self._per_text = (1.0 - weight) * prev + weight * sample
-
-    RELAX = 0.25
-
-    def relax(self) -> None:
-        """Quarter the estimate: it stopped a call from scoring anything, unmeasured."""
-        with self._lock:
-            if self._per_text is not None:
-                self._per_text *= self.RELAX
-
-    def reset(self) -> None:
-        """Forget what was learned (the next unit measures afresh)."""
-        with self._lock:
-            self._per_text = None
-
-
 class Scorer(ABC):
     """Base class of every scorer: ``(query, texts) -> one raw float per text``.
 
@@ -181,6 +117,11 @@ class Scorer(ABC):
     max_retries: int = 2
     """Retries of a unit after a :class:`~rerank_plugins.TransientError`, within the budget."""
 
+    learns_own_cost: ClassVar[bool] = False
+    """Whether the scorer feeds its :attr:`cost` model itself, at a finer grain than a unit (the
+    local model per forward pass, the LLM judge per call); the core then does not add each
+    unit's time as well (a unit that waited for a shared pass would count the wait as work)."""
+
     _cost_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @property
@@ -195,13 +136,22 @@ class Scorer(ABC):
         return f"{self.backend}:{self.model}"
 
     @property
-    def cost(self) -> _CostEstimate:
-        """The running cost estimate the core's budget loop consults."""
+    def cost(self) -> CostModel:
+        """The scorer's one cost model: what the core's budget loop, and the scorer's own
+        checks inside a unit, ask whether work still fits (learned state, shared by every call
+        on this scorer)."""
         est = self.__dict__.get("_cost")
         if est is None:
             with Scorer._cost_lock:
-                est = self.__dict__.setdefault("_cost", _CostEstimate())
+                est = self.__dict__.setdefault("_cost", CostModel())
         return est  # type: ignore[no-any-return]
+
+    def work(self, query: str, texts: Sequence[str]) -> list[float]:
+        """The work each text costs, in the unit the :attr:`cost` model learns in (default: 1
+        per text). A scorer whose texts cost very different amounts says so here (the local
+        cross-encoder: its tokens and windows), so the budget can tell a long text from a short
+        one; it must be cheap (no model call)."""
+        return [1.0] * len(texts)
 
     def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
         """Split ``texts`` into units, as lists of positions, in the order to score them."""

@@ -152,8 +152,9 @@ class BudgetAcrossCalls(RuleBasedStateMachine):
 
     @invariant()
     def estimate_is_finite(self) -> None:
-        per_text = self.scorer.cost.per_text
-        assert per_text is None or (per_text >= 0 and math.isfinite(per_text))
+        per_work = self.scorer.cost.per_work
+        assert per_work is None or (per_work >= 0 and math.isfinite(per_work))
+        assert 1.0 <= self.scorer.cost.margin <= self.scorer.cost.MAX_MARGIN
 
 
 TestBudgetAcrossCalls = BudgetAcrossCalls.TestCase

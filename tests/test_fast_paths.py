@@ -433,9 +433,9 @@ def test_missing_onnxruntime_names_the_fast_extra(cross_encoder_path, tmp_path):
 
 
 def test_a_pass_too_big_for_the_deadline_is_cut_to_what_fits():
-    # A pass costs 10 ms per pair: 8 pairs in one pass are expected to take 80 ms, 120 ms with
-    # the safety margin, past a 100 ms or 50 ms deadline, so the batcher used to drop them all
-    # (nothing scored). Now it runs smaller passes of the pairs that fit.
+    # A pass costs 10 ms per pair: 8 pairs in one pass are expected to take 80 ms (more with the
+    # learned margin), past a 50 ms deadline, so the batcher used to drop them all (nothing
+    # scored). Now it runs smaller passes of the pairs that fit.
     def forward(pairs: list[EncodedPair]) -> list[list[float]]:
         time.sleep(0.01 * len(pairs))
         return [[float(p.input_ids[1])] for p in pairs]

@@ -22,6 +22,7 @@ switched off and never changed afterwards, so threads can share it (the fast tok
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ __all__ = ["EncodedPair", "PairEncoder", "pad", "plan_batches"]
 # A token is rarely longer than this many characters; a passage is cut to room x this before
 # tokenizing (and tokenized whole when the cut turns out too short), so a huge text costs little.
 _CHARS_PER_TOKEN_BOUND = 12
+# What a WordPiece or SentencePiece token of English prose averages: the budget's estimate of a
+# text's tokens before it is tokenized (the forward passes then learn from the exact counts).
+_CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,29 @@ class PairEncoder:
         self.room = max(2, max_length - self.special)
         pad_id = getattr(tokenizer, "pad_token_id", None)
         self.pad_id = int(pad_id) if pad_id is not None else 0
+
+    def estimate(
+        self, query: str, texts: Sequence[str], *, max_windows: int = 1, overlap: int = 0
+    ) -> list[float]:
+        """The tokens each ``(query, text)`` pair is expected to run, all its windows together,
+        from character counts alone (no tokenizer call: the budget asks it before each unit).
+
+        >>> enc = PairEncoder.__new__(PairEncoder)
+        >>> enc.max_length, enc.special, enc.room = 128, 3, 125
+        >>> enc.estimate("q" * 40, ["t" * 200, "t" * 4000])  # truncated at 128 tokens
+        [63.0, 128.0]
+        >>> enc.estimate("q" * 40, ["t" * 4000], max_windows=4, overlap=0)
+        [512.0]
+        """
+        q = min(len(query) / _CHARS_PER_TOKEN, self.room // 2)
+        width = max(1.0, self.room - q)
+        step = max(1.0, width - min(overlap, width // 2))
+        out: list[float] = []
+        for text in texts:
+            t = len(text) / _CHARS_PER_TOKEN
+            windows = 1 if t <= width else min(max_windows, 1 + math.ceil((t - width) / step))
+            out.append(float(min(windows * self.max_length, windows * (self.special + q) + t)))
+        return out
 
     def encode(self, query: str, texts: Sequence[str]) -> list[EncodedPair]:
         """Tokenize ``(query, text)`` for each text, truncated under the policy."""

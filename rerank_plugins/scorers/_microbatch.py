@@ -10,9 +10,11 @@ with several lanes (ONNX Runtime: one per core) keep every core busy.
 Budgets: requests are served earliest deadline first; a request whose deadline passes before any
 of its pairs started raises :class:`~rerank_plugins.TransientError` (``reason="timeout"``), which
 the core turns into "budget ran out" (its candidates stay unscored). Like an HTTP client that
-honours its timeout, a pass is not started for a request it is expected to overrun (from the
-learned cost per padded token): those pairs come back as ``None``, unscored. A caller gives its
-lane back as soon as its own pairs are taken, so no caller works for others past its own unit.
+honours its timeout, a pass is not started for a request it is expected to overrun: it asks the
+scorer's one :class:`~rerank_plugins._cost.CostModel` (the one the core's budget loop asks, in
+the same unit of work: tokens) and teaches it each pass's padded tokens and time. Pairs that do
+not fit come back as ``None``, unscored. A caller gives its lane back as soon as its own pairs
+are taken, so no caller works for others past its own unit.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import TimedOutError
 from rerank_plugins.scorers._batching import EncodedPair, plan_batches
@@ -33,10 +36,6 @@ from rerank_plugins.scorers._batching import EncodedPair, plan_batches
 __all__ = ["MicroBatcher"]
 
 _ORDER = itertools.count()
-_SAFETY = 1.5
-"""A pass is started for a request only if 1.5x its expected time still ends before the
-request's deadline (pass times vary, most on a shared CPU: at 1.2x, p99 overran a 100 ms budget
-by 14% here)."""
 
 
 @dataclass(eq=False)
@@ -48,6 +47,7 @@ class _Request:
     todo: set[int] = field(default_factory=set)  # not taken by any pass yet
     pending: set[int] = field(default_factory=set)  # not finished yet
     error: BaseException | None = None
+    relaxed: bool = False  # its refusal already relaxed the cost model once
 
     def __post_init__(self) -> None:
         self.scores = [None] * len(self.pairs)
@@ -69,6 +69,8 @@ class MicroBatcher:
     Args:
         forward: Runs one forward pass over a list of encoded pairs; returns one row of logits
             per pair. It must be safe to call from ``lanes`` threads at once.
+        cost: The scorer's cost model, in tokens: asked before each pass, taught by each one
+            (a fresh one when omitted).
         max_tokens: Token budget of one pass (pairs x longest pair).
         max_size: Most pairs in one pass.
         lanes: Passes that may run at the same time. A caller runs passes on its own thread and,
@@ -84,12 +86,14 @@ class MicroBatcher:
         self,
         forward: Callable[[list[EncodedPair]], list[list[float]]],
         *,
+        cost: CostModel | None = None,
         max_tokens: int,
         max_size: int,
         lanes: int = 1,
         pool_tokens: int | None = None,
     ) -> None:
         self._forward = forward
+        self.cost = cost if cost is not None else CostModel()
         self.max_tokens = max_tokens
         self.max_size = max_size
         self.lanes = max(1, lanes)
@@ -98,7 +102,6 @@ class MicroBatcher:
         self._queue: list[_Request] = []
         self._active = 0
         self._helpers: Executor | None = None
-        self._seconds_per_token: float | None = None
         self.passes = 0
         """Forward passes run so far (all callers together)."""
 
@@ -225,35 +228,43 @@ class MicroBatcher:
         """Cut the pass to the pairs every request in it expects to see finish in time.
 
         The same rule as an HTTP timeout, at the granularity of one pass: the pass keeps the
-        longest leading run of its pairs whose expected time (the cost learned from the passes
-        run so far, per padded token, so long and short pairs are told apart) ends before the
-        deadline of every request it carries. A pair left out goes back to its request for a
-        later, smaller pass while it could still fit alone; one that cannot is never run and
-        comes back as ``None`` (unscored), with the rest of its request. A smaller pass that
-        fits scores something where a whole one would overrun: with batched runtimes a full
-        pass can cost more than a tight budget.
+        longest leading run of its pairs whose expected time (the cost model's, for the pass's
+        padded tokens, so long and short pairs are told apart) ends before the deadline of every
+        request it carries. A pair left out goes back to its request for a later, smaller pass
+        while it could still fit alone; one that cannot is never run and comes back as ``None``
+        (unscored), with the rest of its request. A smaller pass that fits scores something
+        where a whole one would overrun: with batched runtimes a full pass can cost more than a
+        tight budget. A request refused before any of its pairs ran relaxes the cost model
+        (:meth:`~rerank_plugins._cost.CostModel.relax`), so an estimate that only says "no"
+        decays until a pass measures it again.
         """
-        if self._seconds_per_token is None:
-            return batch
         kept: list[tuple[_Request, int]] = []
         width = 0
         for req, i in batch:
             wider = max(width, len(req.pairs[i]))
-            expected = self._seconds_per_token * wider * (len(kept) + 1)
+            work = wider * (len(kept) + 1)
             carried = {id(r): r for r, _ in kept} | {id(req): req}
-            if not all(r.deadline.fits(expected, margin=_SAFETY) for r in carried.values()):
+            if not all(self.cost.fits(r.deadline, work) for r in carried.values()):
                 break
             kept.append((req, i))
             width = wider
+        ran = {id(r) for r, _ in kept}
         for req, i in batch[len(kept) :]:
-            alone = self._seconds_per_token * len(req.pairs[i])
-            if req.deadline.fits(alone, margin=_SAFETY) and req.error is None:
+            if req.error is None and self.cost.fits(req.deadline, len(req.pairs[i])):
                 req.todo.add(i)  # a later pass may still take it
                 continue
             req.pending.discard(i)
             for j in list(req.todo):  # the rest of the request would end later still
                 req.todo.discard(j)
                 req.pending.discard(j)
+            if (
+                id(req) not in ran
+                and not req.relaxed
+                and all(row is None for row in req.scores)
+                and not req.deadline.expired()
+            ):
+                req.relaxed = True
+                self.cost.relax()
             if req.done and req in self._queue:
                 self._queue.remove(req)
         if len(kept) < len(batch):
@@ -278,10 +289,8 @@ class MicroBatcher:
                 self._cond.notify_all()
             raise
         seconds = time.monotonic() - started
-        sample = seconds / (max(len(req.pairs[i]) for req, i in batch) * len(batch))
+        self.cost.observe(max(len(req.pairs[i]) for req, i in batch) * len(batch), seconds)
         with self._cond:
-            prev = self._seconds_per_token
-            self._seconds_per_token = sample if prev is None else 0.7 * prev + 0.3 * sample
             self.passes += 1
             for (req, i), row in zip(batch, rows, strict=True):
                 req.scores[i] = row

@@ -104,6 +104,7 @@ class CrossEncoderScorer(Scorer):
 
     backend = "cross-encoder"
     normalization = Normalization.SIGMOID
+    learns_own_cost = True  # per forward pass, in padded tokens (the micro-batcher)
 
     def __init__(
         self,
@@ -232,7 +233,11 @@ class CrossEncoderScorer(Scorer):
         # concurrent callers use the cores a single pass leaves idle. PyTorch keeps one lane.
         lanes = 1 if self.runtime.startswith("torch") else (self.threads or _default_threads())
         batcher = MicroBatcher(
-            forward, max_tokens=self.max_batch_tokens, max_size=per_pass, lanes=lanes
+            forward,
+            cost=self.cost,
+            max_tokens=self.max_batch_tokens,
+            max_size=per_pass,
+            lanes=lanes,
         )
         return _Engine(pairs, batcher, max_length)
 
@@ -296,6 +301,20 @@ class CrossEncoderScorer(Scorer):
         if current:
             units.append(current)
         return units
+
+    def work(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Tokens each pair is expected to run (every window with ``long_passages="windows"``;
+        nothing for a pair already in the score cache): the unit the cost model learns in, from
+        the padded tokens of each forward pass."""
+        engine = self._ready()
+        windows = self.max_windows if self.long_passages == "windows" else 1
+        estimate = engine.pairs.estimate(
+            query, texts, max_windows=windows, overlap=self.window_overlap
+        )
+        return [
+            0.0 if (*self._score_key, query, text) in self.score_cache else tokens
+            for text, tokens in zip(texts, estimate, strict=True)
+        ]
 
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
         engine = self._ready()

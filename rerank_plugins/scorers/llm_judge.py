@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Literal, ParamSpec, TypeVar
 
+from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import current
 from rerank_plugins._exceptions import (
     ConfigurationError,
@@ -282,7 +282,6 @@ class LLMJudgeScorer(Scorer):
         self.max_retries = max_retries
         self._model = model
         self._kind = kind
-        self._fastest_call = _FastestCall()
         if mode == "listwise":
             # Windows depend on each other: one unit, its windows in sequence.
             self.normalization = Normalization.RANK  # per instance
@@ -310,6 +309,16 @@ class LLMJudgeScorer(Scorer):
             return len(sliding_windows(candidates, self.window_size, self.stride))
         return math.ceil(candidates / self.unit_size)
 
+    learns_own_cost = True  # per LLM call
+
+    def work(self, query: str, texts: Sequence[str]) -> list[float]:
+        """LLM calls per text (one prompt covers ``candidates_per_prompt`` texts; listwise, the
+        windows spread over the texts): the unit the cost model learns in, from each call."""
+        if not texts:
+            return []
+        share = self.llm_calls(len(texts)) / len(texts)
+        return [share] * len(texts)
+
     def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
         if self.mode == "listwise":
             return [list(range(len(texts)))] if texts else []
@@ -325,7 +334,7 @@ class LLMJudgeScorer(Scorer):
 
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
         steps = self._steps(query, texts)
-        deadline = _Deadline(timeout, self._fastest_call)
+        deadline = _UnitDeadline(timeout, self.cost)
         prompt = next(steps)
         while True:
             started = time.monotonic()
@@ -341,7 +350,7 @@ class LLMJudgeScorer(Scorer):
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
         steps = self._steps(query, texts)
-        deadline = _Deadline(timeout, self._fastest_call)
+        deadline = _UnitDeadline(timeout, self.cost)
         prompt = next(steps)
         while True:
             started = time.monotonic()
@@ -456,45 +465,34 @@ def _parsed(who: str, parse: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwar
         ) from exc
 
 
-class _FastestCall:
-    """The fastest LLM call seen on one scorer: learned state, shared by its calls and threads.
+class _UnitDeadline:
+    """The time left in one unit, and whether another LLM call still fits in it: the question
+    asked of the scorer's one cost model (in LLM calls), which each call teaches. A refusal
+    before the unit's first call relaxes the model, so one slow call cannot lock the judge out."""
 
-    A multi-call unit (listwise windows) starts a call only if the time left covers at least this,
-    so a retry squeezed into the end of a budget does not start a window bound to be abandoned.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.seconds: float | None = None
-
-    def observe(self, seconds: float) -> None:
-        with self._lock:
-            self.seconds = seconds if self.seconds is None else min(self.seconds, seconds)
-
-
-class _Deadline:
-    """The time left in one unit, and whether another LLM call (expected to take at least as
-    long as the fastest so far) fits in it."""
-
-    def __init__(self, timeout: float | None, fastest: _FastestCall) -> None:
+    def __init__(self, timeout: float | None, cost: CostModel) -> None:
         # The call's deadline, as the core handed it over (one from ``timeout`` when the scorer
         # is called directly): the same authority the core and the micro-batcher ask.
         self.deadline = current(timeout)
-        self.fastest = fastest
+        self.cost = cost
         self.calls = 0
 
     def left_for_next_call(self, who: str) -> float | None:
         left = self.deadline.left()
         if left is None:
             return None
-        expected = self.fastest.seconds or 0.0
-        if not self.deadline.fits(expected):
+        if not self.cost.fits(self.deadline, 1.0):
+            expected = self.cost.expected(1.0) or 0.0
+            if self.calls == 0 and left > 0:
+                # The estimate alone refused, and no call of this unit measured it since: let
+                # it decay (the same rule as the core's and the batcher's), or it never would.
+                self.cost.relax()
             raise TimedOutError(
                 f"{who}: {left:.2f}s left after {self.calls} LLM call(s) of this unit, too little "
-                f"for another (the fastest call so far took {expected:.2f}s)",
+                f"for another (one is expected to take {expected:.2f}s)",
             )
         return left
 
     def observe(self, seconds: float) -> None:
         self.calls += 1
-        self.fastest.observe(seconds)
+        self.cost.observe(1.0, seconds)

@@ -19,6 +19,8 @@ and ``llama-index-embeddings-huggingface``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from _scifact import CI, load_task, minilm_path
@@ -34,10 +36,21 @@ PROMPT = (
 )
 
 
-def row(name: str, times: dict[str, float], scored: int, answer: str) -> str:
-    cells = [f"{times.get(k, float('nan')):7.0f}" for k in ("embed", "search", "rerank", "llm")]
-    total = times["first_token"]
-    return f"  {name:<10} " + " ".join(cells) + f" {total:8.0f}   {scored:>2}/{K}   {answer!r}"
+@dataclass
+class Run:
+    """One query's way to its first token: milliseconds per stage, and what was scored."""
+
+    framework: str
+    ms: dict[str, float]  # embed, search, rerank, llm (its time to first token), first_token
+    scored: int
+    answer: str
+
+    def row(self) -> str:
+        cells = [f"{self.ms[k]:7.0f}" for k in ("embed", "search", "rerank", "llm")]
+        return (
+            f"  {self.framework:<10} " + " ".join(cells)
+            + f" {self.ms['first_token']:8.0f}   {self.scored:>2}/{K}   {self.answer[:40]!r}"
+        )  # fmt: skip
 
 
 HEADER = (
@@ -45,11 +58,14 @@ HEADER = (
 )
 
 
-def with_llama_index(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> None:
-    from llama_index.core import Document, PromptTemplate, VectorStoreIndex
+def llama_index_runs(
+    index: Any, scorer: CrossEncoderScorer, claims: Iterable[str], max_tokens: int
+) -> Iterator[Run]:
+    """Each claim through a LlamaIndex streaming query engine over ``index`` (any vector store),
+    timed by LlamaIndex's own instrumentation events."""
+    from llama_index.core import PromptTemplate
     from llama_index.core.instrumentation import get_dispatcher
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     from rerank_plugins.llama_index import RerankPostprocessor
     from rerank_plugins.testing.gemma import gemma_llama_index_llm
@@ -71,10 +87,6 @@ def with_llama_index(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> 
 
     clock = Clock()
     get_dispatcher().add_event_handler(clock)
-    index = VectorStoreIndex.from_documents(
-        [Document(text=t, id_=d) for d, t in task.docs.items()],
-        embed_model=HuggingFaceEmbedding(model_name=minilm_path()),
-    )
     engine = index.as_query_engine(
         similarity_top_k=K,
         node_postprocessors=[RerankPostprocessor(scorer=scorer, top_n=3)],
@@ -84,7 +96,7 @@ def with_llama_index(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> 
             "{question}", "{query_str}")),
     )  # fmt: skip
     engine.query("warm-up").get_response()  # first calls load and warm up; not timed
-    for claim in task.claims.values():
+    for claim in claims:
         clock.seen.clear()
         with ttft_budget(TARGET_MS, reserve_ms=RESERVE_MS):
             start = time.perf_counter()
@@ -94,37 +106,47 @@ def with_llama_index(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> 
             first_at = time.perf_counter()
             answer = first + "".join(pieces)
         ev = clock.seen
-        ms = {
+        seconds = {
             "embed": ev["EmbeddingEndEvent"] - ev["EmbeddingStartEvent"],
             "search": ev["RetrievalEndEvent"] - ev["EmbeddingEndEvent"],
             "rerank": ev["ReRankEndEvent"] - ev["ReRankStartEvent"],
             "llm": first_at - ev["ReRankEndEvent"],
             "first_token": first_at - start,
         }
-        print(row("LlamaIndex", {k: v * 1000 for k, v in ms.items()}, clock.stats["scored"],
-                  answer[:40]))  # fmt: skip
+        ms = {k: v * 1000 for k, v in seconds.items()}
+        yield Run("LlamaIndex", ms, clock.stats["scored"], answer)
 
 
-def with_langchain(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> None:
-    from langchain_classic.retrievers import ContextualCompressionRetriever
-    from langchain_core.callbacks import BaseCallbackHandler
-    from langchain_core.documents import Document
-    from langchain_core.prompts import PromptTemplate
-    from langchain_core.runnables import RunnablePassthrough
-    from langchain_core.vectorstores import InMemoryVectorStore
+def timed_embeddings() -> Any:
+    """all-MiniLM-L6-v2 as LangChain embeddings that time each query they embed (``.took``)."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
-    from rerank_plugins.testing.gemma import gemma_langchain_llm
-
     class TimedEmbeddings(HuggingFaceEmbeddings):
-        took: float = 0.0
+        took: ClassVar[float] = 0.0
 
         def embed_query(self, text: str) -> list[float]:
             started = time.perf_counter()
             out = super().embed_query(text)
             TimedEmbeddings.took = time.perf_counter() - started
             return out
+
+    return TimedEmbeddings(model_name=minilm_path())
+
+
+def langchain_runs(
+    store: Any, scorer: CrossEncoderScorer, claims: Iterable[str], max_tokens: int
+) -> Iterator[Run]:
+    """Each claim through a LangChain LCEL chain (``chain.stream``) whose retriever is ``store``'s
+    (any vector store, embedding with :func:`timed_embeddings`) behind the rerank compressor,
+    timed by LangChain's own callbacks."""
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.documents import Document
+    from langchain_core.prompts import PromptTemplate
+    from langchain_core.runnables import RunnablePassthrough
+
+    from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
+    from rerank_plugins.testing.gemma import gemma_langchain_llm
 
     class Clock(BaseCallbackHandler):
         def __init__(self) -> None:
@@ -143,10 +165,6 @@ def with_langchain(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> No
                 self.rerank_ms, self.scored = data["latency_ms"], data["scored"]
                 self.seen["reranked"] = time.perf_counter()
 
-    store = InMemoryVectorStore.from_documents(
-        [Document(t, metadata={"id": d}) for d, t in task.docs.items()],
-        TimedEmbeddings(model_name=minilm_path()),
-    )
     retriever = ContextualCompressionRetriever(
         base_compressor=RerankCompressor(scorer=scorer, top_n=3),
         base_retriever=store.as_retriever(search_kwargs={"k": K}),
@@ -161,7 +179,7 @@ def with_langchain(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> No
         | gemma_langchain_llm(max_new_tokens=max_tokens)
     )
     "".join(chain.stream("warm-up"))  # first calls load and warm up; not timed
-    for claim in task.claims.values():
+    for claim in claims:
         clock = Clock()
         with ttft_budget(TARGET_MS, reserve_ms=RESERVE_MS):
             start = time.perf_counter()
@@ -170,18 +188,23 @@ def with_langchain(task: Any, scorer: CrossEncoderScorer, max_tokens: int) -> No
             first_at = time.perf_counter()
             answer = first + "".join(pieces)
         ev = clock.seen
-        embed = TimedEmbeddings.took
-        ms = {
+        embed = type(store.embeddings).took
+        seconds = {
             "embed": embed,
             "search": ev["retrieved"] - ev["retriever_start"] - embed,
             "rerank": clock.rerank_ms / 1000,
             "llm": first_at - ev["reranked"],
             "first_token": first_at - start,
         }
-        print(row("LangChain", {k: v * 1000 for k, v in ms.items()}, clock.scored, answer[:40]))
+        yield Run("LangChain", {k: v * 1000 for k, v in seconds.items()}, clock.scored, answer)
 
 
 def main() -> None:
+    from langchain_core.documents import Document as LangChainDocument
+    from langchain_core.vectorstores import InMemoryVectorStore
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
     task = load_task(n_claims=1 if CI else 3, lookalikes=20 if CI else 30)
     # No score cache: the second framework would find the first one's scores and take 0 ms.
     scorer = CrossEncoderScorer("bundled:scifact-minilm", score_cache_size=0)
@@ -191,8 +214,18 @@ def main() -> None:
         f"{len(task.docs)} abstracts, top {K} reranked to 3, Gemma 3 270M streaming; "
         f"ttft_budget({TARGET_MS}, reserve_ms={RESERVE_MS}) per query\n{HEADER}"
     )
-    with_llama_index(task, scorer, max_tokens)
-    with_langchain(task, scorer, max_tokens)
+    index = VectorStoreIndex.from_documents(
+        [Document(text=t, id_=d) for d, t in task.docs.items()],
+        embed_model=HuggingFaceEmbedding(model_name=minilm_path()),
+    )
+    for run in llama_index_runs(index, scorer, task.claims.values(), max_tokens):
+        print(run.row())
+    store = InMemoryVectorStore.from_documents(
+        [LangChainDocument(t, metadata={"id": d}) for d, t in task.docs.items()],
+        timed_embeddings(),
+    )
+    for run in langchain_runs(store, scorer, task.claims.values(), max_tokens):
+        print(run.row())
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ SCRIPTS = (
     "retrieve_wide.py",
     "bi_vs_cross.py",
     "latency_budget.py",
+    "real_rag.py",
 )
 
 

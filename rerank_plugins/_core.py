@@ -587,16 +587,20 @@ class _Call:
         left = self.time_left()
         if left is None:
             return unit
-        fits = self.scorer.cost.fitting(left, self.works(unit)) if left > 0 else 0
-        if fits is None or fits >= len(unit):
-            return unit
-        if fits < 1:
+        cost = self.scorer.cost
+        fits = cost.fitting(left, self.works(unit)) if left > 0 else 0
+        if fits is not None and fits < 1:
             with self.lock:
                 if left > 0 and self.units == 0 and not self.relaxed:
                     self.relaxed = True
-                    self.scorer.cost.relax()  # the estimate alone said no: let it decay
+                    cost.relax()  # the estimate alone said no: let it decay (the next call probes)
                 self.budget_exhausted = True
+                self.stopped = True  # no later unit starts either: candidates go in order
             return []
+        if cost.probing:
+            return unit[:1]  # a relaxed, unmeasured estimate: probe with the least work there is
+        if fits is None or fits >= len(unit):
+            return unit
         return unit[:fits]
 
     def succeeded(

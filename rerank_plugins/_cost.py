@@ -11,16 +11,22 @@ the same estimate.
 What it learns recovers, so one slow moment (a cold start, a GC pause, one slow request) never
 stops later calls from scoring:
 
-- samples are averaged with more weight on a faster one (0.5) than on a slower one (0.3), so the
-  estimate comes back down within a few samples once the backend is fast again;
+- samples are averaged (weight 0.3), and one under half the estimate weighs 0.5, so after a slow
+  moment the estimate comes back down within a few samples once the backend is fast again,
+  while ordinary variance moves it evenly both ways (a bias towards fast samples would make
+  every estimate optimistic);
 - each time the estimate alone refuses work that nothing has measured since (the core: a call
   that would score nothing; the batcher: a request none of whose pairs ran), it is quartered
   (:meth:`CostModel.relax`): an estimate that only ever says "no" is never measured again, so
   it must decay until some work is tried (after a 100x slow moment, the fourth call tries again);
-- the margin a fit needs is learned too: 1 plus twice the running mean of each sample's relative
-  distance from the estimate (1.0 for a steady backend, up to 2.0 for an erratic one), so a noisy
-  CPU gets room and a steady API does not lose work to a fixed safety factor; being relative, one
-  outlier of any size adds at most 0.5 and is forgotten within a few samples.
+- the margin a fit needs is learned too: a running 98th percentile of how far a sample came out
+  above the estimate (each sample above the margin raises it by 0.245, each one below lowers it
+  by 0.005; between 1.0 and 2.0, starting at 1.5). A steady backend comes down to 1.0, a CPU
+  whose passes vary gets the room its variance needs (about 1 pass in 50 overruns its
+  estimate), and one outlier of any size raises it by a quarter at most, forgotten within some
+  fifty samples;
+- after a relaxation the next work is a probe (:attr:`CostModel.probing`): one text, one pair,
+  the least there is, so that probing an estimate that was right costs as little as possible.
 """
 
 from __future__ import annotations
@@ -42,20 +48,27 @@ class CostModel:
     True
     >>> cost.observe(10, 1.0); cost.expected(4)
     0.4
-    >>> cost.fitting(1.0, [3, 3, 3, 3])  # leading works that fit in 1 s
-    3
+    >>> cost.margin  # before samples have taught one
+    1.5
+    >>> cost.fitting(1.0, [3, 3, 3, 3])  # leading works that fit in 1 s, with the margin
+    2
     """
 
-    FASTER_WEIGHT = 0.5
-    SLOWER_WEIGHT = 0.3
-    DEVIATION_WEIGHT = 0.25
+    WEIGHT = 0.3
+    RECOVERY_WEIGHT = 0.5
+    MARGIN_QUANTILE = 0.98
+    MARGIN_STEP = 0.25
+    FIRST_MARGIN = 1.5
+    """The margin before samples have taught one: room for the variance nothing has measured
+    yet (at 1.0, the first calls after a warm-up overran tight budgets by a pass or two)."""
     RELAX = 0.25
     MAX_MARGIN = 2.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._per_work: float | None = None
-        self._deviation = 0.0  # running mean of |sample - estimate| / max(sample, estimate)
+        self._margin_now = self.FIRST_MARGIN  # running MARGIN_QUANTILE of sample / estimate
+        self._relaxed = False
         self.samples = 0
         """Samples learned so far (units, passes or calls)."""
 
@@ -66,14 +79,22 @@ class CostModel:
             return self._per_work
 
     @property
+    def probing(self) -> bool:
+        """Whether the estimate was relaxed and nothing has measured it since: the next work is a
+        probe, and should be as small as it can be (one text, one pair), so that a probe of an
+        estimate that was right costs as little as possible."""
+        with self._lock:
+            return self._relaxed
+
+    @property
     def margin(self) -> float:
-        """What an expected time is multiplied by before it is compared with the time left:
-        1 + twice the samples' mean relative deviation, at most :attr:`MAX_MARGIN`."""
+        """What an expected time is multiplied by before it is compared with the time left: a
+        running :attr:`MARGIN_QUANTILE` of sample / estimate, from 1.0 to :attr:`MAX_MARGIN`."""
         with self._lock:
             return self._margin()
 
     def _margin(self) -> float:
-        return min(self.MAX_MARGIN, 1.0 + 2.0 * self._deviation)
+        return self._margin_now
 
     def expected(self, work: float) -> float | None:
         """Seconds ``work`` is expected to take (``None``: nothing measured yet)."""
@@ -114,23 +135,31 @@ class CostModel:
             if prev is None:
                 self._per_work = sample
                 return
-            weight = self.FASTER_WEIGHT if sample < prev else self.SLOWER_WEIGHT
+            if self._relaxed:
+                # The estimate was lowered on purpose, unmeasured: how far this sample lands
+                # above it says nothing about the backend's variance.
+                self._relaxed = False
+            else:
+                ratio = sample / prev if prev > 0 else 1.0
+                q, step = self.MARGIN_QUANTILE, self.MARGIN_STEP
+                above = ratio > self._margin_now + 1e-9
+                moved = self._margin_now + (step * q if above else -step * (1 - q))
+                self._margin_now = min(self.MAX_MARGIN, max(1.0, moved))
+            weight = self.RECOVERY_WEIGHT if sample < prev / 2 else self.WEIGHT
             self._per_work = (1.0 - weight) * prev + weight * sample
-            k = self.DEVIATION_WEIGHT
-            distance = abs(sample - prev) / max(sample, prev) if max(sample, prev) > 0 else 0.0
-            self._deviation = (1.0 - k) * self._deviation + k * distance
 
     def relax(self) -> None:
         """Quarter the estimate: it alone refused work that nothing measured since."""
         with self._lock:
             if self._per_work is not None:
                 self._per_work *= self.RELAX
+                self._relaxed = True
 
     def reset(self) -> None:
         """Forget what was learned (the next work measures afresh)."""
         with self._lock:
             self._per_work = None
-            self._deviation = 0.0
+            self._margin_now = self.FIRST_MARGIN
 
     def __repr__(self) -> str:
         with self._lock:

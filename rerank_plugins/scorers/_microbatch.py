@@ -102,6 +102,7 @@ class MicroBatcher:
         self._queue: list[_Request] = []
         self._active = 0
         self._helpers: Executor | None = None
+        self._running_work = 0  # padded tokens of the passes executing now, on every lane
         self.passes = 0
         """Forward passes run so far (all callers together)."""
 
@@ -222,7 +223,10 @@ class MicroBatcher:
         batch = [pool[j] for j in first]
         for req, i in batch:
             req.todo.discard(i)
-        return self._within_deadlines(batch)
+        kept = self._within_deadlines(batch)
+        if kept:  # running from now on, as far as the next pass planned is concerned
+            self._running_work += max(len(req.pairs[i]) for req, i in kept) * len(kept)
+        return kept
 
     def _within_deadlines(self, batch: list[tuple[_Request, int]]) -> list[tuple[_Request, int]]:
         """Cut the pass to the pairs every request in it expects to see finish in time.
@@ -240,17 +244,20 @@ class MicroBatcher:
         """
         kept: list[tuple[_Request, int]] = []
         width = 0
+        others = self._running_work
         for req, i in batch:
             wider = max(width, len(req.pairs[i]))
-            work = wider * (len(kept) + 1)
+            work = _shared(wider * (len(kept) + 1), others)
             carried = {id(r): r for r, _ in kept} | {id(req): req}
             if not all(self.cost.fits(r.deadline, work) for r in carried.values()):
                 break
             kept.append((req, i))
             width = wider
+            if self.cost.probing:
+                break  # a relaxed, unmeasured estimate: probe with one pair
         ran = {id(r) for r, _ in kept}
         for req, i in batch[len(kept) :]:
-            if req.error is None and self.cost.fits(req.deadline, len(req.pairs[i])):
+            if req.error is None and self.cost.fits(req.deadline, _shared(len(req.pairs[i]), 0)):
                 req.todo.add(i)  # a later pass may still take it
                 continue
             req.pending.discard(i)
@@ -274,6 +281,9 @@ class MicroBatcher:
     def _execute(self, batch: list[tuple[_Request, int]]) -> None:
         if not batch:
             return
+        work = max(len(req.pairs[i]) for req, i in batch) * len(batch)
+        with self._cond:  # _next_batch counted this pass as running already
+            others = self._running_work - work
         started = time.monotonic()
         try:
             rows = self._forward([req.pairs[i] for req, i in batch])
@@ -281,6 +291,7 @@ class MicroBatcher:
                 raise RuntimeError(f"forward returned {len(rows)} rows for {len(batch)} pairs")
         except BaseException as exc:
             with self._cond:
+                self._running_work -= work
                 for req in {id(r): r for r, _ in batch}.values():
                     if req.error is None:
                         req.error = exc
@@ -289,8 +300,9 @@ class MicroBatcher:
                 self._cond.notify_all()
             raise
         seconds = time.monotonic() - started
-        self.cost.observe(max(len(req.pairs[i]) for req, i in batch) * len(batch), seconds)
+        self.cost.observe(_shared(work, others), seconds)
         with self._cond:
+            self._running_work -= work
             self.passes += 1
             for (req, i), row in zip(batch, rows, strict=True):
                 req.scores[i] = row
@@ -298,3 +310,12 @@ class MicroBatcher:
                 if req.done and req in self._queue:
                     self._queue.remove(req)
             self._cond.notify_all()
+
+
+def _shared(work: int, others: int) -> int:
+    """The work a pass of ``work`` padded tokens costs while passes of ``others`` tokens run on
+    other lanes: lanes share the cores, so a pass overlapping another of its size takes about
+    twice as long (it is charged its own work plus the overlap, at most its own again). The
+    pass's time is learned as this much work, and admitted as this much, so the one cost model
+    stays per token whether passes run alone or side by side."""
+    return work + min(others, work)

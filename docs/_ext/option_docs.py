@@ -55,3 +55,10 @@ class OptionDocs(griffe.Extension):
             default = _default_of(node.value)
             if default is not None:
                 attr.value = default  # rendered `top_n: int | None = None`, not the field() call
+
+    def on_function_instance(self, *, node: Any, func: griffe.Function, **kwargs: Any) -> None:
+        """A per-call override defaults to the reranker's own option (the private ``_UNSET``
+        sentinel in the source): render it as that option, ``top_n: int | None = self.top_n``."""
+        for param in func.parameters:
+            if str(param.default) == "_UNSET":
+                param.default = f"self.{param.name}"

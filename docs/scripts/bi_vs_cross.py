@@ -1,72 +1,37 @@
 """Bi-encoders and cross-encoders: what each reads, what each costs, what each gets right.
 
-Times, on this machine, the bi-encoder's work per query (embed the query, search the corpus) and
-the cross-encoder's (read 20 (claim, abstract) pairs), and the corpus indexing the bi-encoder
-pays once; and takes P@3 and nDCG@10 of each on the same claims. Writes
-``docs/assets/tables/bi-vs-cross.md``.
+Takes P@3 and nDCG@10 of each on the same claims, and what each costs from the one latency run
+the docs trust (``benchmarks/bench_local.py``, its record ``benchmarks/results/bench_local.json``,
+shown on the "Fast local reranking" page): the bi-encoder's work per query (embed the query,
+search the corpus), the corpus indexing it pays once, and the cross-encoder's 20 pairs at the
+bundled model's settings. No timing of its own. Writes ``docs/assets/tables/bi-vs-cross.md``.
 
 Run: ``python docs/scripts/bi_vs_cross.py`` (bundled SciFact dev claims and bundled reranker).
 """
 
 from __future__ import annotations
 
-import time
+import json
 
 import _common as c
 
 K = 20
 
 
+BENCH = c.ROOT / "benchmarks" / "results" / "bench_local.json"
+DEFAULT_ROW = "CrossEncoderScorer torch @256 windows"  # the bundled model's settings, fp32
+
+
 def main() -> None:
-    import numpy as np
-
-    from rerank_plugins import Reranker
-    from rerank_plugins.evaluation.retrieval import DenseRetriever
-
     p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--timed-queries", type=int, default=8, help="claims timed")
     args = p.parse_args()
-    c.setup_threads(args)
     data = c.load_data(args)
     hits = c.first_stage(data, K)
     raw = c.rerank_scores(args, data, hits, K)
-    timed = data.dev[: args.timed_queries]
-
-    retriever = DenseRetriever(data.dataset.corpus)
-    emb = retriever.index(progress=False)
-    encoder = retriever.encoder
-    encoder.encode(["warm up"], normalize_embeddings=True)
-    reranker = Reranker(c.scorer(args))
-    first = timed[0]
-    reranker.rerank(data.dataset.queries[first], [data.dataset.document_text(hits[first][0][0])])
-    # Each claim's three steps are timed back to back, twice; the faster run of each is kept
-    # (the machine is shared: the minimum is the best estimate of the work itself).
-    best: dict[tuple[str, str], float] = {}
-
-    def keep(step: str, qid: str, ms: float) -> None:
-        best[step, qid] = min(ms, best.get((step, qid), ms))
-
-    for _ in range(c.REPEATS):
-        for qid in timed:
-            t0 = time.perf_counter()
-            q = encoder.encode([data.dataset.queries[qid]], normalize_embeddings=True)
-            t1 = time.perf_counter()
-            scores = q @ emb.T
-            np.argpartition(-scores[0], K)[:K]
-            t2 = time.perf_counter()
-            texts = [data.dataset.document_text(d) for d, _ in hits[qid]]
-            reranker.rerank(data.dataset.queries[qid], texts)
-            t3 = time.perf_counter()
-            keep("embed", qid, (t1 - t0) * 1000)
-            keep("search", qid, (t2 - t1) * 1000)
-            keep("rerank", qid, (t3 - t2) * 1000)
-    embed_ms = [best["embed", q] for q in timed]
-    search_ms = [best["search", q] for q in timed]
-    ce_ms = [best["rerank", q] for q in timed]
-    sample = [data.dataset.document_text(d) for d in list(data.dataset.corpus)[:256]]
-    t0 = time.perf_counter()
-    encoder.encode(sample, batch_size=64, normalize_embeddings=True)
-    index_ms_per_doc = (time.perf_counter() - t0) * 1000 / len(sample)
+    bench = json.loads(BENCH.read_text())
+    first_stage = bench["first_stage"]
+    rerank_ms = bench["latency"][DEFAULT_ROW]["p50_ms"]
+    index_ms_per_doc = first_stage["corpus_ms_per_document"]
 
     before = {q: [d for d, _ in hits[q]] for q in data.dev}
     after = {q: c.rerank_order(before[q], raw[q]) for q in data.dev}
@@ -95,9 +60,10 @@ def main() -> None:
         ["forward passes per query", "1 (the query)", f"{K} (one per candidate)"],
         [
             "latency per query, p50",
-            f"{c.percentile(embed_ms, 0.5):.0f} ms embed + "
-            f"{c.percentile(search_ms, 0.5):.1f} ms search of {n_docs}",
-            f"{c.percentile(ce_ms, 0.5):.0f} ms for {K} candidates",
+            f"{first_stage['embed_p50_ms']:.0f} ms embed + "
+            f"{first_stage['search_p50_ms']:.1f} ms search of {n_docs}",
+            f"{rerank_ms:.0f} ms for {K} candidates (fp32 PyTorch; faster runtimes on the "
+            f"latency page)",
         ],
         ["can search a whole corpus", "yes", f"no: {n_docs} passes per query"],
         [
@@ -109,9 +75,12 @@ def main() -> None:
     ]
     path = args.out / "tables" / "bi-vs-cross.md"
     table = c.write_table(path, ["", "bi-encoder (first stage)", "cross-encoder (reranker)"], rows)
+    machine = bench["machine"]
     note = (
-        f"\nLatency: median over {len(timed)} claims of the faster of {c.REPEATS} runs each. "
-        f"{c.machine_note()}\n"
+        f"\nCosts: from the one latency run of [Fast local reranking](../guides/performance.md) "
+        f"(`{bench['command']}`, {bench['inputs']['queries']} claims, {machine['cpu']}, "
+        f"{machine['cores']} cores, load average {machine['load_before'][0]:.1f} before the "
+        f"run), not timed again here.\n"
     )
     path.write_text(table + note)
     print(f"{data.source}\n{table}{note}")

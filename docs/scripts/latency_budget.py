@@ -1,11 +1,12 @@
 """The latency budget before the first token: what ``budget_ms`` buys, measured.
 
-Reranks each timed claim's top 20 through ``Reranker(scorer, budget_ms=..., blend=0.5)`` for a
+Reranks each timed claim's top 20 through ``Reranker(scorer, budget_ms=...)`` for a
 range of budgets and records the wall-clock time of the call, how many candidates were scored in
 time, and P@3 of the result (unscored candidates follow in retrieval order, as the contract
-says). Also times the first stage (embed the query, search the corpus), so that the page can
-show the whole time spent before the LLM is called. Writes ``docs/assets/latency-budget.png``
-and ``docs/assets/tables/latency-budget.md``.
+says). The first stage's time (embed the query, search the corpus), shown beside it so that the
+page can show the whole time before the LLM is called, is the one latency run's
+(``benchmarks/results/bench_local.json``, on the "Fast local reranking" page), not timed here.
+Writes ``docs/assets/latency-budget.png`` and ``docs/assets/tables/latency-budget.md``.
 
 Run: ``python docs/scripts/latency_budget.py`` (bundled SciFact dev claims and bundled reranker).
 """
@@ -13,7 +14,7 @@ Run: ``python docs/scripts/latency_budget.py`` (bundled SciFact dev claims and b
 from __future__ import annotations
 
 import argparse
-import time
+import json
 
 import _common as c
 
@@ -24,7 +25,6 @@ SHARES = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)
 
 def main() -> None:
     from rerank_plugins import Reranker
-    from rerank_plugins.evaluation.retrieval import DenseRetriever
 
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--timed-queries", type=int, default=8, help="claims timed per budget")
@@ -35,13 +35,8 @@ def main() -> None:
     hits = c.first_stage(data, K)
     timed = data.dev[: args.timed_queries]
 
-    retriever = DenseRetriever(data.dataset.corpus)
-    retriever.search({"w": "warm up"}, k=K, progress=False)
-    first_stage_ms = []
-    for qid in timed:
-        t0 = time.perf_counter()
-        retriever.search({qid: data.dataset.queries[qid]}, k=K, progress=False)
-        first_stage_ms.append((time.perf_counter() - t0) * 1000)
+    bench = json.loads((c.ROOT / "benchmarks" / "results" / "bench_local.json").read_text())
+    fs = bench["first_stage"]["first_stage_p50_ms"]
 
     from rerank_plugins import CrossEncoderScorer
 
@@ -60,7 +55,7 @@ def main() -> None:
     rows, series = [], []
     budgets: list[float | None] = [None]
     for budget in budgets:
-        reranker = Reranker(scorer, budget_ms=budget, blend=c.BLEND)
+        reranker = Reranker(scorer, budget_ms=budget)
         ms, scored, p3, ran_out = [], [], [], 0
         for qid in timed:
             result = reranker.rerank(
@@ -108,10 +103,10 @@ def main() -> None:
         "P@3",
     ]
     table = c.write_table(args.out / "tables" / "latency-budget.md", header, rows)
-    fs = c.percentile(first_stage_ms, 0.5)
     extra = (
         f"\nFirst stage (embed the claim, search {len(data.dataset.corpus)} abstracts): "
-        f"p50 {fs:.0f} ms. P@3 of the first stage alone on these claims: {p3_first:.3f}. "
+        f"p50 {fs:.0f} ms, from the latency page's run ({bench['machine']['cpu']}). "
+        f"P@3 of the first stage alone on these claims: {p3_first:.3f}. "
         f"{len(timed)} claims, batches of {args.batch_size} pairs. {c.machine_note()}\n"
     )
     (args.out / "tables" / "latency-budget.md").write_text(table + extra)

@@ -137,7 +137,7 @@ def langchain_runs(
     store: Any, scorer: CrossEncoderScorer, claims: Iterable[str], max_tokens: int
 ) -> Iterator[Run]:
     """Each claim through a LangChain LCEL chain (``chain.stream``) whose retriever is ``store``'s
-    (any vector store, embedding with :func:`timed_embeddings`) behind the rerank compressor,
+    (any vector store, embedding with ``timed_embeddings()``) behind the rerank compressor,
     timed by LangChain's own callbacks."""
     from langchain_classic.retrievers import ContextualCompressionRetriever
     from langchain_core.callbacks import BaseCallbackHandler

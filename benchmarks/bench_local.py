@@ -83,7 +83,25 @@ GOALS = {
     "floor_ratio": 1.5,
     "default_p50_ms": 400.0,
 }
-PRECISION = {"torch": "fp32", "onnx": "fp32", "torch-bf16": "bf16", "onnx-int8": "int8"}
+PRECISION = {
+    "torch": "fp32",
+    "onnx": "fp32",
+    "openvino": "fp32",
+    "torch-bf16": "bf16",
+    "openvino-bf16": "bf16",
+    "onnx-int8": "int8",
+}
+
+
+def runtimes_here() -> list[str]:
+    """Every runtime this machine runs (OpenVINO bf16 needs bf16 units)."""
+    from rerank_plugins.scorers._openvino import has_bf16
+
+    return [rt for rt in RUNTIMES if rt != "openvino-bf16" or has_bf16()]
+
+
+FAST_RUNTIMES = ("torch", "torch-bf16", "onnx-int8", "openvino-bf16")
+"""Runtimes also timed at the bundled model's own settings, and compared on quality."""
 
 
 @dataclass(frozen=True)
@@ -692,6 +710,40 @@ def hardware_floor(
     }
 
 
+def where_time_goes_openvino(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:
+    """Tokenization, padding, and OpenVINO's per-operator profile (``PERF_COUNT``)."""
+    import openvino as ov
+
+    engine = scorer._ready()
+    core = ov.Core()
+    config = {
+        "INFERENCE_PRECISION_HINT": "bf16" if scorer.runtime == "openvino-bf16" else "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "PERF_COUNT": True,
+    }
+    compiled = core.compile_model(core.read_model(str(_onnx_path(scorer))), "CPU", config)
+    request = compiled.create_infer_request()
+    names = [port.get_any_name() for port in compiled.inputs]
+    tokenize_s = run_s = 0.0
+    real = padded = 0
+    by_op: dict[str, float] = {}
+    for seconds, chosen, arrays in passes(engine, queries):
+        tokenize_s += seconds
+        real += sum(len(p) for p in chosen)
+        padded += arrays["input_ids"].size
+        run_s += timed(lambda a=arrays: request.infer({n: a[n] for n in names}))[0]
+        for info in request.profiling_info:
+            by_op[info.node_type] = by_op.get(info.node_type, 0.0) + info.real_time.total_seconds()
+    total_ops = sum(by_op.values()) or 1.0
+    top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "tokenize_ms_per_query": tokenize_s / len(queries) * 1000,
+        "forward_ms_per_query": run_s / len(queries) * 1000,
+        "padding_overhead": padded / real - 1.0,
+        "operator_share": {op: sec / total_ops for op, sec in top},
+    }
+
+
 def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:
     """Tokenization, padding, and PyTorch's per-operator profile of the fastest path."""
     import torch
@@ -918,9 +970,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quality-runtimes",
         nargs="+",
-        default=["torch", "torch-bf16", "onnx-int8"],
+        default=None,
         help="runtimes compared on --quality-queries, with the bundled model's own settings; the "
-        "first is the reference (default: torch torch-bf16 onnx-int8)",
+        "first is the reference (default: torch, torch-bf16, onnx-int8 and, where the CPU has "
+        "bf16 units, openvino-bf16)",
     )
     parser.add_argument(
         "--quality-queries",
@@ -962,13 +1015,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     systems: dict[str, Ranker] = {}
     scorers: dict[str, CrossEncoderScorer] = {}
-    for runtime in RUNTIMES:
+    here = runtimes_here()
+    if args.quality_runtimes is None:
+        args.quality_runtimes = [rt for rt in FAST_RUNTIMES if rt in here]
+    for runtime in here:
         rank, scorer = ours(folder, runtime, args.work)
         systems[f"CrossEncoderScorer {runtime}"] = rank
         scorers[runtime] = scorer
     own, recommended = model_settings()
     own_settings = f"@{own}" + (" windows" if recommended.get("long_passages") == "windows" else "")
-    for runtime in ("torch", "torch-bf16", "onnx-int8"):
+    for runtime in (rt for rt in FAST_RUNTIMES if rt in here):
         systems[f"CrossEncoderScorer {runtime} @{own}"] = ours(
             folder, runtime, args.work, max_length=own, long_passages="truncate"
         )[0]
@@ -1046,6 +1102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["where_time_goes"] = (
         where_time_goes(scorers[runtime], few)
         if runtime.startswith("onnx")
+        else where_time_goes_openvino(scorers[runtime], few)
+        if runtime.startswith("openvino")
         else where_time_goes_torch(scorers[runtime], few)
     )
     report["machine"] = {

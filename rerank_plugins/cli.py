@@ -115,7 +115,8 @@ def _add_run_options(
         metavar="KEY=VALUE",
         help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu); "
         "a local cross-encoder runs on runtime=torch (fp32, the same figures on every machine) "
-        "unless runtime=auto, torch-bf16, onnx or onnx-int8 is given here",
+        "unless runtime=auto or another runtime (torch-bf16, onnx, onnx-int8, openvino, "
+        "openvino-bf16) is given here",
     )
     _add_contract_options(p, {"blend": blend_default})
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")

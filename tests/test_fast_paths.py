@@ -1,10 +1,12 @@
 """CrossEncoderScorer's fast paths on real weights: PyTorch bf16, ONNX Runtime fp32 and int8,
-``runtime="auto"``, batching, truncation, the score cache and micro-batching of concurrent calls.
+OpenVINO fp32 and bf16, ``runtime="auto"``, batching, truncation, the score cache and micro-batching of concurrent calls.
 
 Tolerances (raw logits, the tiny seeded-head model of ``conftest.py``): the torch runtime matches
-``CrossEncoder.predict`` within 1e-5; ONNX fp32 within 1e-4; bf16 and ONNX int8 within 0.05. A
-pair's score alone and in a batch of others: within 1e-5 (fp32), 0.03 (bf16: kernels pick other
-blockings for other shapes), exactly (int8, one pair per pass). Ranking fidelity of the fast paths
+``CrossEncoder.predict`` within 1e-5; ONNX and OpenVINO fp32 within 1e-4; bf16 (PyTorch or
+OpenVINO) and ONNX int8 within 0.05. A pair's score alone and in a batch of others: within 1e-5
+(PyTorch fp32), 1e-4 (ONNX and OpenVINO fp32), 0.03 (bf16: kernels pick other blockings for other
+shapes), exactly (int8, one pair per pass). OpenVINO bf16 runs only where the CPU has bf16 units
+(skipped elsewhere, with the reason). Ranking fidelity of the fast paths
 on real claims is measured by ``benchmarks/bench_local.py``.
 """
 
@@ -32,8 +34,29 @@ TEXTS = [
     "",
     "Résumé: l'aspirine réduit le risque d'infarctus — 阿司匹林",
 ]
-TOLERANCE = {"torch": 1e-5, "torch-bf16": 0.05, "onnx": 1e-4, "onnx-int8": 0.05}
-ALONE_VS_BATCH = {"torch": 1e-5, "torch-bf16": 0.03, "onnx": 1e-4, "onnx-int8": 0.0}
+TOLERANCE = {
+    "torch": 1e-5, "torch-bf16": 0.05, "onnx": 1e-4, "onnx-int8": 0.05,
+    "openvino": 1e-4, "openvino-bf16": 0.05,
+}  # fmt: skip
+ALONE_VS_BATCH = {
+    "torch": 1e-5, "torch-bf16": 0.03, "onnx": 1e-4, "onnx-int8": 0.0,
+    "openvino": 1e-4, "openvino-bf16": 0.03,
+}  # fmt: skip
+
+
+def _cpu_has_bf16() -> bool:
+    from rerank_plugins.scorers._openvino import has_bf16
+
+    return has_bf16()
+
+
+NEEDS_BF16 = pytest.mark.skipif(
+    not _cpu_has_bf16(), reason="OpenVINO bf16 needs a CPU with bf16 units (AMX/AVX-512-BF16)"
+)
+EVERY_RUNTIME = [
+    "torch", "torch-bf16", "onnx", "onnx-int8", "openvino",
+    pytest.param("openvino-bf16", marks=NEEDS_BF16),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +79,7 @@ def reference(encoder: object, query: str, texts: list[str]) -> list[float]:
     return [float(x) for x in logits.reshape(-1)]
 
 
-@pytest.mark.parametrize("runtime", ["torch", "torch-bf16", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("runtime", EVERY_RUNTIME)
 def test_each_runtime_scores_close_to_the_torch_reference(
     runtime, loaded_cross_encoder, export_dir
 ):
@@ -69,7 +92,7 @@ def test_each_runtime_scores_close_to_the_torch_reference(
         assert g == pytest.approx(w, abs=TOLERANCE[runtime])
 
 
-@pytest.mark.parametrize("runtime", ["torch", "torch-bf16", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("runtime", EVERY_RUNTIME)
 def test_a_pairs_score_is_the_same_alone_and_in_a_batch(runtime, loaded_cross_encoder, export_dir):
     scorer = make(runtime, loaded_cross_encoder, export_dir, score_cache_size=0)
     texts = [*TEXTS, *(f"{t} (variant {i})" for i, t in enumerate(TEXTS))]
@@ -80,10 +103,13 @@ def test_a_pairs_score_is_the_same_alone_and_in_a_batch(runtime, loaded_cross_en
         assert alone == pytest.approx(score, abs=ALONE_VS_BATCH[runtime])
 
 
-def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(loaded_cross_encoder, export_dir):
+@pytest.mark.parametrize("runtime", ["torch-bf16", pytest.param("openvino-bf16", marks=NEEDS_BF16)])
+def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(
+    runtime, loaded_cross_encoder, export_dir
+):
     import torch
 
-    scorer = make("torch-bf16", loaded_cross_encoder, export_dir, score_cache_size=0)
+    scorer = make(runtime, loaded_cross_encoder, export_dir, score_cache_size=0)
     scores = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
     assert next(loaded_cross_encoder.model.parameters()).dtype == torch.float32
     # A bf16 head would put every logit on bf16's grid (8 bits of mantissa); the fp32 head does not.
@@ -94,9 +120,12 @@ def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(loaded_cross_e
 def test_auto_picks_from_what_the_machine_offers(loaded_cross_encoder, export_dir):
     from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
 
-    assert choose_runtime("cpu", frozenset({"avx512_bf16"})) == "torch-bf16"
-    assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"})) == "torch-bf16"
-    assert choose_runtime("cpu", frozenset({"avx2", "avx512_vnni"})) == "torch"
+    assert choose_runtime("cpu", frozenset({"avx512_bf16"}), openvino=False) == "torch-bf16"
+    assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"}), openvino=False) == (
+        "torch-bf16"
+    )
+    assert choose_runtime("cpu", frozenset({"avx512_bf16"}), openvino=True) == "openvino-bf16"
+    assert choose_runtime("cpu", frozenset({"avx2", "avx512_vnni"}), openvino=True) == "torch"
     assert choose_runtime("mps") == "torch"
     scorer = make("auto", loaded_cross_encoder, export_dir)
     assert scorer.runtime == "auto" and "runtime='auto'" in repr(scorer)
@@ -405,10 +434,11 @@ def test_a_tokenizer_without_a_pair_template_is_a_configuration_error():
     [
         (
             {"runtime": "fast"},
-            "runtime must be 'auto' or one of 'torch', 'torch-bf16', 'onnx', 'onnx-int8', got "
-            "'fast'",
+            "runtime must be 'auto' or one of 'torch', 'torch-bf16', 'onnx', 'onnx-int8', "
+            "'openvino', 'openvino-bf16', got 'fast'",
         ),
         ({"runtime": "onnx", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
+        ({"runtime": "openvino-bf16", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
         ({"max_batch_tokens": 0}, "max_batch_tokens must be a positive integer, got 0"),
         ({"threads": 0}, "threads must be a positive integer, got 0"),
         ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0"),

@@ -43,7 +43,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx-windows")
 
 
-@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8", "openvino"])
 def test_short_passages_score_exactly_as_truncation(runtime, loaded_cross_encoder, export_dir):
     truncating = make(
         runtime, loaded_cross_encoder, export_dir, long_passages="truncate", score_cache_size=0
@@ -56,7 +56,7 @@ def test_short_passages_score_exactly_as_truncation(runtime, loaded_cross_encode
     assert a == b
 
 
-@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8"])
+@pytest.mark.parametrize("runtime", ["torch", "onnx", "onnx-int8", "openvino"])
 def test_a_long_passage_keeps_its_best_window(runtime, loaded_cross_encoder, export_dir):
     scorer = make(
         runtime, loaded_cross_encoder, export_dir, long_passages="windows", max_windows=8,

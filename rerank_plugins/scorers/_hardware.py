@@ -5,7 +5,9 @@ same machine, and its scores are reproducible there); ``benchmarks/bench_local.p
 
 - a CUDA device: ``"torch-bf16"`` where the GPU does bf16 (Ampere and later), else ``"torch"``;
 - a CPU with AMX-BF16 or AVX-512-BF16 (Intel Xeon 4th generation and later, Cooper Lake; AMD
-  Zen 4 and later): ``"torch-bf16"``, bf16 matrix products in hardware, batched;
+  Zen 4 and later): ``"openvino-bf16"`` where OpenVINO is installed (the ``fast`` extra), else
+  ``"torch-bf16"``: bf16 matrix products in hardware, batched, both within bf16's tolerance of
+  fp32 (OpenVINO's fused kernels are the faster of the two where the benchmark ran them);
 - any other CPU or device: ``"torch"`` (fp32), the reference.
 
 ``"onnx-int8"`` is never picked: dynamic int8 quantisation scales activations per pass, so it runs
@@ -21,7 +23,7 @@ import functools
 import platform
 from pathlib import Path
 
-__all__ = ["AutoChoice", "choose_runtime", "cpu_flags", "cpu_name"]
+__all__ = ["AutoChoice", "choose_runtime", "cpu_flags", "cpu_name", "has_openvino"]
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 """CPU flags (as Linux names them) that mean bf16 matrix products run in hardware."""
@@ -64,10 +66,23 @@ class AutoChoice(str):
         return choice
 
 
-def choose_runtime(device: str, flags: frozenset[str] | None = None) -> AutoChoice:
+def has_openvino() -> bool:
+    """Whether OpenVINO can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def choose_runtime(
+    device: str, flags: frozenset[str] | None = None, *, openvino: bool | None = None
+) -> AutoChoice:
     """The runtime ``"auto"`` resolves to for a model on ``device`` (``"cpu"``, ``"cuda:0"``...).
 
-    >>> choose_runtime("cpu", frozenset({"avx2", "amx_bf16"}))
+    ``flags`` and ``openvino`` (whether OpenVINO is installed) default to this machine's.
+
+    >>> choose_runtime("cpu", frozenset({"avx2", "amx_bf16"}), openvino=True)
+    'openvino-bf16'
+    >>> choose_runtime("cpu", frozenset({"avx2", "amx_bf16"}), openvino=False)
     'torch-bf16'
     >>> choose_runtime("cpu", frozenset({"avx2"})).why
     'no bf16 matrix units on this CPU (amx_bf16, avx512_bf16): fp32'
@@ -84,5 +99,7 @@ def choose_runtime(device: str, flags: frozenset[str] | None = None) -> AutoChoi
     flags = cpu_flags() if flags is None else flags
     found = [flag for flag in BF16_FLAGS if flag in flags]
     if found:
+        if has_openvino() if openvino is None else openvino:
+            return AutoChoice("openvino-bf16", f"a CPU with {found[0]}, OpenVINO installed")
         return AutoChoice("torch-bf16", f"a CPU with {found[0]}")
     return AutoChoice("torch", f"no bf16 matrix units on this CPU ({', '.join(BF16_FLAGS)}): fp32")

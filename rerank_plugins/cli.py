@@ -27,10 +27,21 @@ from typing import Any
 
 from rerank_plugins._core import OPTION_NAMES, RerankOptions
 from rerank_plugins._exceptions import ConfigurationError, RerankError
+from rerank_plugins._scorer import Scorer
 
 __all__ = ["build_parser", "main"]
 
 _PROG = "rerank-plugins"
+
+_RUNTIME_DEFAULTS = {
+    "torch": "fp32, the reference: the same figures on every machine",
+    "auto": "bf16 where the CPU has bf16 units, within the measured tolerance of fp32; "
+    "fp32 elsewhere",
+}
+"""What each command's default runtime for a local cross-encoder means. ``eval`` measures on the
+fp32 reference, so a published figure reproduces on any machine; ``demo`` shows the pipeline as a
+user would run it, on the runtime ``"auto"`` picks (on a 2-core CPU with bf16 units, well under
+half the time of fp32; its development figures are in the performance guide's fidelity table)."""
 
 
 def _positive_int(text: str) -> int:
@@ -98,7 +109,11 @@ def _add_contract_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) 
 
 
 def _add_run_options(
-    p: argparse.ArgumentParser, *, reranker_default: str, blend_default: float | None = None
+    p: argparse.ArgumentParser,
+    *,
+    reranker_default: str,
+    runtime_default: str,
+    blend_default: float | None = None,
 ) -> None:
     p.add_argument(
         "--reranker",
@@ -114,9 +129,9 @@ def _add_run_options(
         default=[],
         metavar="KEY=VALUE",
         help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu); "
-        "a local cross-encoder runs on runtime=torch (fp32, the same figures on every machine) "
-        "unless runtime=auto or another runtime (torch-bf16, onnx, onnx-int8, openvino, "
-        "openvino-bf16) is given here",
+        f"a local cross-encoder runs on runtime={runtime_default} "
+        f"({_RUNTIME_DEFAULTS[runtime_default]}) unless another runtime (auto, torch, torch-bf16, "
+        "onnx, onnx-int8, openvino, openvino-bf16) is given here",
     )
     _add_contract_options(p, {"blend": blend_default})
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
@@ -168,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         "choose recipes and defaults here), fit (train without validation)",
     )
     ev.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
-    _add_run_options(ev, reranker_default=DEFAULT_RERANKER, blend_default=DEFAULT_BLEND)
+    _add_run_options(
+        ev, reranker_default=DEFAULT_RERANKER, runtime_default="torch", blend_default=DEFAULT_BLEND
+    )
     demo = sub.add_parser(
         "demo",
         help="the offline demo on bundled SciFact claims",
@@ -176,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the package; print both top-3s side by side and the P@3 lift with its significance.",
     )
     demo.add_argument("--out", metavar="DIR", help="also write the reports into DIR")
-    _add_run_options(demo, reranker_default=DEFAULT_RERANKER, blend_default=DEFAULT_BLEND)
+    _add_run_options(
+        demo, reranker_default=DEFAULT_RERANKER, runtime_default="auto", blend_default=DEFAULT_BLEND
+    )
     sub.add_parser(
         "train",
         help="fine-tune a reranker (rerank-plugins train --help)",
@@ -193,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _train(args_list[1:])
     args = build_parser().parse_args(args_list)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.no_progress or not sys.stderr.isatty():
+        # The model loaders' bars too (read when transformers is first imported): in a log they
+        # are carriage-return updates, and each stage already prints one line.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         check_device(args.device)
         if args.command == "eval":
@@ -336,17 +359,26 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
     )
 
 
+def _runtime_words(scorer: Scorer) -> str:
+    """``", on runtime 'torch-bf16' (auto: ...)"`` for a local cross-encoder, else ``""``."""
+    runtime = getattr(scorer, "runtime", None)
+    if runtime is None:
+        return ""
+    reason = getattr(scorer, "runtime_reason", None)
+    why = f" ({'auto: ' if reason != 'asked for' else ''}{reason})" if reason else ""
+    return f", on runtime {runtime!r}{why}"
+
+
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _scorer_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The scorer's options; a local cross-encoder runs on the fp32 reference runtime unless
-    ``--reranker-option runtime=...`` says otherwise, so a figure is the same on every machine
-    (``runtime="auto"`` would pick bf16 on some CPUs and fp32 on others)."""
+def _scorer_options(args: argparse.Namespace, runtime: str) -> dict[str, Any]:
+    """The scorer's options; a local cross-encoder runs on ``runtime`` unless
+    ``--reranker-option runtime=...`` says otherwise (see :data:`_RUNTIME_DEFAULTS`)."""
     options = dict(args.reranker_option)
     if args.reranker.partition(":")[0] == "cross-encoder":
-        options.setdefault("runtime", "torch")
+        options.setdefault("runtime", runtime)
     return options
 
 
@@ -357,7 +389,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     dataset = load_beir(args.dataset, split=args.split)
     ids = _select_queries(args, dataset)
-    scorer = from_spec(args.reranker, **_scorer_options(args))
+    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))
     result = _measure(args, dataset, ids, scorer, args.reranker)
     out = Path(args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
     paths = write_reports(result, out)
@@ -377,7 +409,7 @@ def _demo(args: argparse.Namespace) -> int:
     dataset = load_beir(scifact_path(), split=SCIFACT_SPLIT)
     args.subset = "dev"
     ids = _select_queries(args, dataset)
-    resolved = default_scorer(args.reranker, **_scorer_options(args))
+    resolved = default_scorer(args.reranker, **_scorer_options(args, "auto"))
     print(
         f"rerank-plugins demo: {len(ids)} SciFact claims (the project's development split) over "
         f"{len(dataset.corpus)} abstracts, bundled with the package (Wadden et al., EMNLP 2020; "
@@ -388,6 +420,7 @@ def _demo(args: argparse.Namespace) -> int:
             if getattr(resolved.scorer, "long_passages", None) == "windows"
             else ""
         )
+        + _runtime_words(resolved.scorer)
         + (
             f", blended with the first-stage score (blend={args.blend}: "
             f"{1 - args.blend:g} x z(reranker) + {args.blend:g} x z(first stage)); "

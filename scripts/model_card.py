@@ -1,8 +1,9 @@
 """Write the bundled reranker's model card from the selection run, so no figure is typed by hand.
 
 Reads ``benchmarks/results/bundled_selection.json`` (the ``selection.json`` that
-``scripts/select_bundled.py --report-dev`` wrote, committed) and the shipped artifact's manifest,
-and writes ``rerank_plugins/models/MODEL_CARD.md`` and ``docs/model-card.md`` (the same text).
+``scripts/select_bundled.py --report-dev`` wrote, committed), the shipped artifact's manifest and
+the latency run of the performance page (``benchmarks/results/bench_local.json``), and writes
+``rerank_plugins/models/MODEL_CARD.md`` and ``docs/model-card.md`` (the same text).
 
 Usage: python scripts/model_card.py
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
+LATENCY = ROOT / "benchmarks" / "results" / "bench_local.json"
 ARTIFACT = ROOT / "rerank_plugins" / "models" / "scifact-minilm"
 TARGETS = [ROOT / "rerank_plugins" / "models" / "MODEL_CARD.md", ROOT / "docs" / "model-card.md"]
 
@@ -32,6 +34,37 @@ SETTING_TEXT = {
 
 def lift(f: dict[str, Any]) -> str:
     return f"{f['after']:.3f} ({f['lift']:+.3f}, p = {f['p']:.4f})"
+
+
+def cost_section(bench: dict[str, Any]) -> list[str]:
+    """The cost of 20 candidates at the model's own settings, per runtime, from the latency run."""
+    suffix = bench["default_settings"]
+    rows = {
+        name.split()[1]: row
+        for name, row in bench["latency"].items()
+        if name.startswith("CrossEncoderScorer") and name.endswith(suffix)
+    }
+    fastest = min(rows, key=lambda rt: rows[rt]["p50_ms"])
+    machine = bench["machine"]
+    lines = [
+        "## Cost",
+        "",
+        f"20 candidates (a claim's dense top 20, SciFact abstracts) reranked at this model's own "
+        f"settings (256 tokens, long abstracts as windows), p50 and p95 per claim over "
+        f"{bench['inputs']['queries']} dev claims, from the run on the "
+        "[performance page](guides/performance.md) (`" + bench["command"] + "`): "
+        f"{machine['cpu']}, {machine['cores']} cores, load average "
+        f"{machine['load_before'][0]:.1f} before and {machine['load_after'][0]:.1f} after.",
+        "",
+        "| runtime | p50 ms | p95 ms |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [
+        f"| `{rt}`{' (fastest here)' if rt == fastest else ''} | {row['p50_ms']:.0f} | "
+        f"{row['p95_ms']:.0f} |"
+        for rt, row in rows.items()
+    ]
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -188,6 +221,9 @@ def main() -> None:
         "from another domain are used by the project's reviewers to check that these figures "
         "carry over; they are not reported here.",
         "",
+    ]
+    lines += cost_section(json.loads(LATENCY.read_text()))
+    lines += [
         "## Reproduce",
         "",
         "With the full SciFact in BEIR layout (including `qrels/train.tsv`):",

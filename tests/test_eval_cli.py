@@ -238,6 +238,39 @@ def test_demo_on_bundled_data_says_what_it_used(
     assert "In short: P@3 " in out and "paired randomization test, 12 queries" in out
 
 
+def test_demo_runs_the_bundled_reranker_on_the_runtime_auto_picks_and_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rerank_plugins.scorers._hardware import choose_runtime
+
+    cache = str(tmp_path / "cache")
+    args = [
+        "--retriever",
+        "bm25",
+        "--limit",
+        "2",
+        "--k",
+        "5",
+        "--no-progress",
+        "--cache-dir",
+        cache,
+    ]
+    code = main(["demo", *args])
+    assert code == 0
+    out = capsys.readouterr().out
+    expected = choose_runtime("cpu")
+    assert f"on runtime '{expected}' (auto: {expected.why})" in out
+
+
+def test_demo_and_eval_name_their_runtime_default_in_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for command, words in (("demo", "runtime=auto (bf16 where"), ("eval", "runtime=torch (fp32")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert words in " ".join(capsys.readouterr().out.split())
+
+
 def test_demo_falls_back_honestly_when_the_reranker_cannot_load(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -156,3 +156,12 @@ def test_llama_index_stream_complete_streams_for_real(gemma: Any) -> None:
     chunks = list(llm.stream_complete("Aspirin is a drug that"))
     assert len(chunks) >= 2
     assert chunks[-1].text == "".join(c.delta for c in chunks)
+
+
+def test_a_batch_continues_each_prompt_as_it_would_alone(gemma: Any) -> None:
+    prompts = ["The capital of France is", "Cats are animals that", "One, two, three,"]
+    side = gemma.tokenizer.padding_side
+    alone = [gemma.generate(p, max_new_tokens=6, stop=("\n",))[0] for p in prompts]
+    batched = gemma.generate_many(prompts, max_new_tokens=6, stop=("\n",))
+    assert batched == alone  # left padding: each prompt's continuation is its own
+    assert gemma.tokenizer.padding_side == side  # the tokenizer is left as it was

@@ -16,7 +16,9 @@ from rerank_plugins.training.synthetic import (
     cloze_queries,
     corpus_examples,
     llm_writer,
+    read_queries,
     title_queries,
+    write_queries,
     written_queries,
 )
 
@@ -107,6 +109,50 @@ def test_written_queries_come_from_any_callable_llm_and_bad_replies_are_dropped(
     assert "Cats purr at about 25 hertz" in prompts[0] and all(q.kind == "written" for q in made)
 
 
+def test_written_queries_in_batches_keep_the_order_and_check_the_writer():
+    batches: list[list[str]] = []
+
+    def write_many(prompts: list[str]) -> list[str]:
+        batches.append(prompts)
+        return [f"claim number {len(batches)}-{i} here" for i in range(len(prompts))]
+
+    made = written_queries(TOPICS, write_many=write_many, batch_size=2, prompt="P: {passage}\nQ:",
+                           max_words=3)  # fmt: skip
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert batches[0][0] == "P: Domestic cats purr\nQ:"  # the first 3 words, in the prompt
+    assert [q.query for q in made][:3] == ["claim number 1-0 here", "claim number 1-1 here",
+                                            "claim number 2-0 here"]  # fmt: skip
+    assert [q.doc_id for q in made] == list(TOPICS)
+    assert made[0].positive.startswith("Domestic cats purr when content Cats purr")  # whole doc
+    with pytest.raises(ConfigurationError, match="one reply per prompt"):
+        written_queries(TOPICS, write_many=lambda prompts: ["only one claim here"])
+    with pytest.raises(ConfigurationError, match="not both and not neither"):
+        written_queries(TOPICS)
+    with pytest.raises(ConfigurationError, match="not both and not neither"):
+        written_queries(TOPICS, str, write_many=list)
+    with pytest.raises(ConfigurationError, match=r"must contain \{passage\}"):
+        written_queries(TOPICS, str, prompt="no slot")
+
+
+def test_written_queries_round_trip_through_a_file(tmp_path):
+    made = [SyntheticQuery("cat", "Cats purr when happy", "ignored", "written"),
+            SyntheticQuery("rain", "Rain starts as ice", "ignored", "written")]  # fmt: skip
+    path = tmp_path / "q.jsonl"
+    write_queries(made, path)
+    back = read_queries(path, TOPICS)
+    assert [(q.doc_id, q.query, q.kind) for q in back] == [
+        ("cat", "Cats purr when happy", "written"),
+        ("rain", "Rain starts as ice", "written"),
+    ]
+    assert back[0].positive == " ".join(TOPICS["cat"])  # the whole document
+    (tmp_path / "bad.jsonl").write_text('{"doc_id": "cat", "query": "ok"}\n[1, 2]\n')
+    with pytest.raises(ConfigurationError, match=r"bad.jsonl, line 2: expected a JSON object"):
+        read_queries(tmp_path / "bad.jsonl", TOPICS)
+    (tmp_path / "other.jsonl").write_text('{"doc_id": "moon", "query": "The moon is near"}\n')
+    with pytest.raises(ConfigurationError, match="doc_id 'moon' is not in the corpus"):
+        read_queries(tmp_path / "other.jsonl", TOPICS)
+
+
 def _write_corpus(folder: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "corpus.jsonl").write_text(
@@ -141,6 +187,35 @@ def test_train_from_documents_alone_end_to_end(tmp_path, monkeypatch, capsys):
     scorer = CrossEncoderScorer(str(tmp_path / "out" / "best"), device="cpu", runtime="torch")
     result = Reranker(scorer).rerank("Do cats purr?", [t for _, t in TOPICS.values()])
     assert len(result.items) == 5 and all(item.score is not None for item in result.items)
+
+
+def test_train_from_written_queries_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "cache"))
+    _write_corpus(tmp_path / "docs")
+    queries = tmp_path / "written.jsonl"
+    write_queries([SyntheticQuery(d, f"What is said about {title.lower()}?", "", "written")
+                   for d, (title, _) in TOPICS.items()], queries)  # fmt: skip
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    common = ["--corpus", str(tmp_path / "docs"), "--output", str(tmp_path / "out"),
+              "--method", "top_layers", "--top-layers", "1", "--max-length", "48",
+              "--batch-size", "4", "--candidates", "4", "--roundtrip-k", "3",
+              "--hard-negatives", "2", "--random-negatives", "1", "--no-progress"]  # fmt: skip
+    args = parser.parse_args([*common, "--synthetic", "written", "--queries-file", str(queries)])
+    assert cli.run(args) == 0
+    assert "5 queries made from 5 documents" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    manifest = json.loads((Path(summary["artifact"]) / "reranker.json").read_text())
+    assert manifest["recipe"]["corpus"]["kinds"] == ["written"]
+    assert manifest["recipe"]["corpus"]["by_kind"]["written"]["made"] <= 5
+    assert cli.run(parser.parse_args([*common, "--synthetic", "written"])) == 2
+    assert "--synthetic written and --queries-file go together" in capsys.readouterr().err
+    no_corpus = ["--output", str(tmp_path / "o2"), "--beir", str(tmp_path / "docs"),
+                 "--queries-file", str(queries)]  # fmt: skip
+    assert cli.run(parser.parse_args(no_corpus)) == 2
+    assert "--queries-file holds queries written for the documents of --corpus" in (
+        capsys.readouterr().err
+    )
 
 
 def test_train_without_any_data_names_the_three_sources(tmp_path, capsys):

@@ -56,7 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="title,cloze",
         metavar="KINDS",
         help="queries made from --corpus: title (a title for its text), cloze (a sentence for "
-        "the rest of its document), comma-separated (default: title,cloze)",
+        "the rest of its document), written (queries an LLM wrote, from --queries-file), "
+        "comma-separated (default: title,cloze)",
+    )
+    parser.add_argument(
+        "--queries-file",
+        metavar="FILE",
+        help="with --synthetic written: JSONL of queries an LLM wrote for documents of --corpus "
+        "({doc_id, query} a line; the Python API's write_queries makes it)",
     )
     parser.add_argument(
         "--roundtrip-k",
@@ -163,6 +170,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             "rerank-plugins train needs training data: --beir DIR (judged queries), "
             "--preferences FILE (your judgements as JSONL) or --corpus DIR (documents only)."
         )
+    if args.queries_file and not args.corpus:
+        raise ConfigurationError(
+            "--queries-file holds queries written for the documents of --corpus DIR: pass the "
+            "corpus too (with --synthetic written)."
+        )
     if args.beir:
         train, dev, recipe, held_out = _beir_data(args, progress)
     elif args.preferences:
@@ -267,15 +279,25 @@ def _corpus_data(
     from rerank_plugins.evaluation.beir import load_corpus
     from rerank_plugins.evaluation.retrieval import DenseRetriever
     from rerank_plugins.training.data import RankingExample
-    from rerank_plugins.training.synthetic import cloze_queries, corpus_examples, title_queries
+    from rerank_plugins.training.synthetic import (
+        cloze_queries,
+        corpus_examples,
+        read_queries,
+        title_queries,
+    )
 
     corpus = load_corpus(args.corpus)
     kinds = [k.strip() for k in args.synthetic.split(",") if k.strip()]
-    unknown = sorted(set(kinds) - {"title", "cloze"})
+    unknown = sorted(set(kinds) - {"title", "cloze", "written"})
     if unknown or not kinds:
         raise ConfigurationError(
-            f"--synthetic takes title and/or cloze, comma-separated, got {args.synthetic!r} "
-            f"(queries written by an LLM: the Python API, written_queries)."
+            f"--synthetic takes title, cloze and/or written, comma-separated, got "
+            f"{args.synthetic!r}."
+        )
+    if ("written" in kinds) != bool(args.queries_file):
+        raise ConfigurationError(
+            "--synthetic written and --queries-file go together: the file holds the queries an "
+            "LLM wrote (scripts/write_queries.py, or write_queries in Python)."
         )
     chosen = corpus
     if args.max_documents is not None and args.max_documents < len(corpus):
@@ -286,6 +308,8 @@ def _corpus_data(
         queries += title_queries(chosen)
     if "cloze" in kinds:
         queries += cloze_queries(chosen, seed=args.seed)
+    if "written" in kinds:
+        queries += [q for q in read_queries(args.queries_file, corpus) if q.doc_id in chosen]
     depth = max(args.candidates, args.roundtrip_k or 0, 20)
     retriever = DenseRetriever(corpus, device=args.device)
     hits = retriever.search({str(i): q.query for i, q in enumerate(queries)}, k=depth,

@@ -21,10 +21,12 @@ learn the form instead of the content.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from rerank_plugins._exceptions import ConfigurationError
@@ -36,7 +38,9 @@ __all__ = [
     "cloze_queries",
     "corpus_examples",
     "llm_writer",
+    "read_queries",
     "title_queries",
+    "write_queries",
     "written_queries",
 ]
 
@@ -131,19 +135,104 @@ def llm_writer(llm: Any) -> Callable[[str], str]:
 
 def written_queries(
     corpus: Mapping[str, tuple[str, str]],
-    write: Callable[[str], str],
+    write: Callable[[str], str] | None = None,
     *,
+    write_many: Callable[[list[str]], Sequence[str]] | None = None,
+    batch_size: int = 16,
+    prompt: str = WRITE_PROMPT,
+    max_words: int | None = None,
     max_chars: int = 1500,
 ) -> list[SyntheticQuery]:
-    """A query an LLM writes for each document (``write``: ``prompt -> reply``, e.g.
-    :func:`llm_writer`); replies that are empty, too long or a copy of the passage are dropped."""
+    """A query an LLM writes for each document; replies that are empty, too long or a copy of
+    the passage are dropped.
+
+    Args:
+        corpus: Document id -> ``(title, text)``.
+        write: ``prompt -> reply``, one document at a time (e.g. :func:`llm_writer`).
+        write_many: ``prompts -> replies`` (same order), called with ``batch_size`` prompts at a
+            time, for an LLM that generates a batch in one go (e.g.
+            ``GemmaGenerator.generate_many``). Pass ``write`` or ``write_many``, not both.
+        batch_size: Prompts per ``write_many`` call.
+        prompt: The prompt, with ``{passage}`` where the document goes: put the style of your
+            real queries in it (a few examples of your own, as Promptagator does).
+        max_words: Cut the passage to its first ``max_words`` words (the prompt's cost grows with
+            it); ``None`` keeps it whole, up to ``max_chars``.
+        max_chars: Cut the passage to its first ``max_chars`` characters.
+    """
+    if (write is None) == (write_many is None):
+        raise ConfigurationError(
+            "written_queries needs one writer: pass write=prompt->reply or "
+            "write_many=prompts->replies, not both and not neither."
+        )
+    if "{passage}" not in prompt:
+        raise ConfigurationError(
+            "written_queries prompt must contain {passage}, where the document goes."
+        )
+    items = list(corpus.items())
+    passages = []
+    for _, (title, text) in items:
+        passage = f"{title} {text}".strip()
+        if max_words is not None:
+            passage = " ".join(passage.split()[:max_words])
+        passages.append(passage[:max_chars])
+    prompts = [prompt.replace("{passage}", p) for p in passages]
+    if write_many is not None:
+        replies: list[str] = []
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start : start + batch_size]
+            got = list(write_many(chunk))
+            if len(got) != len(chunk):
+                raise ConfigurationError(
+                    f"written_queries write_many returned {len(got)} replies for "
+                    f"{len(chunk)} prompts; it must return one reply per prompt, in order."
+                )
+            replies += got
+    else:
+        assert write is not None
+        replies = [write(p) for p in prompts]
     out = []
-    for doc_id, (title, text) in corpus.items():
-        passage = f"{title} {text}".strip()[:max_chars]
-        reply = write(WRITE_PROMPT.format(passage=passage)).strip().splitlines()
-        query = reply[0].strip().strip('"').strip() if reply else ""
+    for (doc_id, (title, text)), passage, reply in zip(items, passages, replies, strict=True):
+        lines = reply.strip().splitlines()
+        query = lines[0].strip().strip('"').strip() if lines else ""
         if 3 <= _words(query) <= 40 and query not in passage:
             out.append(SyntheticQuery(doc_id, query, f"{title} {text}".strip(), "written"))
+    return out
+
+
+def write_queries(queries: Sequence[SyntheticQuery], path: str | Path) -> None:
+    """Save written queries as JSONL (``{"doc_id", "query"}`` a line), so that queries an LLM
+    wrote once can train many times (``rerank-plugins train --synthetic written --queries-file``).
+    """
+    lines = [json.dumps({"doc_id": q.doc_id, "query": q.query}) for q in queries]
+    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def read_queries(path: str | Path, corpus: Mapping[str, tuple[str, str]]) -> list[SyntheticQuery]:
+    """Written queries saved by :func:`write_queries`; each one's positive is its whole document.
+
+    Raises:
+        ConfigurationError: A line that is not a JSON object with ``doc_id`` and ``query``, or a
+            ``doc_id`` the corpus does not hold (the file, the line and the fix).
+    """
+    out = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            doc_id, query = str(row["doc_id"]), str(row["query"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"{path}, line {number}: expected a JSON object with doc_id and query "
+                f"({type(exc).__name__}: {exc}); write the file with write_queries."
+            ) from exc
+        if doc_id not in corpus:
+            raise ConfigurationError(
+                f"{path}, line {number}: doc_id {doc_id!r} is not in the corpus; the queries "
+                f"must be made from the documents of this corpus."
+            )
+        title, text = corpus[doc_id]
+        out.append(SyntheticQuery(doc_id, query, f"{title} {text}".strip(), "written"))
     return out
 
 

@@ -192,7 +192,10 @@ def main() -> None:
         "",
         f"{dev['queries']} development claims; first stage all-MiniLM-L6-v2 top-20; paired "
         "randomization test (two-sided) and 95% bootstrap interval of the lift, from "
-        "`rerank-plugins eval`.",
+        "`rerank-plugins eval` on the fp32 reference runtime. `rerank-plugins demo` ranks the "
+        "same claims on the runtime `auto` picks: on a CPU with bf16 units its P@3 is the "
+        "same and its nDCG@10 may differ in the third decimal (the performance page's "
+        "fidelity table).",
         "",
         "| ranking of the top-20 | nDCG@10 (lift, p) | 95% CI | P@3 (lift, p) | 95% CI |",
         "| --- | --- | --- | --- | --- |",

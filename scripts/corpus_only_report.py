@@ -99,13 +99,19 @@ def render_written(run: dict[str, Any]) -> str:
         "| metric | first stage | written-query reranker | lift | 95% CI | p (paired test) |",
         "| --- | ---: | ---: | ---: | --- | ---: |",
     ]
-    for metric, row in run["development"].items():
+    return "\n".join(lines + lift_rows(run["development"])) + "\n"
+
+
+def lift_rows(development: dict[str, Any]) -> list[str]:
+    """One table row per metric: first stage, reranker, lift, its 95% CI and the paired p."""
+    rows = []
+    for metric, row in development.items():
         lo, hi = row["ci"]
-        lines.append(
+        rows.append(
             f"| {metric} | {row['before']:.3f} | {row['after']:.3f} | "
             f"{row['absolute_lift']:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {row['p_value']:.3g} |"
         )
-    return "\n".join(lines) + "\n"
+    return rows
 
 
 def render_corpus_and_judged(run: dict[str, Any]) -> str:
@@ -155,13 +161,7 @@ def render_corpus_only(record: dict[str, Any]) -> str:
         "| metric | first stage | corpus-only reranker | lift | 95% CI | p (paired test) |",
         "| --- | ---: | ---: | ---: | --- | ---: |",
     ]
-    for metric, row in record["development"].items():
-        lo, hi = row["ci"]
-        lines.append(
-            f"| {metric} | {row['before']:.3f} | {row['after']:.3f} | "
-            f"{row['absolute_lift']:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {row['p_value']:.3g} |"
-        )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + lift_rows(record["development"])) + "\n"
 
 
 def main() -> int:

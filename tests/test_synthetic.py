@@ -194,7 +194,7 @@ def test_train_from_written_queries_end_to_end(tmp_path, monkeypatch, capsys):
     _write_corpus(tmp_path / "docs")
     queries = tmp_path / "written.jsonl"
     write_queries([SyntheticQuery(d, f"What is said about {title.lower()}?", "", "written")
-                   for d, (title, _) in TOPICS.items()], queries)  # fmt: skip
+                   for d, (title, _) in list(TOPICS.items())[:4]], queries)  # fmt: skip
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     common = ["--corpus", str(tmp_path / "docs"), "--output", str(tmp_path / "out"),
@@ -203,11 +203,11 @@ def test_train_from_written_queries_end_to_end(tmp_path, monkeypatch, capsys):
               "--hard-negatives", "2", "--random-negatives", "1", "--no-progress"]  # fmt: skip
     args = parser.parse_args([*common, "--synthetic", "written", "--queries-file", str(queries)])
     assert cli.run(args) == 0
-    assert "5 queries made from 5 documents" in capsys.readouterr().err
+    assert "4 queries made from 4 documents" in capsys.readouterr().err  # those the file covers
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     manifest = json.loads((Path(summary["artifact"]) / "reranker.json").read_text())
     assert manifest["recipe"]["corpus"]["kinds"] == ["written"]
-    assert manifest["recipe"]["corpus"]["by_kind"]["written"]["made"] <= 5
+    assert manifest["recipe"]["corpus"]["documents"] == 4
     assert cli.run(parser.parse_args([*common, "--synthetic", "written"])) == 2
     assert "--synthetic written and --queries-file go together" in capsys.readouterr().err
     no_corpus = ["--output", str(tmp_path / "o2"), "--beir", str(tmp_path / "docs"),

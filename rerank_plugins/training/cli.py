@@ -342,16 +342,17 @@ def _corpus_data(
             for i in sorted(held)
             if queries[i].doc_id in ranked[i][: args.candidates]
         ]
+    sources = len({q.doc_id for q in queries})  # a written file may cover part of the corpus
     # Counts over every made query; the held-out ones are the validation slice, not lists.
     report = {**report, "made": len(queries), "held_out": len(held)}
     recipe = {
-        "data": str(args.corpus), "documents": len(chosen), "kinds": kinds, **report,
+        "data": str(args.corpus), "documents": sources, "kinds": kinds, **report,
         "validation_queries": len(dev or []), "hard_negatives": args.hard_negatives,
         "random_negatives": args.random_negatives,
         "first_stage": f"dense all-MiniLM-L6-v2 top-{args.candidates}",
     }  # fmt: skip
     print(
-        f"rerank-plugins train: {report['made']} queries made from {len(chosen)} documents; "
+        f"rerank-plugins train: {report['made']} queries made from {sources} documents; "
         f"{len(held)} held out for early stopping ({len(dev or [])} of them round-trip), "
         f"{report['kept']} of the others kept by the round trip (top {args.roundtrip_k})",
         file=sys.stderr,

@@ -1,14 +1,17 @@
 """No judgements? Adapt a reranker to your corpus from the documents alone.
 
 Queries are made from the documents themselves: a title asks for its text, one sentence asks for
-the rest of its abstract (inverse cloze). A made query is kept only if the first stage finds its
-document again (the round trip), and the first stage's other top candidates are its negatives.
-This script makes such lists from a slice of the SciFact abstracts bundled with the package, shows
-a few, trains a few steps and reranks with the result. ``rerank-plugins train --corpus DIR`` does
-the same from the command line, on the whole corpus.
+the rest of its abstract (inverse cloze), and an LLM (Gemma 3 270M, offline) writes a claim for a
+few abstracts in one batch. A made query is kept only if the first stage finds its document again
+(the round trip), and the first stage's other top candidates are its negatives. This script makes
+such lists from a slice of the SciFact abstracts bundled with the package, shows one of each
+kind, trains a few steps and reranks with the result. ``rerank-plugins train --corpus DIR`` does
+the same from the command line, on the whole corpus (``scripts/write_queries.py`` writes the
+claims for it).
 
-Run: ``python examples/adapt_to_corpus.py`` (needs ``rerank-plugins[train,eval]``; offline). With
-``CI=true`` it uses 60 abstracts and trains 1 step at 64 tokens (a smoke run, not a model).
+Run: ``python examples/adapt_to_corpus.py`` (needs ``rerank-plugins[train,eval,llm]``; offline).
+With ``CI=true`` it uses 60 abstracts, writes 4 claims and trains 1 step at 64 tokens (a smoke
+run, not a model).
 """
 
 from __future__ import annotations
@@ -25,17 +28,47 @@ from rerank_plugins import CrossEncoderScorer, Reranker
 from rerank_plugins.data import scifact_path
 from rerank_plugins.evaluation.beir import load_corpus
 from rerank_plugins.evaluation.retrieval import DenseRetriever
+from rerank_plugins.testing.gemma import load_gemma
 from rerank_plugins.training import AdapterSpec, train_cross_encoder
-from rerank_plugins.training.synthetic import cloze_queries, corpus_examples, title_queries
+from rerank_plugins.training.synthetic import (
+    cloze_queries,
+    corpus_examples,
+    title_queries,
+    written_queries,
+)
 
 CI = bool(os.environ.get("CI"))
 DOCUMENTS = 60 if CI else 400
+WRITTEN = 4 if CI else 32
+PROMPT = """\
+Each passage is followed by one claim that the passage supports: a short statement of its main \
+finding.
+
+Passage: Evening caffeine. In a crossover trial, 40 adults drank coffee or decaffeinated coffee \
+four hours before bed. Caffeine delayed sleep onset by 25 minutes and reduced deep sleep.
+Claim: Coffee in the evening delays sleep onset.
+
+Passage: {passage}
+Claim:"""
+"""A few-shot prompt for a base model: put examples in the style of your own queries here."""
 
 
 def main() -> None:
     corpus = load_corpus(scifact_path())
     docs = dict(list(corpus.items())[:DOCUMENTS])  # queries from these; negatives from them too
-    queries = title_queries(docs) + cloze_queries(docs, seed=0)
+    gemma = load_gemma()
+    written = written_queries(
+        dict(list(docs.items())[:WRITTEN]),
+        write_many=lambda prompts: gemma.generate_many(
+            prompts, max_new_tokens=40, stop=("\n",), autocast_bf16=True
+        ),
+        batch_size=WRITTEN,
+        prompt=PROMPT,
+        max_words=120,
+    )
+    print(f"Gemma 3 270M wrote {len(written)} claims, e.g. {written[0].query!r}" if written
+          else "Gemma 3 270M wrote no usable claim")  # fmt: skip
+    queries = title_queries(docs) + cloze_queries(docs, seed=0) + written
     first_stage = DenseRetriever(docs, cache_dir=None)
     hits = first_stage.search({str(i): q.query for i, q in enumerate(queries)}, k=20,
                               progress=False)  # fmt: skip
@@ -45,7 +78,9 @@ def main() -> None:
         f"{report['made']} queries made from {len(docs)} abstracts, {report['kept']} kept by the "
         f"round trip (document in the first stage's top 10): {report['by_kind']}"
     )
-    for kind in ("title", "cloze"):
+    for kind in ("title", "cloze", "written"):
+        if not any(q.kind == kind for q in queries):
+            continue
         i = next(i for i, q in enumerate(queries) if q.kind == kind)
         (example,), _ = corpus_examples(docs, [queries[i]], {0: ranked[i]}, roundtrip_k=None)
         print(f"\n[{kind}] query: {example.query[:110]}")

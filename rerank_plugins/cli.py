@@ -361,12 +361,8 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
 
 def _runtime_words(scorer: Scorer) -> str:
     """``", on runtime 'torch-bf16' (auto: ...)"`` for a local cross-encoder, else ``""``."""
-    runtime = getattr(scorer, "runtime", None)
-    if runtime is None:
-        return ""
-    reason = getattr(scorer, "runtime_reason", None)
-    why = f" ({'auto: ' if reason != 'asked for' else ''}{reason})" if reason else ""
-    return f", on runtime {runtime!r}{why}"
+    described = getattr(scorer, "runtime_description", None)
+    return f", on runtime {described}" if described else ""
 
 
 def _err(message: str) -> None:

@@ -130,6 +130,8 @@ def test_written_queries_in_batches_keep_the_order_and_check_the_writer():
         written_queries(TOPICS)
     with pytest.raises(ConfigurationError, match="not both and not neither"):
         written_queries(TOPICS, str, write_many=list)
+    with pytest.raises(ConfigurationError, match="batch_size must be a whole number >= 1, got 0"):
+        written_queries(TOPICS, write_many=list, batch_size=0)
     with pytest.raises(ConfigurationError, match=r"must contain \{passage\}"):
         written_queries(TOPICS, str, prompt="no slot")
 

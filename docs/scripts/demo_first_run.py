@@ -14,7 +14,8 @@ Writes ``docs/assets/tables/demo-first-run.md`` (the performance page includes i
 Package downloads depend on the network and on pip's own cache; the setup row says which pip
 index was used only through its time, so read it as this machine's figure.
 
-Usage: ``python docs/scripts/demo_first_run.py`` (about five minutes on 2 cores).
+Usage: ``python docs/scripts/demo_first_run.py`` from the project's virtualenv (about five minutes
+on 2 cores; the clone gets a virtualenv of its own).
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ TABLE = ROOT / "docs" / "assets" / "tables" / "demo-first-run.md"
 
 
 def cpu() -> str:
-    """The CPU's model name and the bf16/int8 units it offers (from /proc/cpuinfo)."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = re.search(r"model name\s*:\s*(.+)", text)
-    flags = set(re.search(r"flags\s*:\s*(.+)", text).group(1).split()) if "flags" in text else set()
-    units = [f for f in ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni") if f in flags]
-    model = name.group(1).strip() if name else "unknown CPU"
-    return f"{model} ({' '.join(units) or 'no bf16/int8 units'})"
+    """The CPU's model name and the bf16/int8 units it offers."""
+    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
+
+    units = [f for f in ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni") if f in cpu_flags()]
+    return f"{cpu_name()} ({' '.join(units) or 'no bf16/int8 units'})"
 
 
 def run(clone: Path, env: dict[str, str], *args: str) -> tuple[float, str]:

@@ -200,6 +200,14 @@ class CrossEncoderScorer(Scorer):
         return encoder
 
     @property
+    def runtime_description(self) -> str:
+        """The runtime as ``repr`` and the CLI show it: ``'torch-bf16' (auto: a CPU with
+        amx_bf16)`` once ``"auto"`` has picked, else the runtime's name in quotes."""
+        if self.requested_runtime == "auto" and self.runtime != "auto":
+            return f"{self.runtime!r} (auto: {self.runtime_reason})"
+        return repr(self.runtime)
+
+    @property
     def forward_passes(self) -> int:
         """Forward passes run so far by this scorer (all callers together)."""
         engine = self._engine
@@ -375,9 +383,7 @@ class CrossEncoderScorer(Scorer):
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
 
     def __repr__(self) -> str:
-        runtime = repr(self.runtime)
-        if self.requested_runtime == "auto" and self.runtime != "auto":
-            runtime += f" (auto: {self.runtime_reason})"
+        runtime = self.runtime_description
         extra = (
             f", long_passages='windows', max_windows={self.max_windows}"
             if (self.long_passages == "windows")

@@ -186,10 +186,7 @@ class GemmaGenerator:
                 tokenizer=self.tokenizer,
             )
         new = out.sequences[0][enc["input_ids"].shape[1] :]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        for marker in stop:
-            if marker in text:
-                text = text[: text.index(marker)]
+        text = _cut(self.tokenizer.decode(new, skip_special_tokens=True), stop)
         positions: list[list[tuple[str, float]]] = []
         for chosen, scores in zip(new.tolist(), out.scores or (), strict=False):
             logprobs = torch.log_softmax(scores[0].float(), dim=-1)

@@ -164,6 +164,10 @@ def written_queries(
             "written_queries needs one writer: pass write=prompt->reply or "
             "write_many=prompts->replies, not both and not neither."
         )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigurationError(
+            f"written_queries batch_size must be a whole number >= 1, got {batch_size!r}."
+        )
     if "{passage}" not in prompt:
         raise ConfigurationError(
             "written_queries prompt must contain {passage}, where the document goes."
@@ -176,20 +180,19 @@ def written_queries(
             passage = " ".join(passage.split()[:max_words])
         passages.append(passage[:max_chars])
     prompts = [prompt.replace("{passage}", p) for p in passages]
-    if write_many is not None:
-        replies: list[str] = []
-        for start in range(0, len(prompts), batch_size):
-            chunk = prompts[start : start + batch_size]
-            got = list(write_many(chunk))
-            if len(got) != len(chunk):
-                raise ConfigurationError(
-                    f"written_queries write_many returned {len(got)} replies for "
-                    f"{len(chunk)} prompts; it must return one reply per prompt, in order."
-                )
-            replies += got
-    else:
-        assert write is not None
-        replies = [write(p) for p in prompts]
+    if write is not None:  # one prompt at a time is a batch of one
+        write_many, batch_size = (lambda chunk: [write(p) for p in chunk]), 1
+    assert write_many is not None
+    replies: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        got = list(write_many(chunk))
+        if len(got) != len(chunk):
+            raise ConfigurationError(
+                f"written_queries write_many returned {len(got)} replies for "
+                f"{len(chunk)} prompts; it must return one reply per prompt, in order."
+            )
+        replies += got
     out = []
     for (doc_id, (title, text)), passage, reply in zip(items, passages, replies, strict=True):
         lines = reply.strip().splitlines()

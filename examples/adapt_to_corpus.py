@@ -3,15 +3,17 @@
 Queries are made from the documents themselves: a title asks for its text, one sentence asks for
 the rest of its abstract (inverse cloze), and an LLM (Gemma 3 270M, offline) writes a claim for a
 few abstracts in one batch. A made query is kept only if the first stage finds its document again
-(the round trip), and the first stage's other top candidates are its negatives. This script makes
-such lists from a slice of the SciFact abstracts bundled with the package, shows one of each
-kind, trains a few steps and reranks with the result. ``rerank-plugins train --corpus DIR`` does
+(the round trip), and the first stage's other top candidates are its negatives. A teacher then
+says how relevant every text of a list is (Gemma's query likelihood, UPR), instead of "the source
+and nothing else", and the reranker learns that. This script makes such lists from a slice of the
+SciFact abstracts bundled with the package, shows one of each kind and one with the teacher's
+labels, trains a few steps and reranks with the result. ``rerank-plugins train --corpus DIR`` does
 the same from the command line, on the whole corpus (``scripts/write_queries.py`` writes the
 claims for it).
 
 Run: ``python examples/adapt_to_corpus.py`` (needs ``rerank-plugins[train,eval,llm]``; offline).
-With ``CI=true`` it uses 60 abstracts, writes 4 claims and trains 1 step at 64 tokens (a smoke
-run, not a model).
+With ``CI=true`` it uses 60 abstracts, writes 4 claims, has the teacher label 8 lists and trains 1
+step at 64 tokens (a smoke run, not a model).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from rerank_plugins import CrossEncoderScorer, Reranker
 from rerank_plugins.data import scifact_path
 from rerank_plugins.evaluation.beir import load_corpus
 from rerank_plugins.evaluation.retrieval import DenseRetriever
+from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
 from rerank_plugins.testing.gemma import load_gemma
 from rerank_plugins.training import AdapterSpec, train_cross_encoder
 from rerank_plugins.training.synthetic import (
     cloze_queries,
     corpus_examples,
+    teacher_examples,
+    teacher_logits,
     title_queries,
     written_queries,
 )
@@ -87,12 +92,25 @@ def main() -> None:
         print(f"  positive: {example.texts[0][:110]}...")
         print(f"  a hard negative: {example.texts[1][:110]}...")
 
+    # The teacher: Gemma's mean log probability of the query after reading each text (UPR).
+    teacher = QueryLikelihoodScorer(
+        gemma.model, tokenizer=gemma.tokenizer, prompt="Abstract: {passage}\nA claim it supports:"
+    )
+    started = time.perf_counter()
+    taught = teacher_examples(lists[:8] if CI else lists[:64], teacher_logits(teacher))
+    print(f"\nthe teacher labelled {len(taught)} lists in {time.perf_counter() - started:.0f}s; "
+          f"one of them (label = teacher's logit above the list's lowest):")  # fmt: skip
+    print(f"  query: {taught[0].query[:110]}")
+    for label, text in sorted(zip(taught[0].labels, taught[0].texts, strict=True), reverse=True):
+        print(f"  {label:5.2f}  {text[:96]}...")
+
     work = Path(tempfile.mkdtemp(prefix="rerank-adapt-"))
     started = time.perf_counter()
     result = train_cross_encoder(
-        lists[:8] if CI else lists,
+        taught,
         output_dir=work / "run",
         adapter=AdapterSpec(method="full"),
+        loss="listnet",  # reads the teacher's labels as logits
         epochs=1,
         batch_size=8,
         learning_rate=5e-5,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import json
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any
 from rerank_plugins._core import OPTION_NAMES, RerankOptions
 from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins._scorer import Scorer
+from rerank_plugins.scorers import parse_option
 
 __all__ = ["build_parser", "main"]
 
@@ -55,14 +55,10 @@ def _positive_int(text: str) -> int:
 
 
 def _option(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r} (e.g. batch_size=16)")
     try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _contract_flag(name: str, annotation: Any) -> Any:

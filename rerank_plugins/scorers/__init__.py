@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._scorer import Scorer
 
-__all__ = ["BACKENDS", "from_spec"]
+__all__ = ["BACKENDS", "from_spec", "parse_option"]
 
 # backend name -> (module, class). Add a backend with one line.
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -22,6 +23,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "cross-encoder": ("rerank_plugins.scorers.cross_encoder", "CrossEncoderScorer"),
     "keyword": ("rerank_plugins.testing", "KeywordScorer"),
     "llm-judge": ("rerank_plugins.scorers.llm_judge", "LLMJudgeScorer"),
+    "query-likelihood": ("rerank_plugins.scorers.query_likelihood", "QueryLikelihoodScorer"),
     "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
     "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
 }
@@ -37,7 +39,8 @@ def from_spec(spec: str, **options: Any) -> Scorer:
 
     Args:
         spec: ``backend`` or ``backend:model`` (the model part may itself contain ``:``).
-        **options: Passed to the scorer's constructor.
+        **options: Passed to the scorer's constructor; ``model=`` gives the model as an object
+            (a loaded model) instead of in the spec.
 
     Raises:
         ConfigurationError: unknown backend, unknown option, or a value of the wrong type.
@@ -55,9 +58,15 @@ def from_spec(spec: str, **options: Any) -> Scorer:
         )
     module, cls_name = BACKENDS[backend]
     cls = getattr(importlib.import_module(module), cls_name)
+    given = options.pop("model", None)
+    if given is not None and model:
+        raise ConfigurationError(
+            f"Spec {spec!r} names a model and model= gives one too; pass one of them."
+        )
     checked = _check_options(cls, backend, options)
+    positional = (given,) if given is not None else (model,) if model else ()
     try:
-        scorer: Scorer = cls(model, **checked) if model else cls(**checked)
+        scorer: Scorer = cls(*positional, **checked)
     except TypeError as exc:  # e.g. a model given to a backend that takes none
         raise ConfigurationError(f"Cannot build {cls_name} from spec {spec!r}: {exc}.") from exc
     return scorer
@@ -96,3 +105,20 @@ def _convert(owner: str, name: str, value: Any, default: Any) -> Any:
             f"{owner} option {name!r} expects {kind.__name__} (e.g. {name}={default}), "
             f"got {value!r}."
         ) from None
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from a command line as ``(key, value)``: the value read as JSON where it is
+    JSON (``16``, ``true``, ``[1, 2]``), else kept as text; :func:`from_spec` converts it further.
+
+    >>> parse_option("batch_size=16"), parse_option("prompt=Claim: {passage}")
+    (('batch_size', 16), ('prompt', 'Claim: {passage}'))
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"expected KEY=VALUE, got {text!r} (e.g. batch_size=16)")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value

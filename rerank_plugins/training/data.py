@@ -24,7 +24,13 @@ from typing import Any
 
 from rerank_plugins.evaluation.beir import BeirDataset, DatasetError
 
-__all__ = ["RankingExample", "beir_examples", "read_preferences", "reranking_examples"]
+__all__ = [
+    "RankingExample",
+    "beir_examples",
+    "read_preferences",
+    "reranking_examples",
+    "write_preferences",
+]
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,37 @@ def read_preferences(path: str | Path) -> list[RankingExample]:
             f"Preference file {file} has no records; write one JSON object per line."
         )
     return out
+
+
+def write_preferences(lists: Sequence[RankingExample], path: str | Path) -> None:
+    """Write lists as graded JSONL that :func:`read_preferences` reads back (``rerank-plugins
+    train --preferences FILE``): one ``{"query", "passages": [{"text", "score"}]}`` a line.
+
+    Raises:
+        DatasetError: a label is negative (the graded shape takes non-negative scores).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "lists.jsonl"
+        >>> write_preferences([RankingExample("q", ("a", "b"), (2.5, 0.0))], f)
+        >>> read_preferences(f)[0].labels
+        (2.5, 0.0)
+    """
+    for ex in lists:
+        if any(y < 0 for y in ex.labels):
+            raise DatasetError(
+                f"write_preferences takes non-negative labels; the list for {ex.query[:60]!r} has "
+                f"{min(ex.labels)} (shift each list by its lowest label: softmax losses read "
+                f"only the differences)."
+            )
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(file.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for ex in lists:
+            passages = [{"text": t, "score": y} for t, y in zip(ex.texts, ex.labels, strict=True)]
+            handle.write(json.dumps({"query": ex.query, "passages": passages}) + "\n")
+    tmp.replace(file)
 
 
 _SHAPES = (

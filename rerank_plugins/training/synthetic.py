@@ -17,11 +17,16 @@ query), and builds one list per kept query: the positive first, then hard negati
 first stage's top candidates (never the source document), then random documents. Negatives are
 shown in the same form as the positive (without the title for title queries), so the model cannot
 learn the form instead of the content.
+
+:func:`teacher_examples` replaces a list's 1-and-0 labels with a teacher's opinion of every text
+(GPL's pseudo labels): a made query's near misses are often relevant too, and a teacher that reads
+query and text together (an LLM's query likelihood, :func:`teacher_logits`) says how much.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +44,8 @@ __all__ = [
     "corpus_examples",
     "llm_writer",
     "read_queries",
+    "teacher_examples",
+    "teacher_logits",
     "title_queries",
     "write_queries",
     "written_queries",
@@ -308,3 +315,76 @@ def _as_shown(document: tuple[str, str], kind: str) -> str:
     if kind == "title":
         return text.strip()
     return f"{title.strip()} {text.strip()}".strip()
+
+
+def teacher_logits(scorer: Any) -> Callable[[str, Sequence[str]], list[float]]:
+    """A scorer's opinion of ``(query, texts)`` as logits, for :func:`teacher_examples`.
+
+    Raw scores that are logits (a cross-encoder) are taken as they are; a relevance in ``[0, 1]``
+    gives its log (for :class:`~rerank_plugins.scorers.query_likelihood.QueryLikelihoodScorer`,
+    the mean log probability of the query's tokens, UPR's score); a listwise rank gives minus the
+    rank.
+    """
+    from rerank_plugins._scorer import Normalization
+
+    scorer.prepare()
+
+    def logits(query: str, texts: Sequence[str]) -> list[float]:
+        raw = scorer.score_unit(query, list(texts), timeout=None)
+        values = list(getattr(raw, "scores", raw))
+        if any(v is None for v in values):
+            raise ConfigurationError(
+                f"The teacher {scorer!r} left a text unscored; a teacher must score every text."
+            )
+        if scorer.normalization is Normalization.IDENTITY:
+            return [math.log(max(float(v), 1e-300)) for v in values]
+        if scorer.normalization is Normalization.RANK:
+            return [-float(v) for v in values]
+        return [float(v) for v in values]
+
+    return logits
+
+
+def teacher_examples(
+    lists: Sequence[RankingExample],
+    teacher: Callable[[str, Sequence[str]], Sequence[float]],
+    *,
+    temperature: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[RankingExample]:
+    """The same lists, each labelled by a teacher's logits instead of 1 for its source document
+    and 0 for the rest (distillation, as GPL does with a cross-encoder's margins).
+
+    Labels are ``(logit - lowest logit of the list) / temperature``: non-negative (so
+    :func:`~rerank_plugins.training.data.write_preferences` can save them) and, under a softmax
+    loss that reads labels as logits (``loss="listnet"``), exactly the teacher's distribution over
+    the list. The inputs are not changed.
+
+    Args:
+        lists: Lists from :func:`corpus_examples` (or any :class:`RankingExample`).
+        teacher: ``(query, texts) -> one logit per text``, e.g. ``teacher_logits(scorer)``.
+        temperature: Softens (> 1) or sharpens (< 1) the teacher's distribution.
+        progress: Called with ``(done, total)`` after each list.
+
+    Example:
+        >>> ex = RankingExample("q", ("a", "b", "c"), (1.0, 0.0, 0.0))
+        >>> teacher_examples([ex], lambda q, texts: [-2.0, -1.0, -5.0])[0].labels
+        (3.0, 4.0, 0.0)
+    """
+    bad = isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    if bad or temperature <= 0:
+        raise ConfigurationError(f"temperature must be a positive number, got {temperature!r}.")
+    out: list[RankingExample] = []
+    for done, ex in enumerate(lists, start=1):
+        logits = [float(x) for x in teacher(ex.query, ex.texts)]
+        if len(logits) != len(ex.texts) or not all(math.isfinite(x) for x in logits):
+            raise ConfigurationError(
+                f"The teacher must return one finite logit per text; for {ex.query[:60]!r} it "
+                f"returned {len(logits)} for {len(ex.texts)} texts."
+            )
+        low = min(logits)
+        labels = tuple((x - low) / temperature for x in logits)
+        out.append(RankingExample(ex.query, ex.texts, labels))
+        if progress is not None:
+            progress(done, len(lists))
+    return out

@@ -116,6 +116,7 @@ class QueryLikelihoodScorer(Scorer):
         self._device = device
         self._loaded: tuple[Any, Any, str, bool] | None = None
         self._lock = threading.Lock()
+        self._passes = 0
 
     @property
     def model(self) -> str:
@@ -126,6 +127,11 @@ class QueryLikelihoodScorer(Scorer):
             f"QueryLikelihoodScorer(model={self._model_name!r}, "
             f"max_passage_tokens={self.max_passage_tokens}, batch_size={self.batch_size})"
         )
+
+    @property
+    def forward_passes(self) -> int:
+        """Forward passes run since the scorer was made (one per batch of pairs)."""
+        return self._passes
 
     def prepare(self) -> None:
         self._load()
@@ -143,8 +149,17 @@ class QueryLikelihoodScorer(Scorer):
         torch = require("torch", extra="local", who=_WHO)
         transformers = require("transformers", extra="local", who=_WHO)
         if isinstance(self._model, str):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(self._model)
-            model = transformers.AutoModelForCausalLM.from_pretrained(self._model)
+            try:
+                tokenizer = transformers.AutoTokenizer.from_pretrained(self._model)
+                model = transformers.AutoModelForCausalLM.from_pretrained(self._model)
+            except OSError as exc:  # includes FileNotFoundError and the hub's offline errors
+                raise ConfigurationError(
+                    f"QueryLikelihoodScorer could not load model {self._model!r}: not a local "
+                    f"folder and not reachable on the Hugging Face Hub ({type(exc).__name__}). "
+                    f"Offline, pass a folder with the model's config.json, or a loaded model "
+                    f"with tokenizer= (e.g. Gemma 3 270M: rerank_plugins.testing.gemma."
+                    f"load_gemma()); online, check the model id and unset HF_HUB_OFFLINE."
+                ) from exc
         else:
             model, tokenizer = self._model, self._tokenizer
         device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -202,6 +217,8 @@ class QueryLikelihoodScorer(Scorer):
                 logits = model.get_output_embeddings()(hidden[rows, positions.to(hidden.device)])
                 cap = getattr(model.config, "final_logit_softcapping", None)
                 logits = (torch.tanh(logits / cap) * cap if cap else logits).float()
+            with self._lock:
+                self._passes += 1
             logp = torch.log_softmax(logits, dim=-1)
             target = torch.tensor(q_ids, device=logp.device).expand(len(seqs), -1)
             picked = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)

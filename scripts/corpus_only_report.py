@@ -1,14 +1,14 @@
 """The figures of docs/guides/adapt-to-corpus.md, from the runs of scripts/corpus_only.sh.
 
 Reads ``runs/corpus-only/summary.json`` (training: lists made and kept, steps, seconds) and
-``runs/corpus-only-dev/report.json`` (the one measurement on the development claims), and the
-same two of ``scripts/corpus_written.sh`` (``runs/written*``), of ``scripts/corpus_teacher.sh``
+``runs/corpus-only-dev/report.json`` (the one measurement on the development claims), and the same
+two of ``scripts/corpus_written.sh`` (``runs/written*``), of ``scripts/corpus_teacher.sh``
 (``runs/teacher*``; a run that predates the recorded labelling time has its teacher timed again
 here on 20 of its saved lists) and of ``scripts/corpus_judged.sh`` (``runs/corpus-judged*``: corpus
-lists added to the judged claims), and writes ``benchmarks/results/corpus_only.json`` (the record) and
-``docs/assets/tables/corpus-only.md``; judged claims alone are the bundled reranker's figures
-(``benchmarks/results/bundled_selection.json``). A run whose folder is missing keeps its entry
-of the record. With ``--render`` it rewrites the table from the record alone (no runs needed).
+lists added to the judged claims), and writes ``benchmarks/results/corpus_only.json`` (the record)
+and ``docs/assets/tables/corpus-only.md``; judged claims alone are the bundled reranker's figures
+(``benchmarks/results/bundled_selection.json``). A run whose folder is missing keeps its entry of
+the record. With ``--render`` it rewrites the table from the record alone (no runs needed).
 
 Run: ``python scripts/corpus_only_report.py`` (after ``bash scripts/corpus_only.sh SCIFACT_DIR``
 and ``bash scripts/corpus_judged.sh SCIFACT_DIR``).

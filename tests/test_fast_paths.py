@@ -407,6 +407,49 @@ def test_batches_are_sorted_by_length_and_within_the_token_budget():
     assert arrays["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
+def test_length_bucketing_finds_the_cheapest_split_of_the_sorted_pairs():
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        lengths = [rng.choice([rng.randint(5, 40), rng.randint(100, 512)]) for _ in range(7)]
+        budget, size, per_pass = rng.choice([600, 1200, 4096]), rng.randint(1, 7), 64
+        plan = plan_batches(lengths, max_tokens=budget, max_size=size, pass_tokens=per_pass)
+        assert sorted(i for b in plan for i in b) == list(range(len(lengths)))
+        assert all(_allowed(b, lengths, budget, size) for b in plan)
+        # Every split of the sorted pairs into consecutive passes, exhaustively: none is cheaper.
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        cheapest = min(
+            _cost(splits, lengths, per_pass)
+            for cuts in itertools.product([False, True], repeat=len(order) - 1)
+            for splits in [_split(order, cuts)]
+            if all(_allowed(b, lengths, budget, size) for b in splits)
+        )
+        assert _cost(plan, lengths, per_pass) == cheapest
+    # Where lengths spread, a short pair is not padded to a long one when a pass is cheaper.
+    assert plan_batches([20, 20, 500, 500], max_tokens=4096, max_size=8) == [[0, 1], [2, 3]]
+
+
+def _cost(batches: list[list[int]], lengths: list[int], per_pass: int) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) + per_pass for b in batches)
+
+
+def _allowed(batch: list[int], lengths: list[int], budget: int, size: int) -> bool:
+    widest = max(lengths[i] for i in batch)
+    return len(batch) <= size and (len(batch) == 1 or len(batch) * widest <= budget)
+
+
+def _split(order: list[int], cuts: tuple[bool, ...]) -> list[list[int]]:
+    batches, current = [], [order[0]]
+    for i, cut in zip(order[1:], cuts, strict=True):
+        if cut:
+            batches.append(current)
+            current = []
+        current.append(i)
+    return [*batches, current]
+
+
 def test_truncation_keeps_the_query_and_the_head_of_the_passage(loaded_cross_encoder):
     tokenizer = loaded_cross_encoder.tokenizer
     enc = PairEncoder(tokenizer, max_length=24)

@@ -6,8 +6,9 @@ Three pieces, shared by every runtime of :class:`~rerank_plugins.CrossEncoderSco
   of the passage**. The query is kept whole unless it would take more than half of the room; the
   passage is cut at its end. A long passage is tokenized only as far as needed.
 - :func:`plan_batches` groups pairs by length (length bucketing) into forward passes bounded by a
-  token budget (padded tokens, ``pairs x longest pair``), so padding stays small and a pass never
-  grows past what the CPU's caches and memory handle well.
+  token budget (padded tokens, ``pairs x longest pair``), splitting the sorted pairs where a pass
+  saves more padding than it costs, so padding stays small and a pass never grows past what the
+  CPU's caches and memory handle well.
 - :func:`pad` builds the arrays of one forward pass.
 
 :meth:`PairEncoder.encode_windows` is the other policy, for passages longer than the room left
@@ -29,7 +30,7 @@ from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
 
-__all__ = ["EncodedPair", "PairEncoder", "pad", "plan_batches"]
+__all__ = ["PASS_TOKENS", "EncodedPair", "PairEncoder", "pad", "plan_batches"]
 
 # A token is rarely longer than this many characters; a passage is cut to room x this before
 # tokenizing (and tokenized whole when the cut turns out too short), so a huge text costs little.
@@ -37,6 +38,9 @@ _CHARS_PER_TOKEN_BOUND = 12
 # What a WordPiece or SentencePiece token of English prose averages: the budget's estimate of a
 # text's tokens before it is tokenized (the forward passes then learn from the exact counts).
 _CHARS_PER_TOKEN = 4
+# What one more forward pass costs beyond its tokens (the framework's per-pass work, and the
+# cores' lower efficiency on a small pass), in tokens: the length bucketing's price of a pass.
+PASS_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -174,28 +178,44 @@ class PairEncoder:
         return pairs, owners
 
 
-def plan_batches(lengths: Sequence[int], *, max_tokens: int, max_size: int) -> list[list[int]]:
-    """Group positions into forward passes: sorted by length, each within the token budget.
+def plan_batches(
+    lengths: Sequence[int], *, max_tokens: int, max_size: int, pass_tokens: int = PASS_TOKENS
+) -> list[list[int]]:
+    """Group positions into forward passes: sorted by length, each within the token budget, at
+    the least cost.
 
-    A pass costs about ``len(batch) * longest`` tokens once padded; a pair longer than the budget
-    gets a pass of its own.
+    A pass costs its padded tokens (``len(batch) * longest``) plus ``pass_tokens``, what running
+    one more pass costs in tokens; the split of the sorted pairs into consecutive passes with the
+    least total cost is found exactly (dynamic programming, ``O(n * max_size)``). Filling each
+    pass greedily pads short pairs up to much longer ones where lengths spread; this pads little
+    and adds a pass only where that saves more than a pass costs. A pair longer than the budget
+    gets a pass of its own. Equal lengths keep their input order.
 
     >>> plan_batches([5, 1, 4, 2], max_tokens=8, max_size=8)
     [[1, 3], [2], [0]]
     >>> plan_batches([3, 3, 3], max_tokens=100, max_size=2)
     [[0, 1], [2]]
+    >>> plan_batches([10, 10, 10, 100], max_tokens=1000, max_size=8, pass_tokens=8)
+    [[0, 1, 2], [3]]
     """
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    widths = [lengths[i] for i in order]
+    best = [0.0] + [math.inf] * len(order)  # best[j]: least cost of the first j sorted pairs
+    start = [0] * (len(order) + 1)  # where the last pass of that best split starts
+    for end in range(1, len(order) + 1):
+        longest = widths[end - 1]
+        for size in range(1, min(max_size, end) + 1):
+            if size > 1 and size * longest > max_tokens:
+                break
+            cost = best[end - size] + size * longest + pass_tokens
+            if cost < best[end]:
+                best[end], start[end] = cost, end - size
     batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        if current and ((len(current) + 1) * lengths[i] > max_tokens or len(current) >= max_size):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
+    end = len(order)
+    while end:
+        batches.append(order[start[end] : end])
+        end = start[end]
+    return batches[::-1]
 
 
 def pad(pairs: Sequence[EncodedPair], pad_id: int) -> dict[str, Any]:

@@ -21,23 +21,7 @@ from rerank_plugins.training.synthetic import (
     write_queries,
     written_queries,
 )
-
-TOPICS = {
-    "cat": ("Domestic cats purr when content", "Cats purr at about 25 hertz. Purring is made by "
-            "the muscles of the larynx in many cats. Kittens purr while they nurse from birth."),
-    "paris": ("The Eiffel tower dominates the Paris skyline", "The tower was finished in 1889 "
-              "for a world fair. It is three hundred metres tall and made of wrought iron. "
-              "Millions of visitors climb it every year."),
-    "bones": ("Vitamin D supplements reduce hip fractures", "Elderly women who took vitamin D "
-              "had fewer hip fractures. Calcium alone did not lower the fracture rate in the "
-              "trial. The effect was largest in care homes."),
-    "rain": ("Clouds form when moist air cools", "Water vapour condenses on dust as air rises "
-             "and cools. Rain falls when droplets grow too heavy to float. Most rain starts as "
-             "ice high in the cloud."),
-    "stocks": ("Stock prices fell sharply on Monday", "Markets dropped four percent at the open "
-               "after the rate decision. Bank shares led the fall across Europe. Analysts "
-               "expect more swings this week."),
-}  # fmt: skip
+from tests.tiny_corpus import TOPICS, write_corpus
 
 
 def test_title_queries_ask_for_the_text_with_the_title_removed():
@@ -155,19 +139,9 @@ def test_written_queries_round_trip_through_a_file(tmp_path):
         read_queries(tmp_path / "other.jsonl", TOPICS)
 
 
-def _write_corpus(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text(
-        "".join(
-            json.dumps({"_id": d, "title": title, "text": text}) + "\n"
-            for d, (title, text) in TOPICS.items()
-        )
-    )
-
-
 def test_train_from_documents_alone_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "cache"))
-    _write_corpus(tmp_path / "docs")
+    write_corpus(tmp_path / "docs")
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     args = parser.parse_args(
@@ -193,7 +167,7 @@ def test_train_from_documents_alone_end_to_end(tmp_path, monkeypatch, capsys):
 
 def test_train_from_written_queries_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "cache"))
-    _write_corpus(tmp_path / "docs")
+    write_corpus(tmp_path / "docs")
     queries = tmp_path / "written.jsonl"
     write_queries([SyntheticQuery(d, f"What is said about {title.lower()}?", "", "written")
                    for d, (title, _) in list(TOPICS.items())[:4]], queries)  # fmt: skip

@@ -16,23 +16,7 @@ from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
 from rerank_plugins.testing import KeywordScorer
 from rerank_plugins.training import RankingExample, cli, read_preferences, write_preferences
 from rerank_plugins.training.synthetic import teacher_examples, teacher_logits
-
-TOPICS = {
-    "cat": ("Domestic cats purr when content", "Cats purr at about 25 hertz. Purring is made by "
-            "the muscles of the larynx in many cats. Kittens purr while they nurse from birth."),
-    "paris": ("The Eiffel tower dominates the Paris skyline", "The tower was finished in 1889 "
-              "for a world fair. It is three hundred metres tall and made of wrought iron. "
-              "Millions of visitors climb it every year."),
-    "bones": ("Vitamin D supplements reduce hip fractures", "Elderly women who took vitamin D "
-              "had fewer hip fractures. Calcium alone did not lower the fracture rate in the "
-              "trial. The effect was largest in care homes."),
-    "rain": ("Clouds form when moist air cools", "Water vapour condenses on dust as air rises "
-             "and cools. Rain falls when droplets grow too heavy to float. Most rain starts as "
-             "ice high in the cloud."),
-    "stocks": ("Stock prices fell sharply on Monday", "Markets dropped four percent at the open "
-               "after the rate decision. Bank shares led the fall across Europe. Analysts "
-               "expect more swings this week."),
-}  # fmt: skip
+from tests.tiny_corpus import TOPICS, write_corpus
 
 
 def test_teacher_labels_are_its_logits_shifted_to_zero_and_the_input_is_kept():
@@ -83,16 +67,6 @@ def test_parse_option_reads_json_values_and_names_the_shape():
         parse_option("batch_size")
 
 
-def _write_corpus(folder):
-    folder.mkdir()
-    (folder / "corpus.jsonl").write_text(
-        "".join(
-            json.dumps({"_id": d, "title": title, "text": text}) + "\n"
-            for d, (title, text) in TOPICS.items()
-        )
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
@@ -103,7 +77,7 @@ def test_train_with_a_teacher_end_to_end_and_again_from_its_saved_lists(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("RERANK_PLUGINS_CACHE", str(tmp_path / "cache"))
-    _write_corpus(tmp_path / "docs")
+    write_corpus(tmp_path / "docs")
     teacher = "cross-encoder:bundled:scifact-minilm"
     common = ["--method", "top_layers", "--top-layers", "1", "--max-length", "48",
               "--batch-size", "4", "--candidates", "4", "--roundtrip-k", "3",
@@ -140,7 +114,7 @@ def test_train_with_a_teacher_end_to_end_and_again_from_its_saved_lists(
 
 
 def test_train_with_a_teacher_names_what_it_needs(tmp_path, capsys):
-    _write_corpus(tmp_path / "docs")
+    write_corpus(tmp_path / "docs")
     base = ["--corpus", str(tmp_path / "docs"), "--output", str(tmp_path / "o"), "--teacher",
             "cross-encoder:bundled:scifact-minilm"]  # fmt: skip
     assert cli.run(_parser().parse_args(base)) == 2

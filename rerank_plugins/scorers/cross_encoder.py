@@ -25,6 +25,7 @@ from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.artifact import MANIFEST_FILE
 from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad
+from rerank_plugins.scorers._loading import unloadable
 from rerank_plugins.scorers._microbatch import MicroBatcher
 
 if TYPE_CHECKING:
@@ -302,12 +303,12 @@ class CrossEncoderScorer(Scorer):
                 model_kwargs=self.model_kwargs or None,
             )
         except OSError as exc:  # includes FileNotFoundError and the hub's offline errors
-            raise ConfigurationError(
-                f"CrossEncoderScorer could not load model {self._model_name!r}: not a local "
-                f"folder and not reachable on the Hugging Face Hub ({type(exc).__name__}). "
-                f"Offline, pass a local folder that holds the model's config.json, or "
-                f"'bundled:scifact-minilm' for the reranker that ships with rerank-plugins; "
-                f"online, check the model id and unset HF_HUB_OFFLINE."
+            raise unloadable(
+                "CrossEncoderScorer",
+                self._model_name,
+                exc,
+                "pass a local folder that holds the model's config.json, or "
+                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins",
             ) from exc
         check_labels(encoder.num_labels, self._model_name)
         return encoder

@@ -24,6 +24,7 @@ from typing import Any
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+from rerank_plugins.scorers._loading import unloadable
 
 __all__ = ["DEFAULT_PROMPT", "QueryLikelihoodScorer"]
 
@@ -153,12 +154,12 @@ class QueryLikelihoodScorer(Scorer):
                 tokenizer = transformers.AutoTokenizer.from_pretrained(self._model)
                 model = transformers.AutoModelForCausalLM.from_pretrained(self._model)
             except OSError as exc:  # includes FileNotFoundError and the hub's offline errors
-                raise ConfigurationError(
-                    f"QueryLikelihoodScorer could not load model {self._model!r}: not a local "
-                    f"folder and not reachable on the Hugging Face Hub ({type(exc).__name__}). "
-                    f"Offline, pass a folder with the model's config.json, or a loaded model "
-                    f"with tokenizer= (e.g. Gemma 3 270M: rerank_plugins.testing.gemma."
-                    f"load_gemma()); online, check the model id and unset HF_HUB_OFFLINE."
+                raise unloadable(
+                    _WHO,
+                    self._model,
+                    exc,
+                    "pass a folder with the model's config.json, or a loaded model with "
+                    "tokenizer= (e.g. Gemma 3 270M: rerank_plugins.testing.gemma.load_gemma())",
                 ) from exc
         else:
             model, tokenizer = self._model, self._tokenizer

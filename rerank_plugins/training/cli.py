@@ -90,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_option,
         default=[],
         metavar="KEY=VALUE",
-        help="an option of the teacher's constructor, repeatable (e.g. prompt='Abstract: "
-        "{passage}\\nA claim it supports:', max_passage_tokens=256)",
+        help="an option of the teacher's constructor, repeatable; a value that reads as JSON "
+        "is JSON (e.g. max_passage_tokens=256, or prompt='\"Abstract: {passage}\\nA claim it "
+        "supports:\"' with the newline written as JSON's \\n)",
     )
     parser.add_argument(
         "--roundtrip-k",

@@ -17,6 +17,7 @@ that for you.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -179,8 +180,6 @@ class QueryLikelihoodScorer(Scorer):
     def score_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores | Sequence[float | None]:
-        import math
-
         return [math.exp(total / count) for total, count in self._score(query, texts)]
 
     def _score(self, query: str, texts: Sequence[str]) -> list[tuple[float, int]]:

@@ -153,6 +153,10 @@ def test_query_likelihood_is_the_models_own_log_probability_of_the_query(gemma: 
         want = sum(float(logp[len(prefix) - 1 + i, t]) for i, t in enumerate(query))
         assert value == pytest.approx(want, abs=1e-3)
     assert got[0] > got[1]  # the passage about purring makes "cats purr" likelier
+    moved = QueryLikelihoodScorer(gemma.model, tokenizer=gemma.tokenizer, device="cuda:1")
+    with pytest.raises(ConfigurationError, match="move the model yourself"):
+        moved.prepare()
+    assert str(next(gemma.model.parameters()).device) == "cpu"  # the caller's model stays put
 
 
 @pytest.mark.slow

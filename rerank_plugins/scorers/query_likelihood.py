@@ -53,7 +53,8 @@ class QueryLikelihoodScorer(Scorer):
         batch_size: Pairs per forward pass (also the unit the budget stops between).
         bf16: Run the matrix products in bf16 (``None``: where the CPU has bf16 units, or on
             CUDA).
-        device: ``"cpu"``, ``"cuda"``... (default: CUDA when available).
+        device: ``"cpu"``, ``"cuda"``... for a model given by name (default: CUDA when
+            available); a loaded model runs where it is and is not changed.
         tokenizer: The tokenizer of a loaded ``model``.
 
     Example:
@@ -162,10 +163,16 @@ class QueryLikelihoodScorer(Scorer):
                     "pass a folder with the model's config.json, or a loaded model with "
                     "tokenizer= (e.g. Gemma 3 270M: rerank_plugins.testing.gemma.load_gemma())",
                 ) from exc
-        else:
+            device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = model.to(device).eval()
+        else:  # the caller's model, used where it is and as it is (never moved or changed)
             model, tokenizer = self._model, self._tokenizer
-        device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = model.to(device).eval()
+            device = str(next(model.parameters()).device)
+            if self._device is not None and self._device != device:
+                raise ConfigurationError(
+                    f"QueryLikelihoodScorer got a loaded model on {device!r} and "
+                    f"device={self._device!r}; move the model yourself, or leave device unset."
+                )
         bf16 = self._bf16
         if bf16 is None:
             from rerank_plugins.scorers._hardware import cpu_flags
@@ -192,7 +199,9 @@ class QueryLikelihoodScorer(Scorer):
         out: list[tuple[float, int]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            cut = tok(list(batch), add_special_tokens=False)["input_ids"]
+            # A token is rarely longer than 12 characters: a huge passage is not tokenized whole.
+            heads = [t[: self.max_passage_tokens * 12] for t in batch]
+            cut = tok(heads, add_special_tokens=False)["input_ids"]
             seqs = []
             for ids in cut:
                 passage = tok.decode(ids[: self.max_passage_tokens])

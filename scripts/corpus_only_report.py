@@ -4,9 +4,11 @@ Reads ``runs/corpus-only/summary.json`` (training: lists made and kept, steps, s
 ``runs/corpus-only-dev/report.json`` (the one measurement on the development claims), and the same
 two of ``scripts/corpus_written.sh`` (``runs/written*``), of ``scripts/corpus_teacher.sh``
 (``runs/teacher*``; a run that predates the recorded labelling time has its teacher timed again
-here on 20 of its saved lists) and of ``scripts/corpus_judged.sh`` (``runs/corpus-judged*``: corpus
-lists added to the judged claims), and writes ``benchmarks/results/corpus_only.json`` (the record)
-and ``docs/assets/tables/corpus-only.md``; judged claims alone are the bundled reranker's figures
+here on 20 of its saved lists), of ``scripts/corpus_neighbours.sh`` (``runs/neighbours*`` and
+``runs/teacher-validation``: gated on the validation slice) and of
+``scripts/corpus_judged.sh`` (``runs/corpus-judged*``: corpus lists added to the judged claims),
+and writes ``benchmarks/results/corpus_only.json`` (the record) and
+``docs/assets/tables/corpus-only.md``; judged claims alone are the bundled reranker's figures
 (``benchmarks/results/bundled_selection.json``). A run whose folder is missing keeps its entry of
 the record. With ``--render`` it rewrites the table from the record alone (no runs needed).
 
@@ -69,9 +71,71 @@ def render(record: dict[str, Any]) -> str:
         text += "\n" + render_written(record["written"])
     if "teacher" in record:
         text += "\n" + render_teacher(record["teacher"])
+    if "neighbours" in record:
+        text += "\n" + render_neighbours(record["neighbours"])
     if "corpus_and_judged" in record:
         text += "\n" + render_corpus_and_judged(record["corpus_and_judged"])
     return text
+
+
+def collect_neighbours(runs: Path) -> dict[str, Any]:
+    """scripts/corpus_neighbours.sh: training, the validation gate (beside the teacher run on the
+    same slice) and, if the gate passed, the one development measurement."""
+    summary = json.loads((runs / "neighbours" / "summary.json").read_text())
+    keep = ("before", "after", "absolute_lift", "ci", "p_value", "queries")
+
+    def lifts(folder: str) -> dict[str, Any]:
+        report = json.loads((runs / folder / "report.json").read_text())
+        return {m: {k: report["comparisons"][m][k] for k in keep} for m in ("nDCG@10", "P@3")}
+
+    lists = (runs / "neighbours" / "lists.jsonl").read_text().splitlines()
+    held = (runs / "neighbours" / "held_out.jsonl").read_text().splitlines()
+    run: dict[str, Any] = {
+        "training": {"lists": len(lists), "held_out": len(held), "steps": summary["steps"],
+                     "seconds": summary["train_seconds"], "cpu": cpu_name()},
+        "validation": lifts("neighbours-validation"),
+        "teacher_validation": lifts("teacher-validation"),
+    }  # fmt: skip
+    if (runs / "neighbours-dev" / "report.json").is_file():
+        run["development"] = lifts("neighbours-dev")
+    return run
+
+
+def render_neighbours(run: dict[str, Any]) -> str:
+    t, val, teach = run["training"], run["validation"], run["teacher_validation"]
+    lines = [
+        f"Without the source: the teacher's {t['lists'] + t['held_out']} lists with the abstract "
+        f"each claim was written from removed (7 abstracts a list: the teacher's opinion of the "
+        f"near misses is all there is to learn; {t['held_out']} held out for early stopping), "
+        f"ListNet, {t['steps']} steps in {t['seconds'] / 60:.0f} min on 2 cores of an "
+        f"{t['cpu']}. Gated on the validation slice of the training claims "
+        f"({val['P@3']['queries']} claims), beside the teacher-labelled run on the same slice "
+        f"(`bash scripts/corpus_neighbours.sh SCIFACT_DIR`):",
+        "",
+        "| metric | first stage | teacher-labelled (with the source) | without the source | "
+        "its lift (95% CI, p) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for metric, row in val.items():
+        lo, hi = row["ci"]
+        lines.append(
+            f"| {metric} | {row['before']:.3f} | {teach[metric]['after']:.3f} | "
+            f"{row['after']:.3f} | {row['absolute_lift']:+.3f} ([{lo:+.3f}, {hi:+.3f}], "
+            f"p = {row['p_value']:.3g}) |"
+        )
+    if "development" in run:
+        lines += [
+            "",
+            "Measured once on the development claims:",
+            "",
+            "| metric | first stage | without the source | lift | 95% CI | p (paired test) |",
+            "| --- | ---: | ---: | ---: | --- | ---: |",
+            *lift_rows(run["development"]),
+        ]
+    else:
+        lines += ["", "No lift on the validation slice, so the development claims were not "
+                      "measured for this run."]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def teacher_cost(runs: Path, prompt: str, lists: int = 20) -> dict[str, Any]:
@@ -239,6 +303,8 @@ def main() -> int:
                 teach.update(teacher_cost(args.runs, teach["options"]["prompt"]))
             run["teacher"] = teach
             record["teacher"] = run
+        if (args.runs / "neighbours-validation" / "report.json").is_file():
+            record["neighbours"] = collect_neighbours(args.runs)
         if (args.runs / "corpus-judged-dev" / "report.json").is_file():
             run = collect(args.runs, "corpus-judged")
             selection = json.loads(

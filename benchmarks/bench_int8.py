@@ -1,0 +1,151 @@
+"""How far dynamic int8 moves the bundled reranker's scores from fp32, and whether keeping some
+layers in fp32 brings its rankings back: side by side in one run.
+
+Run: ``python benchmarks/bench_int8.py`` (offline; about ten minutes on 2 cores).
+
+The first ``--claims`` SciFact development claims bundled with the package, each with its top-20
+candidates from all-MiniLM-L6-v2, scored by the bundled reranker at its own settings (256 tokens,
+long abstracts as windows) through ONNX Runtime: fp32 (the reference) and ONNX Runtime's dynamic
+int8 (``quantize_dynamic``: int8 weights with one scale per output channel, as the ``"onnx-int8"``
+runtime uses), once with every matrix product quantised (the runtime's graph) and once for each
+group of layers kept in fp32. Every variant runs one pair per pass, as the runtime does. It prints
+the CPU, its flags and the load, and for each variant the share of claims whose top 3 is fp32's,
+the largest score difference of a claim (mean and worst over claims, in logits) and the time a
+claim takes; and writes ``benchmarks/results/bench_int8.json`` and
+``docs/assets/tables/bench-int8.md``. Nothing is chosen from it: it measures what the runtime's
+int8 costs in fidelity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "results" / "bench_int8.json"
+TABLE = ROOT / "docs" / "assets" / "tables" / "bench-int8.md"
+
+KEPT_FP32: dict[str, Callable[[str], bool]] = {
+    "none (the runtime's graph)": lambda name: False,
+    "feed-forward output": lambda name: "/output/dense/" in name and "attention" not in name,
+    "feed-forward (both)": lambda name: (
+        "/intermediate/" in name or ("/output/dense/" in name and "attention" not in name)
+    ),
+    "first two layers": lambda name: "layer.0/" in name or "layer.1/" in name,
+    "last two layers": lambda name: "layer.4/" in name or "layer.5/" in name,
+}
+"""Which matrix products stay fp32, by node name (BERT's ONNX export names them by module)."""
+
+
+def top3(scores: list[float]) -> list[int]:
+    return sorted(range(len(scores)), key=lambda i: -scores[i])[:3]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=40)
+    args = parser.parse_args()
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.data import scifact_path
+    from rerank_plugins.evaluation.beir import load_beir
+    from rerank_plugins.evaluation.retrieval import retrieve
+    from rerank_plugins.scorers import _onnx
+    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
+    from rerank_plugins.scorers.cross_encoder import _onnx_forward
+
+    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    ds = load_beir(scifact_path(), split="dev")
+    ids = ds.judged_query_ids[: args.claims]
+    hits = retrieve(ds, ids, k=20, progress=False)
+    work = [(ds.queries[q], [ds.document_text(h.doc_id) for h in hits[q]]) for q in ids]
+    scorer = CrossEncoderScorer(
+        "bundled:scifact-minilm", runtime="onnx-int8", score_cache_size=0, device="cpu"
+    )
+    scorer.prepare()
+    engine = scorer._ready()
+    fp32 = _onnx.exported_model(scorer.encoder.model, quantized=False)
+    graph = onnx.load(str(fp32)).graph
+    weights = {init.name for init in graph.initializer}
+    # The products with a weight matrix: the ones dynamic quantisation turns into int8 (attention's
+    # query-key and attention-value products multiply two activations and stay fp32).
+    names = [n.name for n in graph.node
+             if n.op_type == "MatMul" and any(i in weights for i in n.input)]  # fmt: skip
+
+    def scores(path: Path) -> tuple[list[list[float]], float]:
+        engine.batcher._forward = _onnx_forward(_onnx.OnnxModel(path), engine.pairs.pad_id)
+        out: list[list[float]] = []
+        start = time.perf_counter()
+        for query, texts in work:
+            got = scorer.score_unit(query, texts, timeout=None).scores
+            out.append([s for s in got if s is not None])  # no deadline: every pair scores
+        return out, (time.perf_counter() - start) / len(work) * 1000
+
+    engine.batcher.max_size = 1  # one pair per pass for every variant, as "onnx-int8" runs
+    reference, fp32_ms = scores(fp32)
+    rows = [{"kept_fp32": "all (fp32, the reference)", "matmuls_fp32": len(names),
+             "same_top3": 1.0, "mean_max_diff": 0.0, "worst_max_diff": 0.0,
+             "ms_per_claim": fp32_ms}]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, keep in KEPT_FP32.items():
+            kept = [n for n in names if keep(n)]
+            path = Path(tmp) / f"int8-{len(rows)}.onnx"
+            quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True,
+                             reduce_range=False, nodes_to_exclude=kept)  # fmt: skip
+            got, ms = scores(path)
+            diffs = [max(abs(x - y) for x, y in zip(a, b, strict=True))
+                     for a, b in zip(got, reference, strict=True)]  # fmt: skip
+            rows.append({
+                "kept_fp32": label, "matmuls_fp32": len(kept),
+                "same_top3": statistics.fmean(
+                    float(top3(a) == top3(b)) for a, b in zip(got, reference, strict=True)),
+                "mean_max_diff": statistics.fmean(diffs), "worst_max_diff": max(diffs),
+                "ms_per_claim": ms,
+            })  # fmt: skip
+            print(rows[-1], flush=True)
+    record = {
+        "cpu": f"{cpu_name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})",
+        "claims": len(work), "matmuls": len(names),
+        "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "rows": rows,
+    }  # fmt: skip
+    OUT.write_text(json.dumps(record, indent=2) + "\n")
+    TABLE.write_text(render(record))
+    print(TABLE.read_text())
+    return 0
+
+
+def render(record: dict[str, Any]) -> str:
+    lines = [
+        f"{record['cpu']}, {record['claims']} development claims x 20 candidates at the bundled "
+        f"model's settings, load {record['load_before']} before, {record['load_after']} after "
+        f"(`python benchmarks/bench_int8.py`):",
+        "",
+        "| weight products kept in fp32 | of | same top 3 as fp32 | largest score difference a "
+        "claim, mean (worst), logits | ms a claim |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in record["rows"]:
+        lines.append(
+            f"| {row['kept_fp32']} | {row['matmuls_fp32']} / {record['matmuls']} | "
+            f"{100 * row['same_top3']:.0f}% | {row['mean_max_diff']:.2f} "
+            f"({row['worst_max_diff']:.2f}) | {row['ms_per_claim']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

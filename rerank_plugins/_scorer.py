@@ -109,7 +109,10 @@ class Scorer(ABC):
     """
 
     backend: ClassVar[str] = "scorer"
+    """The backend's name in stats, metadata and specs (``"cross-encoder"``, ``"cohere"``, ...)."""
     normalization: Normalization = Normalization.SIGMOID
+    """What the raw scores are, so the core can map them to relevances in [0, 1] for
+    ``min_score`` (:class:`~rerank_plugins.Normalization`)."""
     unit_size: int = 32
     """Texts per unit in the default :meth:`plan_units`."""
     max_concurrency: int = 1

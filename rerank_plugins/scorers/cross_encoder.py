@@ -172,6 +172,8 @@ class CrossEncoderScorer(Scorer):
         """The runtime in use: the one asked for, or, with ``"auto"``, the one it picked once
         the model loaded (``"auto"`` until then)."""
         self.runtime_reason: str | None = None if runtime == "auto" else "asked for"
+        """Why :attr:`runtime` is the one in use: ``"asked for"``, or what ``"auto"`` found
+        (e.g. ``"a CPU with amx_bf16, OpenVINO installed"``); ``None`` until it has picked."""
         self.max_batch_tokens = max_batch_tokens
         self.threads = threads
         self.cache_dir = cache_dir
@@ -216,6 +218,8 @@ class CrossEncoderScorer(Scorer):
         return 0 if engine is None else engine.batcher.passes
 
     def prepare(self) -> None:
+        """Load the model, pick the runtime (``"auto"``) and build the engine (an export or a
+        compile where the runtime needs one) now, not in the first call."""
         self._ready()
 
     def _ready(self) -> _Engine:

@@ -17,13 +17,14 @@ bench_bucketing.json`` and ``docs/assets/tables/bench-bucketing.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from _common import cpu, dev_work, load, save
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -135,19 +136,12 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from rerank_plugins.data import scifact_path
-    from rerank_plugins.evaluation.beir import load_beir
-    from rerank_plugins.evaluation.retrieval import retrieve
     from rerank_plugins.scorers._batching import PASS_TOKENS
-    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
+    from rerank_plugins.scorers._hardware import cpu_flags
 
-    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
     bf16 = bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    ds = load_beir(scifact_path(), split="dev")
-    ids = ds.judged_query_ids[: args.claims]
-    hits = retrieve(ds, ids, k=20, progress=False)
-    work = [(ds.queries[q], [ds.document_text(h.doc_id) for h in hits[q]]) for q in ids]
+    load_before = load()
+    work = dev_work(args.claims)
     runtimes = ["torch-bf16", "openvino-bf16"] if bf16 else ["torch", "openvino"]
     rows = [
         measure(runtime, settings, work, args.rounds)
@@ -155,14 +149,12 @@ def main() -> int:
         for settings in ("512 tokens", "bundled")
     ]
     record = {
-        "cpu": f"{cpu_name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})",
+        "cpu": cpu(),
         "claims": len(work), "rounds": args.rounds, "pass_tokens": PASS_TOKENS,
-        "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "load_before": load_before, "load_after": load(),
         "rows": rows,
     }  # fmt: skip
-    OUT.write_text(json.dumps(record, indent=2) + "\n")
-    TABLE.write_text(render(record))
-    print(TABLE.read_text())
+    save(record, OUT, TABLE, render(record))
     return 0
 
 

@@ -19,7 +19,6 @@ int8 costs in fidelity.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -27,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _common import cpu, dev_work, load, save
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -59,19 +60,11 @@ def main() -> int:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.data import scifact_path
-    from rerank_plugins.evaluation.beir import load_beir
-    from rerank_plugins.evaluation.retrieval import retrieve
     from rerank_plugins.scorers import _onnx
-    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
     from rerank_plugins.scorers.cross_encoder import _onnx_forward
 
-    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    ds = load_beir(scifact_path(), split="dev")
-    ids = ds.judged_query_ids[: args.claims]
-    hits = retrieve(ds, ids, k=20, progress=False)
-    work = [(ds.queries[q], [ds.document_text(h.doc_id) for h in hits[q]]) for q in ids]
+    load_before = load()
+    work = dev_work(args.claims)
     scorer = CrossEncoderScorer(
         "bundled:scifact-minilm", runtime="onnx-int8", score_cache_size=0, device="cpu"
     )
@@ -117,14 +110,12 @@ def main() -> int:
             })  # fmt: skip
             print(rows[-1], flush=True)
     record = {
-        "cpu": f"{cpu_name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})",
+        "cpu": cpu(),
         "claims": len(work), "matmuls": len(names),
-        "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+        "load_before": load_before, "load_after": load(),
         "rows": rows,
     }  # fmt: skip
-    OUT.write_text(json.dumps(record, indent=2) + "\n")
-    TABLE.write_text(render(record))
-    print(TABLE.read_text())
+    save(record, OUT, TABLE, render(record))
     return 0
 
 

@@ -1,19 +1,20 @@
-"""How far dynamic int8 moves the bundled reranker's scores from fp32, and whether keeping some
-layers in fp32 brings its rankings back: side by side in one run.
+"""How far each fast path moves the bundled reranker's scores from fp32, and whether keeping some
+layers in fp32 brings int8's rankings back: side by side in one run.
 
-Run: ``python benchmarks/bench_int8.py`` (offline; about ten minutes on 2 cores).
+Run: ``python benchmarks/bench_fidelity.py`` (offline; about ten minutes on 2 cores).
 
 The first ``--claims`` SciFact development claims bundled with the package, each with its top-20
 candidates from all-MiniLM-L6-v2, scored by the bundled reranker at its own settings (256 tokens,
-long abstracts as windows) through ONNX Runtime: fp32 (the reference) and ONNX Runtime's dynamic
-int8 (``quantize_dynamic``: int8 weights with one scale per output channel, as the ``"onnx-int8"``
-runtime uses), once with every matrix product quantised (the runtime's graph) and once for each
-group of layers kept in fp32. Every variant runs one pair per pass, as the runtime does. It prints
+long abstracts as windows). The reference is fp32 through ONNX Runtime (torch's scores within
+1e-4). Against it: the bf16 runtimes as they run (batched; where the CPU has bf16 units), and ONNX
+Runtime's dynamic int8 (``quantize_dynamic``: int8 weights with one scale per output channel, as
+the ``"onnx-int8"`` runtime uses), once with every weight product quantised (the runtime's graph)
+and once for each group of layers kept in fp32, one pair per pass as the runtime runs. It prints
 the CPU, its flags and the load, and for each variant the share of claims whose top 3 is fp32's,
 the largest score difference of a claim (mean and worst over claims, in logits) and the time a
-claim takes; and writes ``benchmarks/results/bench_int8.json`` and
-``docs/assets/tables/bench-int8.md``. Nothing is chosen from it: it measures what the runtime's
-int8 costs in fidelity.
+claim takes; and writes ``benchmarks/results/bench_fidelity.json`` and
+``docs/assets/tables/bench-fidelity.md``. Nothing is chosen from it: it measures what each fast
+path costs in fidelity.
 """
 
 from __future__ import annotations
@@ -33,19 +34,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "bench_int8.json"
-TABLE = ROOT / "docs" / "assets" / "tables" / "bench-int8.md"
+OUT = ROOT / "benchmarks" / "results" / "bench_fidelity.json"
+TABLE = ROOT / "docs" / "assets" / "tables" / "bench-fidelity.md"
 
 KEPT_FP32: dict[str, Callable[[str], bool]] = {
-    "none (the runtime's graph)": lambda name: False,
-    "feed-forward output": lambda name: "/output/dense/" in name and "attention" not in name,
-    "feed-forward (both)": lambda name: (
+    "int8 (the runtime's graph)": lambda name: False,
+    "int8, feed-forward output in fp32": lambda name: (
+        "/output/dense/" in name and "attention" not in name
+    ),
+    "int8, feed-forward (both) in fp32": lambda name: (
         "/intermediate/" in name or ("/output/dense/" in name and "attention" not in name)
     ),
-    "first two layers": lambda name: "layer.0/" in name or "layer.1/" in name,
-    "last two layers": lambda name: "layer.4/" in name or "layer.5/" in name,
+    "int8, first two layers in fp32": lambda name: "layer.0/" in name or "layer.1/" in name,
+    "int8, last two layers in fp32": lambda name: "layer.4/" in name or "layer.5/" in name,
 }
-"""Which matrix products stay fp32, by node name (BERT's ONNX export names them by module)."""
+"""The int8 variants: which weight products stay fp32, by node name (BERT's ONNX export names them
+by module)."""
 
 
 def top3(scores: list[float]) -> list[int]:
@@ -61,6 +65,7 @@ def main() -> int:
 
     from rerank_plugins import CrossEncoderScorer
     from rerank_plugins.scorers import _onnx
+    from rerank_plugins.scorers._hardware import cpu_flags
     from rerank_plugins.scorers.cross_encoder import _onnx_forward
 
     load_before = load()
@@ -89,9 +94,34 @@ def main() -> int:
 
     engine.batcher.max_size = 1  # one pair per pass for every variant, as "onnx-int8" runs
     reference, fp32_ms = scores(fp32)
-    rows = [{"kept_fp32": "all (fp32, the reference)", "matmuls_fp32": len(names),
+    rows = [{"kept_fp32": "fp32 (the reference)", "matmuls_fp32": len(names),
              "same_top3": 1.0, "mean_max_diff": 0.0, "worst_max_diff": 0.0,
              "ms_per_claim": fp32_ms}]  # fmt: skip
+
+    def compare(label: str, kept: int | None, got: list[list[float]], ms: float) -> None:
+        diffs = [max(abs(x - y) for x, y in zip(a, b, strict=True))
+                 for a, b in zip(got, reference, strict=True)]  # fmt: skip
+        rows.append({
+            "kept_fp32": label, "matmuls_fp32": kept,
+            "same_top3": statistics.fmean(
+                float(top3(a) == top3(b)) for a, b in zip(got, reference, strict=True)),
+            "mean_max_diff": statistics.fmean(diffs), "worst_max_diff": max(diffs),
+            "ms_per_claim": ms,
+        })  # fmt: skip
+        print(rows[-1], flush=True)
+
+    if {"amx_bf16", "avx512_bf16"} & cpu_flags():
+        for runtime in ("torch-bf16", "openvino-bf16"):
+            other = CrossEncoderScorer("bundled:scifact-minilm", runtime=runtime,
+                                       score_cache_size=0, device="cpu")  # fmt: skip
+            other.score_unit(*work[0], timeout=None)  # warm
+            got: list[list[float]] = []
+            start = time.perf_counter()
+            for query, texts in work:
+                scored = other.score_unit(query, texts, timeout=None).scores
+                got.append([s for s in scored if s is not None])
+            compare(f"{runtime} (batched)", None, got,
+                    (time.perf_counter() - start) / len(work) * 1000)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for label, keep in KEPT_FP32.items():
             kept = [n for n in names if keep(n)]
@@ -99,16 +129,7 @@ def main() -> int:
             quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True,
                              reduce_range=False, nodes_to_exclude=kept)  # fmt: skip
             got, ms = scores(path)
-            diffs = [max(abs(x - y) for x, y in zip(a, b, strict=True))
-                     for a, b in zip(got, reference, strict=True)]  # fmt: skip
-            rows.append({
-                "kept_fp32": label, "matmuls_fp32": len(kept),
-                "same_top3": statistics.fmean(
-                    float(top3(a) == top3(b)) for a, b in zip(got, reference, strict=True)),
-                "mean_max_diff": statistics.fmean(diffs), "worst_max_diff": max(diffs),
-                "ms_per_claim": ms,
-            })  # fmt: skip
-            print(rows[-1], flush=True)
+            compare(label, len(kept), got, ms)
     record = {
         "cpu": cpu(),
         "claims": len(work), "matmuls": len(names),
@@ -119,19 +140,23 @@ def main() -> int:
     return 0
 
 
+def _kept(kept: int | None, of: int) -> str:
+    return "none (bf16)" if kept is None else f"{kept} / {of}"
+
+
 def render(record: dict[str, Any]) -> str:
     lines = [
         f"{record['cpu']}, {record['claims']} development claims x 20 candidates at the bundled "
         f"model's settings, load {record['load_before']} before, {record['load_after']} after "
-        f"(`python benchmarks/bench_int8.py`):",
+        f"(`python benchmarks/bench_fidelity.py`):",
         "",
-        "| weight products kept in fp32 | of | same top 3 as fp32 | largest score difference a "
+        "| path | weight products in fp32 | same top 3 as fp32 | largest score difference a "
         "claim, mean (worst), logits | ms a claim |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for row in record["rows"]:
         lines.append(
-            f"| {row['kept_fp32']} | {row['matmuls_fp32']} / {record['matmuls']} | "
+            f"| {row['kept_fp32']} | {_kept(row['matmuls_fp32'], record['matmuls'])} | "
             f"{100 * row['same_top3']:.0f}% | {row['mean_max_diff']:.2f} "
             f"({row['worst_max_diff']:.2f}) | {row['ms_per_claim']:.0f} |"
         )

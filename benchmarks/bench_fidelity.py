@@ -126,8 +126,12 @@ def main() -> int:
         for label, keep in KEPT_FP32.items():
             kept = [n for n in names if keep(n)]
             path = Path(tmp) / f"int8-{len(rows)}.onnx"
-            quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True,
-                             reduce_range=False, nodes_to_exclude=kept)  # fmt: skip
+            settings = _onnx.QUANTIZATION  # the "onnx-int8" runtime's own settings
+            quantize_dynamic(str(fp32), str(path),
+                             weight_type=getattr(QuantType, str(settings["weight_type"])),
+                             per_channel=bool(settings["per_channel"]),
+                             reduce_range=bool(settings["reduce_range"]),
+                             nodes_to_exclude=kept)  # fmt: skip
             got, ms = scores(path)
             compare(label, len(kept), got, ms)
     record = {

@@ -31,9 +31,12 @@ def cpu() -> str:
     return f"{cpu_name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})"
 
 
-def load() -> list[float]:
-    """The load averages (1, 5 and 15 minutes)."""
-    return [round(x, 2) for x in os.getloadavg()]
+def load() -> list[float] | None:
+    """The load averages (1, 5 and 15 minutes); ``None`` where the OS has none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def save(record: dict[str, Any], out: Path, table: Path, text: str) -> None:

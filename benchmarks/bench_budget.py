@@ -12,6 +12,7 @@ import argparse
 import json
 
 import bench_local as b
+from _common import cpu, load
 
 
 def main() -> int:
@@ -19,7 +20,7 @@ def main() -> int:
     parser.add_argument("--runtime", default="torch-bf16", help="the CrossEncoderScorer runtime")
     parser.add_argument("--queries", type=int, default=12, help="dev claims (default 12)")
     args = parser.parse_args()
-    load_before = b.load_average()
+    load_before = load()
     queries, _, _ = b.load_queries(argparse.Namespace(data=None))
     work = b.cache_dir() / "bench"
     folder, _ = b.model_folder(work, 1234)
@@ -29,8 +30,8 @@ def main() -> int:
         "recovery": b.bench_recovery(
             folder, work, args.runtime, queries[: args.queries], batch_size=4, calls=100
         ),
-        "machine": {"cpu": b.cpu_name(), "cores": b._cores(), "load_before": load_before,
-                    "load_after": b.load_average()},
+        "machine": {"cpu": cpu(), "cores": b._cores(), "load_before": load_before,
+                    "load_after": load()},
     }  # fmt: skip
     print(json.dumps(report, indent=2))
     return 0

@@ -63,6 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _common import cpu, load  # noqa: E402
+
 from rerank_plugins import CrossEncoderScorer, Reranker  # noqa: E402
 from rerank_plugins._cache import cache_dir  # noqa: E402
 from rerank_plugins.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
@@ -314,21 +316,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def quality(ranking: list[str], qrels: dict[str, int]) -> tuple[float, float]:
     return ndcg_at(ranking, qrels, 10), precision_at(ranking, qrels, 3)
-
-
-def cpu_name() -> str:
-    from rerank_plugins.scorers._hardware import cpu_flags
-    from rerank_plugins.scorers._hardware import cpu_name as name
-
-    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
-    return f"{name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})"
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 # ---------------------------------------------------------------- sections
@@ -995,7 +982,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[bench] wrote {args.markdown}", file=sys.stderr)
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
-    load_before = load_average()
+    load_before = load()
     started = time.time()
 
     queries, qrels, source = load_queries(args)
@@ -1097,10 +1084,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else where_time_goes_torch(scorers[runtime], few)
     )
     report["machine"] = {
-        "cpu": cpu_name(),
+        "cpu": cpu(),
         "cores": _cores(),
         "load_before": load_before,
-        "load_after": load_average(),
+        "load_after": load(),
         "python": platform.python_version(),
         "seconds": round(time.time() - started),
     }

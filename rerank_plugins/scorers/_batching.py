@@ -30,11 +30,18 @@ from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
 
-__all__ = ["PASS_TOKENS", "EncodedPair", "PairEncoder", "pad", "plan_batches"]
+__all__ = [
+    "CHARS_PER_TOKEN_BOUND",
+    "PASS_TOKENS",
+    "EncodedPair",
+    "PairEncoder",
+    "pad",
+    "plan_batches",
+]
 
 # A token is rarely longer than this many characters; a passage is cut to room x this before
 # tokenizing (and tokenized whole when the cut turns out too short), so a huge text costs little.
-_CHARS_PER_TOKEN_BOUND = 12
+CHARS_PER_TOKEN_BOUND = 12
 # What a WordPiece or SentencePiece token of English prose averages: the budget's estimate of a
 # text's tokens before it is tokenized (the forward passes then learn from the exact counts).
 _CHARS_PER_TOKEN = 4
@@ -107,7 +114,7 @@ class PairEncoder:
     def encode(self, query: str, texts: Sequence[str]) -> list[EncodedPair]:
         """Tokenize ``(query, text)`` for each text, truncated under the policy."""
         q_full = self._tok.encode(query, add_special_tokens=False)
-        limit = self.room * _CHARS_PER_TOKEN_BOUND
+        limit = self.room * CHARS_PER_TOKEN_BOUND
         cut = [t[:limit] for t in texts]
         encoded = self._tok.encode_batch(cut, add_special_tokens=False)
         queries: dict[int, Any] = {}
@@ -150,7 +157,7 @@ class PairEncoder:
         q_keep = min(len(q_full.ids), self.room // 2)
         width = self.room - q_keep
         stride = min(overlap, width // 2)
-        limit = (width + (width - stride) * (max_windows - 1)) * _CHARS_PER_TOKEN_BOUND
+        limit = (width + (width - stride) * (max_windows - 1)) * CHARS_PER_TOKEN_BOUND
         single = self.encode(query, texts)
         long = [i for i, pair in enumerate(single) if len(pair) - self.special >= self.room]
         encoded = dict(

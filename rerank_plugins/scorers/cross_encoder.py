@@ -72,9 +72,9 @@ class CrossEncoderScorer(Scorer):
             ``repr`` and each call's stats.
             ``"torch"``: PyTorch fp32, the reference. ``"torch-bf16"``: PyTorch with bf16
             weights and activations (the classification head in fp32), batched: 2-3x faster
-            than fp32 where the hardware does bf16, a claim's scores within about 0.1 of a logit
-            of fp32 on the bundled reranker (the same top 3 for 98% of SciFact dev claims), and
-            a pair's score alone and in any batch within 0.03.
+            than fp32 where the hardware does bf16, a claim's scores within 0.07 of a logit of
+            fp32 on average on the bundled reranker (0.18 at most; the same top 3 for 98% of
+            SciFact dev claims), and a pair's score alone and in any batch within 0.03.
             ``"onnx"``: ONNX Runtime fp32 (torch's scores within 1e-4). ``"onnx-int8"``: ONNX
             Runtime with dynamic int8 quantisation, one pair per pass (faster than fp32 on CPUs
             with VNNI and no bf16 units; scores move by up to about a logit on the bundled

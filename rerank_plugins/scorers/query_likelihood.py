@@ -25,6 +25,7 @@ from typing import Any
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+from rerank_plugins.scorers._batching import CHARS_PER_TOKEN_BOUND
 from rerank_plugins.scorers._loading import unloadable
 
 __all__ = ["DEFAULT_PROMPT", "QueryLikelihoodScorer"]
@@ -199,8 +200,8 @@ class QueryLikelihoodScorer(Scorer):
         out: list[tuple[float, int]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            # A token is rarely longer than 12 characters: a huge passage is not tokenized whole.
-            heads = [t[: self.max_passage_tokens * 12] for t in batch]
+            # A huge passage is not tokenized whole: only as far as its first tokens can reach.
+            heads = [t[: self.max_passage_tokens * CHARS_PER_TOKEN_BOUND] for t in batch]
             cut = tok(heads, add_special_tokens=False)["input_ids"]
             seqs = []
             for ids in cut:

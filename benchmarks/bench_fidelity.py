@@ -9,7 +9,14 @@ long abstracts as windows). The reference is fp32 through ONNX Runtime (torch's 
 1e-4). Against it: the bf16 runtimes as they run (batched; where the CPU has bf16 units), and ONNX
 Runtime's dynamic int8 (``quantize_dynamic``: int8 weights with one scale per output channel, as
 the ``"onnx-int8"`` runtime uses), once with every weight product quantised (the runtime's graph)
-and once for each group of layers kept in fp32, one pair per pass as the runtime runs. It prints
+and once for each group of layers kept in fp32, one pair per pass as the runtime runs; then the two
+int8 recipes whose scores do not depend on a pass's other pairs, batched through OpenVINO (on CPUs
+with bf16 units): static activation scales (NNCF's post-training quantisation with SmoothQuant,
+calibrated on ``--calibration`` pairs of training claims, never development ones, at NNCF's
+transformer defaults; the rest of the graph in bf16), and int8 weights with activations quantised
+per token as each pass runs (OpenVINO's dynamic quantisation, groups of 32; OpenVINO does it with
+the rest of the graph in fp32), beside int8 weights alone (activations in bf16), which shows what
+the weights cost. It prints
 the CPU, its flags and the load, and for each variant the share of claims whose top 3 is fp32's,
 the largest score difference of a claim (mean and worst over claims, in logits) and the time a
 claim takes; and writes ``benchmarks/results/bench_fidelity.json`` and
@@ -59,6 +66,7 @@ def top3(scores: list[float]) -> list[int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=40)
+    parser.add_argument("--calibration", type=int, default=300, help="pairs (training claims)")
     args = parser.parse_args()
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -134,6 +142,9 @@ def main() -> int:
                              nodes_to_exclude=kept)  # fmt: skip
             got, ms = scores(path)
             compare(label, len(kept), got, ms)
+    if {"amx_bf16", "avx512_bf16"} & cpu_flags():
+        for label, got, ms in openvino_int8(fp32, work, args.calibration):
+            compare(label, 0, got, ms)
     record = {
         "cpu": cpu(),
         "claims": len(work), "matmuls": len(names),
@@ -142,6 +153,82 @@ def main() -> int:
     }  # fmt: skip
     save(record, OUT, TABLE, render(record))
     return 0
+
+
+def calibration_pairs(pairs: int) -> list[tuple[str, str]]:
+    """``(claim, abstract)`` pairs for static quantisation's calibration: SciFact *training*
+    claims (line index not a multiple of 5; the development claims are never seen), each with its
+    top 10 abstracts from all-MiniLM-L6-v2, the claims in a fixed shuffled order."""
+    import random
+
+    from rerank_plugins.data import scifact_path
+    from rerank_plugins.evaluation.beir import load_beir
+    from rerank_plugins.evaluation.retrieval import retrieve
+
+    ds = load_beir(scifact_path(), split="dev")
+    train = sorted(q for q, line in ds.query_lines.items() if line % 5 != 0)
+    random.Random(0).shuffle(train)
+    ids = train[: -(-pairs // 10)]
+    hits = retrieve(ds, ids, k=10, progress=False)
+    out = [(ds.queries[q], ds.document_text(h.doc_id)) for q in ids for h in hits[q]]
+    return out[:pairs]
+
+
+def openvino_int8(
+    fp32: Path, work: list[tuple[str, list[str]]], calibration: int
+) -> list[tuple[str, list[list[float]], float]]:
+    """Each OpenVINO int8 recipe's scores of ``work`` and its ms a claim, batched as the
+    ``"openvino-bf16"`` runtime batches (its scorer, with the compiled model swapped)."""
+    import nncf
+    import openvino as ov
+
+    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.scorers._batching import pad
+    from rerank_plugins.scorers.cross_encoder import _onnx_forward
+
+    scorer = CrossEncoderScorer(
+        "bundled:scifact-minilm", runtime="openvino-bf16", score_cache_size=0, device="cpu"
+    )
+    engine = scorer._ready()
+    core = ov.Core()
+    encoded = [engine.pairs.encode(q, [t])[0] for q, t in calibration_pairs(calibration)]
+    static = nncf.quantize(
+        core.read_model(str(fp32)),
+        nncf.Dataset([pad([p], engine.pairs.pad_id) for p in encoded]),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(encoded),
+    )
+    weights = nncf.compress_weights(
+        core.read_model(str(fp32)), mode=nncf.CompressWeightsMode.INT8_ASYM
+    )
+    # OpenVINO quantises activations per token only where the rest of the graph runs in fp32
+    # (with the bf16 hint the int8 weights are unpacked to bf16 products instead).
+    variants = [
+        ("openvino int8, static scales (batched)", static, {"INFERENCE_PRECISION_HINT": "bf16"}),
+        ("openvino int8 weights, per-token int8 activations, rest fp32 (batched)", weights,
+         {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": 32}),
+        ("openvino int8 weights, bf16 activations (batched)", weights,
+         {"INFERENCE_PRECISION_HINT": "bf16", "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0}),
+    ]  # fmt: skip
+    out = []
+    for label, model, extra in variants:
+        config = {"PERFORMANCE_HINT": "LATENCY", **extra}
+        compiled = core.compile_model(model, "CPU", config)
+        names = [port.get_any_name() for port in compiled.inputs]
+        request = compiled.create_infer_request()
+
+        def run(arrays: dict[str, Any], request: Any = request, names: Any = names) -> Any:
+            return request.infer({n: arrays[n] for n in names})[0].copy()
+
+        engine.batcher._forward = _onnx_forward(run, engine.pairs.pad_id)
+        scorer.score_unit(*work[0], timeout=None)  # warm
+        got: list[list[float]] = []
+        start = time.perf_counter()
+        for query, texts in work:
+            scored = scorer.score_unit(query, texts, timeout=None).scores
+            got.append([s for s in scored if s is not None])
+        out.append((label, got, (time.perf_counter() - start) / len(work) * 1000))
+    return out
 
 
 def _kept(kept: int | None, of: int) -> str:

@@ -93,12 +93,7 @@ def main() -> int:
 
     def scores(path: Path) -> tuple[list[list[float]], float]:
         engine.batcher._forward = _onnx_forward(_onnx.OnnxModel(path), engine.pairs.pad_id)
-        out: list[list[float]] = []
-        start = time.perf_counter()
-        for query, texts in work:
-            got = scorer.score_unit(query, texts, timeout=None).scores
-            out.append([s for s in got if s is not None])  # no deadline: every pair scores
-        return out, (time.perf_counter() - start) / len(work) * 1000
+        return score_all(scorer, work)
 
     engine.batcher.max_size = 1  # one pair per pass for every variant, as "onnx-int8" runs
     reference, fp32_ms = scores(fp32)
@@ -123,13 +118,7 @@ def main() -> int:
             other = CrossEncoderScorer("bundled:scifact-minilm", runtime=runtime,
                                        score_cache_size=0, device="cpu")  # fmt: skip
             other.score_unit(*work[0], timeout=None)  # warm
-            got: list[list[float]] = []
-            start = time.perf_counter()
-            for query, texts in work:
-                scored = other.score_unit(query, texts, timeout=None).scores
-                got.append([s for s in scored if s is not None])
-            compare(f"{runtime} (batched)", None, got,
-                    (time.perf_counter() - start) / len(work) * 1000)  # fmt: skip
+            compare(f"{runtime} (batched)", None, *score_all(other, work))
     with tempfile.TemporaryDirectory() as tmp:
         for label, keep in KEPT_FP32.items():
             kept = [n for n in names if keep(n)]
@@ -222,13 +211,18 @@ def openvino_int8(
 
         engine.batcher._forward = _onnx_forward(run, engine.pairs.pad_id)
         scorer.score_unit(*work[0], timeout=None)  # warm
-        got: list[list[float]] = []
-        start = time.perf_counter()
-        for query, texts in work:
-            scored = scorer.score_unit(query, texts, timeout=None).scores
-            got.append([s for s in scored if s is not None])
-        out.append((label, got, (time.perf_counter() - start) / len(work) * 1000))
+        out.append((label, *score_all(scorer, work)))
     return out
+
+
+def score_all(scorer: Any, work: list[tuple[str, list[str]]]) -> tuple[list[list[float]], float]:
+    """Every claim's scores (no deadline, so every pair scores) and the ms a claim took."""
+    out: list[list[float]] = []
+    start = time.perf_counter()
+    for query, texts in work:
+        scored = scorer.score_unit(query, texts, timeout=None).scores
+        out.append([s for s in scored if s is not None])
+    return out, (time.perf_counter() - start) / len(work) * 1000
 
 
 def _kept(kept: int | None, of: int) -> str:

@@ -16,10 +16,9 @@ calibrated on ``--calibration`` pairs of training claims, never development ones
 transformer defaults; the rest of the graph in bf16), and int8 weights with activations quantised
 per token as each pass runs (OpenVINO's dynamic quantisation, groups of 32; OpenVINO does it with
 the rest of the graph in fp32), beside int8 weights alone (activations in bf16), which shows what
-the weights cost. It prints
-the CPU, its flags and the load, and for each variant the share of claims whose top 3 is fp32's,
-the largest score difference of a claim (mean and worst over claims, in logits) and the time a
-claim takes; and writes ``benchmarks/results/bench_fidelity.json`` and
+the weights cost. It prints the CPU, its flags and the load, and for each variant the share of
+claims whose top 3 is fp32's, the largest score difference of a claim (mean and worst over claims,
+in logits) and the time a claim takes; and writes ``benchmarks/results/bench_fidelity.json`` and
 ``docs/assets/tables/bench-fidelity.md``. Nothing is chosen from it: it measures what each fast
 path costs in fidelity.
 """

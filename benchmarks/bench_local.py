@@ -727,26 +727,25 @@ def where_time_goes_openvino(scorer: CrossEncoderScorer, queries: list[Query]) -
         "PERFORMANCE_HINT": "LATENCY",
         "PERF_COUNT": True,
     }
-    shares = []
-    for extra in ({}, {"SNIPPETS_MODE": "DISABLE"}):
-        model = core.read_model(str(_onnx_path(scorer)))
-        compiled = core.compile_model(model, "CPU", {**config, **extra})
+
+    def profile(extra: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+        compiled = core.compile_model(core.read_model(str(_onnx_path(scorer))), "CPU",
+                                      {**config, **extra})  # fmt: skip
         request = compiled.create_infer_request()
         names = [port.get_any_name() for port in compiled.inputs]
         by_op: dict[str, float] = {}
 
-        def run(_: Any, arrays: Any, request: Any = request, names: Any = names,
-                by_op: dict[str, float] = by_op) -> None:  # fmt: skip
+        def run(_: Any, arrays: Any) -> None:
             request.infer({n: arrays[n] for n in names})
             for info in request.profiling_info:
                 seconds = info.real_time.total_seconds()
                 by_op[info.node_type] = by_op.get(info.node_type, 0.0) + seconds
 
-        split = run_passes(engine, queries, run)
-        shares.append(top_shares(by_op))
-        if not extra:
-            fused = split
-    return {**fused, "operator_share": shares[0], "operator_share_unfused": shares[1]}
+        return run_passes(engine, queries, run), top_shares(by_op)
+
+    split, fused = profile({})
+    _, unfused = profile({"SNIPPETS_MODE": "DISABLE"})
+    return {**split, "operator_share": fused, "operator_share_unfused": unfused}
 
 
 def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[str, Any]:

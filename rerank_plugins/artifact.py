@@ -3,8 +3,10 @@
 A reranker artifact is a folder with two files:
 
 - ``reranker.json``: the manifest: format version, base model, how the trainable weights sit on it
-  (``method``: ``"lora"`` adapters, ``"top_layers"`` or ``"full"``), the LoRA settings, the
-  maximum sequence length, and free-form ``recipe`` and ``metrics`` records of how it was made.
+  (``method``: ``"lora"`` adapters, ``"top_layers"`` or ``"full"``), the LoRA settings, which of
+  the base's encoder layers it keeps (``layers``: all of them, or a subset for a distilled
+  student), the maximum sequence length, and free-form ``recipe`` and ``metrics`` records of how
+  it was made.
 - ``weights.safetensors``: only the parameters that were trained (the LoRA matrices, or the top
   encoder layers, plus the classification head), in float32.
 
@@ -38,6 +40,8 @@ __all__ = [
     "MINILM_BASE",
     "WEIGHTS_FILE",
     "AdapterSpec",
+    "encoder_layers",
+    "keep_layers",
     "load_reranker",
     "prepare_model",
     "resolve_base",
@@ -68,6 +72,10 @@ class AdapterSpec:
         lora_alpha: LoRA scaling numerator (the update is scaled by ``lora_alpha / lora_rank``).
         lora_dropout: Dropout on the LoRA input while training.
         top_layers: How many top encoder layers ``"top_layers"`` trains.
+        layers: The base's encoder layers the model keeps, in order (``None``: all of them). A
+            distilled student (:mod:`rerank_plugins.training.distill`) keeps a subset, e.g.
+            ``(1, 3, 5)`` of a 6-layer teacher: its layer ``i`` starts as the base's layer
+            ``layers[i]``.
     """
 
     method: Method = "lora"
@@ -76,8 +84,22 @@ class AdapterSpec:
     lora_dropout: float = 0.1
     top_layers: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.layers is not None:
+            kept = tuple(self.layers)  # a manifest's JSON list: the tuple it was written from
+            if not kept or any(isinstance(i, bool) or not isinstance(i, int) for i in kept):
+                raise ConfigurationError(
+                    f"layers must be a non-empty list of encoder layer indices, got "
+                    f"{self.layers!r}."
+                )
+            if list(kept) != sorted(set(kept)) or kept[0] < 0:
+                raise ConfigurationError(
+                    f"layers must be distinct, increasing and >= 0 (the base's order), got "
+                    f"{list(kept)}."
+                )
+            object.__setattr__(self, "layers", kept)
         if self.method not in METHODS:
             raise ConfigurationError(
                 f"Unknown training method {self.method!r}; pass one of {', '.join(METHODS)}."
@@ -136,6 +158,8 @@ def prepare_model(
             f"with one relevance logit (a bi-encoder or a single-logit cross-encoder)."
         )
     hf = _hf(model)
+    if spec.layers is not None:
+        keep_layers(hf, spec.layers, who=f"base model {base!r}")
     if spec.method == "lora":
         peft = require("peft", extra="train", who="LoRA training")
         config = peft.LoraConfig(
@@ -159,6 +183,50 @@ def prepare_model(
         for param in hf.parameters():
             param.requires_grad = True
     return model
+
+
+def encoder_layers(hf: Any) -> tuple[Any, str]:
+    """The module list of a transformers encoder's layers, and its dotted name in ``hf``.
+
+    It is the one ``ModuleList`` whose length is ``config.num_hidden_layers`` and whose name ends
+    in ``layer`` or ``layers`` (``bert.encoder.layer``, ``roberta.encoder.layer``,
+    ``model.layers``...).
+    """
+    depth = int(getattr(hf.config, "num_hidden_layers", -1))
+    torch = require("torch", extra="local", who="encoder_layers")
+    found = [
+        (module, name)
+        for name, module in hf.named_modules()
+        if isinstance(module, torch.nn.ModuleList)
+        and len(module) == depth
+        and name.rsplit(".", 1)[-1] in ("layer", "layers")
+    ]
+    if len(found) != 1:
+        raise ConfigurationError(
+            f"Cannot find the encoder layers of this {type(hf).__name__} ({len(found)} candidate "
+            f"module lists of {depth} layers); distil a BERT-like cross-encoder."
+        )
+    return found[0]
+
+
+def keep_layers(hf: Any, layers: tuple[int, ...], *, who: str = "the model") -> None:
+    """Keep only ``layers`` of ``hf``'s encoder, in that order, in place (a shallower student).
+
+    Raises:
+        ConfigurationError: an index the model does not have, or as many layers as it has.
+    """
+    modules, name = encoder_layers(hf)
+    depth = len(modules)
+    if layers[-1] >= depth or len(layers) >= depth:
+        raise ConfigurationError(
+            f"Cannot keep layers {list(layers)} of {who}: it has {depth} encoder layers "
+            f"(0 to {depth - 1}); a student keeps fewer than {depth}."
+        )
+    torch = require("torch", extra="local", who="keep_layers")
+    parent_name, _, child = name.rpartition(".")
+    parent = hf.get_submodule(parent_name) if parent_name else hf
+    setattr(parent, child, torch.nn.ModuleList([modules[i] for i in layers]))
+    hf.config.num_hidden_layers = len(layers)
 
 
 def trainable_state(model: CrossEncoder) -> dict[str, Any]:

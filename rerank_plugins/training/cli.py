@@ -123,24 +123,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
     parser.add_argument("--base", default=MINILM_BASE, help=f"base model (default: {MINILM_BASE})")
     parser.add_argument("--method", choices=METHODS, default="lora", help="which weights train")
-    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--lora-rank", type=int, default=16, help="rank of --method lora")
     parser.add_argument(
         "--top-layers", type=int, default=2, help="layers --method top_layers trains"
     )
-    parser.add_argument("--loss", choices=LOSSES, default="softmax")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--loss", choices=LOSSES, default="softmax", help="the list loss")
+    parser.add_argument("--epochs", type=float, default=1.0, help="passes over the lists")
     parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
-    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate (default: by --method: lora 3e-4, top_layers 1e-4, full 3e-5)",
+    )
     parser.add_argument(
         "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
     )
     parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
     parser.add_argument("--candidates", type=int, default=20, help="first-stage depth (k)")
-    parser.add_argument("--hard-negatives", type=int, default=4)
-    parser.add_argument("--random-negatives", type=int, default=3)
-    parser.add_argument("--max-positives", type=int, default=1)
+    parser.add_argument("--hard-negatives", type=int, default=4, help="mined negatives a list")
+    parser.add_argument("--random-negatives", type=int, default=3, help="random ones a list")
+    parser.add_argument("--max-positives", type=int, default=1, help="positives a list")
     parser.add_argument("--rounds", type=int, default=1, help="lists per query, fresh negatives")
-    parser.add_argument("--eval-steps", type=int, default=None)
+    parser.add_argument(
+        "--eval-steps",
+        type=int,
+        default=None,
+        help="validate every N steps (default: twice per epoch)",
+    )
     parser.add_argument(
         "--validation-every",
         type=int,
@@ -168,11 +178,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the final development-split report (for recipe searches: choose on validation)",
     )
-    parser.add_argument("--patience", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", choices=("float32", "float16"), default="float32")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after N validations without a better nDCG@10 (default: never early)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampling and training")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "float16"),
+        default="float32",
+        help="precision of the saved artifact",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, mps (default: the best available)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument(
         "--overwrite",
@@ -181,7 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "refused before any work; --resume continues it instead)",
     )
     parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -251,8 +251,10 @@ def read_preferences(path: str | Path) -> list[RankingExample]:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise _bad(
-                    file, number, f"is not UTF-8 (byte {raw[exc.start]:#04x} at column "
-                    f"{exc.start + 1}); save the file as UTF-8"
+                    file,
+                    number,
+                    f"is not UTF-8 (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8",
                 ) from exc
             if not line.strip():
                 continue

@@ -48,6 +48,10 @@ class RerankFields(BaseModel, RerankOptions):
 
     The option fields (names, types, defaults) are inherited from :class:`RerankOptions`, the one
     declaration; their descriptions are its documentation. Only ``scorer`` is declared here.
+
+    Ownership: the adapter uses its scorer and never closes it; whoever made the scorer closes
+    it (``scorer.close()``, ``with scorer:``). Copies share the scorer; pickling refuses at once
+    when the scorer does not pickle (see the module's notes).
     """
 
     model_config = ConfigDict(

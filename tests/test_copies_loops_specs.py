@@ -204,3 +204,26 @@ def test_a_spec_without_its_key_raises_the_package_error_in_the_adapters(adapter
     with pytest.raises(AuthenticationError, match="CohereScorer needs an API key"):
         built.scorer = "cohere"
     assert built.scorer.backend == "keyword"
+
+
+# -- 8. close / aclose / context managers on every scorer ----------------------------------------
+def test_every_scorer_closes_and_then_works_again(server):
+    cross = CrossEncoderScorer("bundled:scifact-minilm")
+    scorers = [KeywordScorer(), cross, *llm_scorers(), *hosted(server)]
+    for scorer in scorers:
+        with scorer as same:
+            assert same is scorer
+            assert Reranker(scorer).rerank(QUERY, TEXTS).items[0].text == "the red fox"
+        if scorer is cross:
+            assert cross._engine is None and cross._encoder is None  # model and lanes released
+        assert Reranker(scorer).rerank(QUERY, TEXTS).stats.scored == len(TEXTS)
+
+        async def twice(scorer: Scorer = scorer) -> None:
+            async with scorer:
+                await Reranker(scorer).arerank(QUERY, TEXTS)
+            await scorer.aclose()  # closing twice is harmless
+            assert (await Reranker(scorer).arerank(QUERY, TEXTS)).stats.scored == len(TEXTS)
+
+        asyncio.run(twice())
+        scorer.close()
+        scorer.close()

@@ -48,6 +48,7 @@ _RUN_FILES = (
     "final",
     "best",
     "checkpoints",
+    "history.json",
     "dev_scores.json",
     "teacher_lists.jsonl",
 )

@@ -238,9 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(args_list)
     from rerank_plugins.evaluation.demo import DEFAULT_RERANKER
 
-    # Asked for by name (or with options): built as given or refused, never swapped for another.
-    args.reranker_explicit = args.reranker is not None or bool(args.reranker_option)
-    args.reranker = args.reranker or DEFAULT_RERANKER
+    if hasattr(args, "reranker"):  # the commands with the run options (_add_run_options)
+        # Asked for by name (or with options): built as given or refused, never swapped.
+        args.reranker_explicit = args.reranker is not None or bool(args.reranker_option)
+        args.reranker = args.reranker or DEFAULT_RERANKER
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.no_progress or not sys.stderr.isatty():
         # The model loaders' bars too (read when transformers is first imported): in a log they
@@ -448,9 +449,9 @@ def _eval(args: argparse.Namespace) -> int:
     from rerank_plugins.evaluation.report import render_terminal
     from rerank_plugins.scorers import from_spec
 
+    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))  # nothing loads yet
     out = _check_reports(args, args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
     assert out is not None
-    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))
     dataset = load_beir(args.dataset, split=args.split)
     ids = _select_queries(args, dataset)
     result = _measure(args, dataset, ids, scorer, args.reranker)
@@ -469,10 +470,10 @@ def _demo(args: argparse.Namespace) -> int:
     from rerank_plugins.evaluation.report import describe_lift, render_terminal
     from rerank_plugins.scorers import from_spec
 
-    out = _check_reports(args, args.out)
     options = _scorer_options(args, "auto")
     if args.reranker_explicit:  # built as asked, or exit 2: the fallback is the default's alone
         resolved = ResolvedScorer(from_spec(args.reranker, **options), args.reranker)
+    out = _check_reports(args, args.out)
     dataset = load_beir(scifact_path(), split=SCIFACT_SPLIT)
     args.subset = "dev"
     ids = _select_queries(args, dataset)

@@ -117,6 +117,10 @@ def test_train_checks_its_output_and_its_input_before_work(tmp_path):
         ["train", "--preferences", str(a_file), "--output", str(a_file)],
         f"--output {a_file} is a file",
     )
+    assert_refused(
+        ["train", "--preferences", str(a_file), "--output", "/proc/rerank-plugins-test/run"],
+        "--output /proc/rerank-plugins-test/run cannot be written",
+    )
     earlier = tmp_path / "run"
     (earlier / "final").mkdir(parents=True)
     assert_refused(

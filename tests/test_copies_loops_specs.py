@@ -63,6 +63,10 @@ def llm_scorers() -> list[Scorer]:
 
 # -- 2. copies ---------------------------------------------------------------------------------
 def test_deep_copies_of_every_component_work_and_share_the_scorer(server):
+    from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
+
+    unloaded = QueryLikelihoodScorer("gemma-3-270m")  # lazy: copies share it before loading too
+    assert copy.deepcopy(unloaded) is unloaded and copy.copy(unloaded) is unloaded
     scorers = [KeywordScorer(), CrossEncoderScorer("bundled:scifact-minilm"), *llm_scorers()]
     scorers += hosted(server)
     for scorer in scorers:

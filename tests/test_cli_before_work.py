@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from rerank_plugins import cli
+from rerank_plugins import ConfigurationError, cli
 from rerank_plugins.data import scifact_path
 from tests.test_eval_cli import write_tiny_beir
 
@@ -179,3 +179,32 @@ def test_every_flag_shows_its_default_in_help():
     shown = cli.build_parser()._subparsers._group_actions[0].choices["eval"].format_help()
     assert "candidates retrieved per query (default: 20)" in shown
     assert "queries to sample for side by side (default: 3)" in shown
+
+
+def test_a_refused_run_leaves_no_folder_behind(tmp_path):
+    out = tmp_path / "new" / "reports"
+    assert_refused(["demo", "--reranker", "nosuch", "--out", str(out)], "nosuch")
+    assert_refused(["demo", "--queries", "99999", "--out", str(out)], "--queries 99999")
+    assert not (tmp_path / "new").exists()
+
+
+def test_overwrite_replaces_an_earlier_run_and_nothing_else(tmp_path):
+    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output
+    from rerank_plugins.training.cli import _RUN_FILES
+
+    (tmp_path / "final").mkdir()
+    (tmp_path / "final" / "weights.safetensors").write_bytes(b"x")
+    (tmp_path / "summary.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(
+        ConfigurationError, match=r"already holds a training run \(summary.json, final\)"
+    ):
+        prepare_output(tmp_path, flag="--output", holds=_RUN_FILES, what="a training run")
+    assert (
+        prepare_output(
+            tmp_path, flag="--output", holds=_RUN_FILES, what="a training run", resume=True
+        )
+        == tmp_path
+    )
+    assert clear_earlier(tmp_path, _RUN_FILES) == ["summary.json", "final"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rerank_plugins._exceptions import ConfigurationError
 
-__all__ = ["REPORT_FILES", "prepare_output", "write_error"]
+__all__ = ["REPORT_FILES", "clear_earlier", "prepare_output", "write_error"]
 
 REPORT_FILES = ("report.txt", "report.json", "report.md")
 """What ``eval`` and ``demo`` write into ``--out`` (with the plots of ``report.md``)."""
@@ -35,22 +35,25 @@ def prepare_output(
     overwrite: bool = False,
     resume: bool = False,
 ) -> Path:
-    """Check (and create) an output folder before any work, or refuse with one line.
+    """Check an output folder before any work, or refuse with one line.
+
+    Nothing is created or removed here: the folder is made when the results are written, so a
+    run refused for another reason leaves nothing behind. Writability is probed with a
+    temporary file in the folder, or in its nearest existing parent.
 
     Args:
         folder: The folder asked for.
         flag: The option that named it (``--out``), for the message.
         holds: The names (files or folders) an earlier run of the command leaves in it.
         what: What those are, for the message (``"a report"``).
-        overwrite: Replace an earlier run's results: the entries of ``holds`` are removed now
-            (nothing else in the folder is touched).
-        resume: An earlier run is expected and continued (``train --resume``): kept as it is.
+        overwrite: An earlier run's results may be replaced.
+        resume: An earlier run is expected and continued (``train --resume``).
 
     Returns:
-        The folder, created if it was missing and known to be writable.
+        The folder.
 
     Raises:
-        ConfigurationError: a file in the way, a folder that cannot be written, or an earlier
+        ConfigurationError: a file in the way, a place that cannot be written, or an earlier
             run's results without ``overwrite``.
 
     Example:
@@ -58,14 +61,20 @@ def prepare_output(
         >>> out = Path(tempfile.mkdtemp()) / "run"
         >>> prepare_output(out, flag="--out", holds=REPORT_FILES, what="a report") == out
         True
+        >>> out.exists()
+        False
     """
     path = Path(folder)
+    existing = path
     for above in (path, *path.parents):
-        if above.exists() and not above.is_dir():
-            where = "is a file" if above == path else f"lies under {above}, which is a file"
-            raise ConfigurationError(
-                f"{flag} {path} {where}; name a folder (it is created if missing)."
-            )
+        if above.exists():
+            if not above.is_dir():
+                where = "is a file" if above == path else f"lies under {above}, which is a file"
+                raise ConfigurationError(
+                    f"{flag} {path} {where}; name a folder (it is created if missing)."
+                )
+            existing = above
+            break
     earlier = [name for name in holds if (path / name).exists()]
     if earlier and not overwrite and not resume:
         raise ConfigurationError(
@@ -73,22 +82,31 @@ def prepare_output(
             f"replace it, or name a new folder."
         )
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".rerank-plugins-write-check-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".rerank-plugins-write-check-"):
             pass
-        if overwrite and not resume:
-            for name in earlier:
-                entry = path / name
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
     except OSError as exc:
         raise ConfigurationError(
             f"{flag} {path} cannot be written ({exc.strerror or exc}); name a folder you can "
             f"write to."
         ) from None
     return path
+
+
+def clear_earlier(folder: str | Path, holds: Sequence[str]) -> list[str]:
+    """Remove what an earlier run left (the entries of ``holds`` only; nothing else in the
+    folder is touched), for ``--overwrite``; returns the names removed."""
+    path = Path(folder)
+    removed = []
+    for name in holds:
+        entry = path / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
 
 
 def write_error(exc: OSError, fallback: str | Path) -> ConfigurationError:

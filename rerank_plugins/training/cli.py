@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
     ``<output>/dev_scores.json``.
     """
-    from rerank_plugins.evaluation.outputs import prepare_output, write_error
+    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output, write_error
 
     try:
         # Before any work: a file in the way, an unwritable place or an earlier run is refused.
@@ -228,6 +228,14 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             resume=args.resume,
         )
+        if args.overwrite and not args.resume:
+            removed = clear_earlier(args.output, _RUN_FILES)
+            if removed:
+                print(
+                    f"rerank-plugins train: --overwrite: removed the earlier run's "
+                    f"{', '.join(removed)} from {args.output}",
+                    file=sys.stderr,
+                )
         summary = _train(args)
         text = json.dumps(summary, indent=2)
         print(text, flush=True)

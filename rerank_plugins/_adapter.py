@@ -8,10 +8,24 @@ Options are live and strict: an unknown name (``topn=3``) is an error, assigning
 construction is validated with the core's rules and takes effect on the next call, and the core
 :class:`Reranker` is built from the current values at every call (it is a few attribute reads; the
 scorer, which holds the model, the clients and the learned cost, is shared).
+
+Copies share the scorer: ``copy.deepcopy`` and pydantic's ``model_copy(deep=True)`` copy the
+options and keep the one scorer (a scorer's deep copy is itself), so the copy works and nothing
+is loaded or opened twice. The adapter does not own the scorer: closing it is the job of
+whoever made it (``with scorer:`` or ``scorer.close()``). Pickling works when the scorer
+pickles, and otherwise is refused at once with a :class:`TypeError` that says why (a model, a
+client or a lock does not travel): never an adapter that unpickles without its scorer.
+
+A spec string is built into a scorer before pydantic validates the arguments, so a spec that
+cannot be built raises the package's own error, as building the scorer directly does
+(``RerankCompressor(scorer="cohere")`` without a key: :class:`~rerank_plugins.AuthenticationError`;
+an unknown backend: :class:`~rerank_plugins.ConfigurationError`). Assigning a spec later
+(``post.scorer = "cohere"``) raises the same error.
 """
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from pydantic import (
@@ -34,6 +48,10 @@ class RerankFields(BaseModel, RerankOptions):
 
     The option fields (names, types, defaults) are inherited from :class:`RerankOptions`, the one
     declaration; their descriptions are its documentation. Only ``scorer`` is declared here.
+
+    Ownership: the adapter uses its scorer and never closes it; whoever made the scorer closes
+    it (``scorer.close()``, ``with scorer:``). Copies share the scorer; pickling refuses at once
+    when the scorer does not pickle (see the module's notes).
     """
 
     model_config = ConfigDict(
@@ -45,13 +63,33 @@ class RerankFields(BaseModel, RerankOptions):
         "('cross-encoder:bundled:scifact-minilm', 'cohere:rerank-v3.5', ...)."
     )
 
+    def __init__(self, /, **data: Any) -> None:
+        if isinstance(data.get("scorer"), str):
+            data["scorer"] = _from_spec(data["scorer"])  # the package's error, not pydantic's
+        super().__init__(**data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "scorer" and isinstance(value, str):
+            value = _from_spec(value)
+        super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        try:
+            pickle.dumps(self.scorer)
+        except Exception as exc:
+            raise TypeError(
+                f"{type(self).__name__} cannot be pickled: its scorer {self.scorer!r} does not "
+                f"pickle ({type(exc).__name__}: {exc}). Build the adapter where it runs (a spec "
+                f"string such as 'cross-encoder:bundled:scifact-minilm' travels as text)."
+            ) from exc
+        state: dict[Any, Any] = super().__getstate__()
+        return state
+
     @field_validator("scorer", mode="before")
     @classmethod
     def _scorer_from_spec(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from rerank_plugins.scorers import from_spec
-
-            return from_spec(value)
+        if isinstance(value, str):  # model_validate({"scorer": "keyword", ...})
+            return _from_spec(value)
         return value
 
     @model_validator(mode="before")
@@ -90,3 +128,9 @@ class RerankFields(BaseModel, RerankOptions):
     def _serialize_scorer(self, scorer: Scorer) -> dict[str, str]:
         # Never the scorer object itself: it may hold a client and a key.
         return {"class": type(scorer).__name__, "backend": scorer.backend, "model": scorer.model}
+
+
+def _from_spec(spec: str) -> Scorer:
+    from rerank_plugins.scorers import from_spec
+
+    return from_spec(spec)

@@ -330,6 +330,12 @@ class Reranker(RerankOptions):
     attributes: ``reranker.top_n = 5`` is checked and applies to the next call. :meth:`rerank`
     and :meth:`arerank` take per-call ``top_n`` and ``budget_ms`` too.
 
+    Ownership: the scorer is the caller's (close it with ``scorer.close()`` or ``with scorer:``);
+    the worker threads of a sync call are the call's own and stop when it returns. A deep copy
+    shares the scorer. :meth:`rerank` works inside a running event loop too (a notebook, an
+    async handler calling sync code); there it blocks the loop, as any sync call does, so prefer
+    :meth:`arerank` in async code.
+
     Example:
         >>> from rerank_plugins import Reranker
         >>> from rerank_plugins.testing import KeywordScorer

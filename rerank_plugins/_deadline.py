@@ -16,21 +16,33 @@ sync paths therefore run such a call on a worker thread and wait for it at most 
 deadline; a late call is abandoned (its own timeout ends it soon after, and its result is
 dropped) and the caller gets a :class:`~rerank_plugins.TimedOutError` on time. Async paths do not
 need this: ``asyncio.wait_for`` cancels the request itself.
+
+:func:`run_sync`, for sync code that must await something (an async LLM callable): it works
+wherever the caller is, including inside a running event loop (a Jupyter cell, an async web
+handler that calls sync code), where ``asyncio.run`` would refuse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 
-__all__ = ["Deadline", "current", "query_deadline", "run_with_deadline", "ttft_budget"]
+__all__ = [
+    "Deadline",
+    "current",
+    "query_deadline",
+    "run_sync",
+    "run_with_deadline",
+    "ttft_budget",
+]
 
 T = TypeVar("T")
 
@@ -116,6 +128,10 @@ def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadli
         target_ms: Milliseconds from now to the first token.
         reserve_ms: Milliseconds of the target kept for the LLM's time to its first token.
 
+    Raises:
+        ConfigurationError: a negative or non-numeric value, or ``reserve_ms`` above
+            ``target_ms``.
+
     Example:
         >>> from rerank_plugins import Reranker, ttft_budget
         >>> from rerank_plugins.testing import KeywordScorer
@@ -134,7 +150,16 @@ def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadli
                 f"ttft_budget {name} must be a non-negative number of milliseconds, got "
                 f"{value!r}; pass e.g. ttft_budget(800, reserve_ms=250)."
             )
+    if reserve_ms > target_ms:
+        raise ConfigurationError(
+            f"ttft_budget reserve_ms={reserve_ms!r} is larger than target_ms={target_ms!r}, which "
+            f"would leave the rerank stage no time at all; pass a reserve below the target, e.g. "
+            f"ttft_budget({target_ms!r}, reserve_ms={target_ms / 3:g})."
+        )
     deadline = Deadline.after((target_ms - reserve_ms) / 1000.0)
+    outer = _QUERY.get()
+    if outer is not None and outer.end is not None and deadline.end is not None:
+        deadline = Deadline(min(outer.end, deadline.end))  # the earlier end wins
     token = _QUERY.set(deadline)
     try:
         yield deadline
@@ -181,6 +206,46 @@ def run_with_deadline(fn: Callable[[], T], timeout: float | None, late: str) -> 
     worker.join(max(0.0, timeout))
     if worker.is_alive():
         raise TimedOutError(late)
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` from sync code and return its result, wherever the caller runs.
+
+    Without an event loop running in this thread: ``asyncio.run``. With one (a Jupyter cell, an
+    async web handler calling sync code), ``asyncio.run`` would raise, and the caller's loop
+    cannot be re-entered: the awaitable runs on a helper thread with its own loop, which closes
+    when it is done (its async generators and clients are finalised there), and the caller's
+    thread waits for it, as a sync call waits. The caller's context variables go with it.
+
+    >>> async def answer() -> int:
+    ...     return 42
+    >>> run_sync(answer())
+    42
+    """
+
+    async def main() -> T:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="rerank-plugins-sync")
+    worker.start()
+    worker.join()
     if "error" in box:
         raise box["error"]
     value: T = box["value"]

@@ -24,11 +24,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rerank_plugins._cost import CostModel
 
 __all__ = ["Normalization", "Scorer", "UnitScores", "normalize"]
+
+_S = TypeVar("_S", bound="Scorer")
 
 
 class Normalization(str, Enum):
@@ -100,6 +102,13 @@ class Scorer(ABC):
     backend with a native async client overrides it. A scorer is shared freely between threads,
     event loops and adapters; it keeps no per-call state. See "Write your own scorer" in the
     docs.
+
+    Ownership: a scorer owns what it creates (a model it loads, its HTTP clients, its worker
+    threads) and releases them in :meth:`close` / :meth:`aclose`, or at the end of a ``with`` /
+    ``async with`` block; what the caller passes in (a loaded model, an LLM object) stays the
+    caller's. Copies share the scorer: ``copy.copy`` and ``copy.deepcopy`` return the scorer
+    itself (as :class:`~rerank_plugins.scorers._http.Secret` does), so a framework that deep
+    copies a pipeline keeps one model and one set of clients, with one owner.
 
     Example:
         >>> from rerank_plugins import Reranker
@@ -197,6 +206,36 @@ class Scorer(ABC):
         """Async twin of :meth:`score_unit`; runs it in a worker thread unless overridden, so a
         local model never blocks the event loop."""
         return await asyncio.to_thread(self.score_unit, query, texts, timeout=timeout)
+
+    # -- sharing and releasing ---------------------------------------------------------------
+    def __copy__(self) -> Scorer:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Scorer:
+        return self  # the model, clients and learned cost are shared, never duplicated
+
+    def close(self) -> None:
+        """Release what the scorer created (clients, worker threads, a model it loaded); a
+        later call creates them again. Call it when no call is in flight. Default: nothing
+        to release."""
+        return None
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`; also releases what belongs to the running event loop
+        (a hosted scorer's async client). Default: :meth:`close`."""
+        self.close()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"

@@ -46,6 +46,17 @@ user would run it, on the runtime ``"auto"`` picks (on a 2-core CPU with bf16 un
 half the time of fp32; its development figures are in the performance guide's fidelity table)."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's default in ``--help``: appended as ``(default: ...)`` unless the help
+    already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -115,10 +126,10 @@ def _add_run_options(
 ) -> None:
     p.add_argument(
         "--reranker",
-        default=reranker_default,
+        default=None,  # None: the default below, which only the demo may swap when it cannot load
         metavar="SPEC",
         help="the scorer, as backend[:model], e.g. cross-encoder:bundled:scifact-minilm, "
-        "cross-encoder:/path/to/model, keyword (default: %(default)s)",
+        f"cross-encoder:/path/to/model, keyword (default: {reranker_default})",
     )
     p.add_argument(
         "--reranker-option",
@@ -129,7 +140,7 @@ def _add_run_options(
         help="an option of the scorer's constructor, repeatable (e.g. batch_size=16, device=cpu); "
         f"a local cross-encoder runs on runtime={runtime_default} "
         f"({_RUNTIME_DEFAULTS[runtime_default]}) unless another runtime (auto, torch, torch-bf16, "
-        "onnx, onnx-int8, openvino, openvino-bf16) is given here",
+        "onnx, onnx-int8, openvino, openvino-bf16) is given here (default: none)",
     )
     _add_contract_options(p, {"blend": blend_default})
     p.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
@@ -147,13 +158,25 @@ def _add_run_options(
         help="comma-separated query ids to show side by side (default: a seeded sample)",
     )
     p.add_argument("--show", type=int, default=3, help="queries to sample for side by side")
-    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N queries")
-    p.add_argument("--cache-dir", help="where the corpus index is cached")
+    p.add_argument(
+        "--limit", type=_positive_int, help="evaluate only the first N queries (default: all)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="where the corpus index is cached (default: $RERANK_PLUGINS_CACHE, else "
+        "~/.cache/rerank-plugins)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of sampling and statistics")
     p.add_argument(
         "--no-progress",
         action="store_true",
         help="hide progress (bars on a terminal; one line per stage when stderr is not one)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the reports an earlier run left in --out (without it, such a folder is "
+        "refused before any work)",
     )
 
 
@@ -162,13 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     from rerank_plugins.evaluation.demo import DEFAULT_BLEND, DEFAULT_RERANKER
 
     parser = argparse.ArgumentParser(
-        prog=_PROG, description="A rerank stage for RAG pipelines: measure it, demo it, tune it."
+        prog=_PROG,
+        description="A rerank stage for RAG pipelines: measure it, demo it, tune it.",
+        formatter_class=_HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ev = sub.add_parser(
         "eval",
         help="measure a reranker on a BEIR dataset",
         description="Retrieve wide, rerank narrow, and report the lift before/after reranking.",
+        formatter_class=_HelpFormatter,
     )
     ev.add_argument("dataset", help="a folder in BEIR layout (corpus.jsonl, queries.jsonl, qrels/)")
     ev.add_argument("--split", default="test", help="qrels/<split>.tsv to load (default: test)")
@@ -189,8 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the offline demo on bundled SciFact claims",
         description="Retrieve wide, rerank narrow on the SciFact development claims bundled with "
         "the package; print both top-3s side by side and the P@3 lift with its significance.",
+        formatter_class=_HelpFormatter,
     )
-    demo.add_argument("--out", metavar="DIR", help="also write the reports into DIR")
+    demo.add_argument(
+        "--out", metavar="DIR", help="also write the reports into DIR (default: none written)"
+    )
     _add_run_options(
         demo, reranker_default=DEFAULT_RERANKER, runtime_default="auto", blend_default=DEFAULT_BLEND
     )
@@ -215,6 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] in (["train"], ["distill"]):
         return _training_command(args_list[0], args_list[1:])
     args = build_parser().parse_args(args_list)
+    from rerank_plugins.evaluation.demo import DEFAULT_RERANKER
+
+    if hasattr(args, "reranker"):  # the commands with the run options (_add_run_options)
+        # Asked for by name (or with options): built as given or refused, never swapped.
+        args.reranker_explicit = args.reranker is not None or bool(args.reranker_option)
+        args.reranker = args.reranker or DEFAULT_RERANKER
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.no_progress or not sys.stderr.isatty():
         # The model loaders' bars too (read when transformers is first imported): in a log they
@@ -253,7 +288,9 @@ def _training_command(name: str, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    parser = argparse.ArgumentParser(prog=f"{_PROG} {name}", description=description)
+    parser = argparse.ArgumentParser(
+        prog=f"{_PROG} {name}", description=description, formatter_class=_HelpFormatter
+    )
     training_cli.add_arguments(parser)
     status: int = training_cli.run(parser.parse_args(argv))
     return status
@@ -305,6 +342,15 @@ def _select_queries(args: argparse.Namespace, dataset: Any) -> list[str]:
             f"No judged queries in subset {args.subset!r} of split {dataset.split!r}; pick "
             f"another --subset or --split."
         )
+    chosen = _show(args)
+    if not isinstance(chosen, int):  # checked now, not after the reranking
+        missing = [qid for qid in chosen if qid not in set(ids)]
+        if missing:
+            raise DatasetError(
+                f"--queries {', '.join(missing[:5])}: not among the {len(ids)} queries this run "
+                f"evaluates (subset {args.subset!r} of split {dataset.split!r}); pick judged "
+                f"ids of that subset, e.g. {', '.join(list(ids)[:3])}."
+            )
     return list(ids)
 
 
@@ -392,18 +438,43 @@ def _scorer_options(args: argparse.Namespace, runtime: str) -> dict[str, Any]:
     return options
 
 
+def _check_reports(args: argparse.Namespace, out: str | Path | None) -> Path | None:
+    """Before any work: the report folder and the plots' dependency (see
+    :mod:`rerank_plugins.evaluation.outputs`)."""
+    if out is None:
+        return None
+    from rerank_plugins._optional import require
+    from rerank_plugins.evaluation.outputs import REPORT_FILES, prepare_output
+
+    require("matplotlib", extra="eval", who="the report's plots (--out)")
+    return prepare_output(
+        out, flag="--out", holds=REPORT_FILES, what="a report", overwrite=args.overwrite
+    )
+
+
+def _write_reports(result: Any, out: Path) -> dict[str, Path]:
+    from rerank_plugins.evaluation.outputs import write_error
+    from rerank_plugins.evaluation.report import write_reports
+
+    try:
+        return write_reports(result, out)
+    except OSError as exc:
+        raise write_error(exc, out) from None
+
+
 def _eval(args: argparse.Namespace) -> int:
     from rerank_plugins.evaluation.beir import load_beir
-    from rerank_plugins.evaluation.report import render_terminal, write_reports
+    from rerank_plugins.evaluation.report import render_terminal
     from rerank_plugins.scorers import from_spec
 
+    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))  # nothing loads yet
+    out = _check_reports(args, args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
+    assert out is not None
     dataset = load_beir(args.dataset, split=args.split)
     ids = _select_queries(args, dataset)
-    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))
     result = _measure(args, dataset, ids, scorer, args.reranker)
-    out = Path(args.out or Path("runs") / time.strftime("eval-%Y%m%d-%H%M%S"))
-    paths = write_reports(result, out)
-    print(render_terminal(result))
+    print(render_terminal(result), flush=True)  # the figures first, whatever happens to files
+    paths = _write_reports(result, out)
     print(
         f"\nreports: {paths['text']}, {paths['json']}, {paths['markdown']} (+ PNG plots in {out})"
     )
@@ -413,13 +484,21 @@ def _eval(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from rerank_plugins.data import SCIFACT_SPLIT, scifact_path
     from rerank_plugins.evaluation.beir import load_beir
-    from rerank_plugins.evaluation.demo import default_scorer
-    from rerank_plugins.evaluation.report import describe_lift, render_terminal, write_reports
+    from rerank_plugins.evaluation.demo import ResolvedScorer, default_scorer
+    from rerank_plugins.evaluation.report import describe_lift, render_terminal
+    from rerank_plugins.scorers import from_spec
 
+    options = _scorer_options(args, "auto")
+    if args.reranker_explicit:  # built as asked, or exit 2: the fallback is the default's alone
+        resolved = ResolvedScorer(from_spec(args.reranker, **options), args.reranker)
+    out = _check_reports(args, args.out)
     dataset = load_beir(scifact_path(), split=SCIFACT_SPLIT)
     args.subset = "dev"
     ids = _select_queries(args, dataset)
-    resolved = default_scorer(args.reranker, **_scorer_options(args, "auto"))
+    if args.reranker_explicit:
+        resolved.scorer.prepare()  # a model that cannot load: exit 2 here, before retrieval
+    else:
+        resolved = default_scorer(args.reranker, **options)
     print(
         f"rerank-plugins demo: {len(ids)} SciFact claims (the project's development split) over "
         f"{len(dataset.corpus)} abstracts, bundled with the package (Wadden et al., EMNLP 2020; "
@@ -449,7 +528,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"In short: {describe_lift('P@3', result.comparisons['P@3'])}")
     if resolved.note:
         print(f"(Reranker used: {resolved.scorer.name}, a fallback; see the note above.)")
-    if args.out:
-        paths = write_reports(result, args.out)
+    if out is not None:
+        paths = _write_reports(result, out)
         print(f"reports: {paths['text']}, {paths['json']}, {paths['markdown']}")
     return 0

@@ -199,15 +199,15 @@ def test_cli_empty_corpus(capsys, tmp_path):
     assert status == 2 and "corpus.jsonl has no documents" in err and "Loading" not in err
 
 
-def test_cli_unwritable_output(capsys, tmp_path, docs):
+def test_cli_output_under_a_file(capsys, tmp_path, docs):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
                                "--output", str(blocker / "out"))  # fmt: skip
-    assert status == 2 and "is not writable" in err and str(blocker / "out") in err
+    assert status == 2 and f"lies under {blocker}, which is a file" in err
     status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
                                "--output", str(blocker))  # fmt: skip
-    assert status == 2 and "is a file; pass a folder" in err
+    assert status == 2 and f"--output {blocker} is a file; name a folder" in err
 
 
 def test_cli_never_overwrites_an_earlier_run(capsys, tmp_path, docs):
@@ -216,7 +216,8 @@ def test_cli_never_overwrites_an_earlier_run(capsys, tmp_path, docs):
     (out / "summary.json").write_text(json.dumps({"artifact": "earlier"}))
     status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
                                "--output", str(out))  # fmt: skip
-    assert status == 2 and "already holds files" in err and "--overwrite" in err
+    assert status == 2 and "already holds a distillation run (summary.json)" in err
+    assert "pass --overwrite to replace it" in err
     assert json.loads((out / "summary.json").read_text()) == {"artifact": "earlier"}
 
 

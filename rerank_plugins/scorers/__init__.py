@@ -43,13 +43,24 @@ def from_spec(spec: str, **options: Any) -> Scorer:
             (a loaded model) instead of in the spec.
 
     Raises:
-        ConfigurationError: unknown backend, unknown option, or a value of the wrong type.
+        ConfigurationError: a spec that is not a string, an unknown backend, an empty model part
+            (``"cross-encoder:"``), an unknown option, or a value of the wrong type.
 
     Example:
         >>> from_spec("keyword").backend
         'keyword'
     """
-    backend, _, model = spec.partition(":")
+    if not isinstance(spec, str):
+        raise ConfigurationError(
+            f"A reranker spec is a string such as 'keyword' or 'cross-encoder:bundled:scifact-"
+            f"minilm', got {type(spec).__name__} {spec!r:.60}; pass the spec as text."
+        )
+    backend, colon, model = spec.partition(":")
+    if colon and not model.strip():
+        raise ConfigurationError(
+            f"Spec {spec!r} has an empty model part after ':'; name the model (e.g. "
+            f"'{backend}:MODEL'), or write just {backend!r} for the backend's default."
+        )
     if backend not in BACKENDS:
         known = ", ".join(sorted(BACKENDS))
         raise ConfigurationError(

@@ -22,9 +22,11 @@ into requests it runs concurrently, and each request's results come back through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import threading
+import weakref
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
@@ -253,59 +255,65 @@ def request_timeout(left: float | None, cap: float) -> float:
 
 
 class _PerLoop(Generic[A]):
-    """One async client per event loop, released with its loop.
+    """One async client per event loop, each with exactly one owner that closes it.
 
     An async client is bound to the loop that first used it, and holds that loop (through its
     connections), so it cannot be keyed weakly on the loop: the entry would never die. Instead
-    each loop's client is released in two ways, whichever comes first:
+    each client, when it is created, gets its own *releaser*: a small async generator started in
+    that loop, which closes that client, and only that client, when it is finalised. So each
+    client is closed exactly once, by whichever comes first:
 
-    - while the loop still runs, at its shutdown: a small async generator, started in the loop,
-      closes the client when ``loop.shutdown_asyncgens()`` finalises it (``asyncio.run`` does
-      this before closing the loop), so connections close on their own loop;
-    - when a later call finds the loop closed, the entry is dropped.
+    - :meth:`aclose_loop` (the scorer's ``aclose()`` / ``async with``), at once;
+    - the loop's end: ``loop.shutdown_asyncgens()`` (``asyncio.run`` calls it before closing
+      the loop) finalises the releaser, so connections close on their own loop;
+    - the scorer being dropped while the loop runs: the releaser is collected with it, and the
+      loop finalises it.
 
-    ``aclose()`` releases the running loop's client at once.
+    A client made after ``aclose()`` on the same loop gets a releaser of its own, so it is
+    owned and closed like the first. A releaser never closes another client than its own.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: dict[asyncio.AbstractEventLoop, A] = {}
-        self._releasers: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[A, Any]] = {}
 
-    def get(self, factory: Any) -> A:
+    async def acquire(self, factory: Any) -> A:
+        """The running loop's client, made (and given its releaser) on first use."""
         loop = asyncio.get_running_loop()
         with self._lock:
             for old in [other for other in self._clients if other.is_closed()]:
-                self._clients.pop(old, None)
-                self._releasers.pop(old, None)
-            client = self._clients.get(loop)
-            if client is None:
-                client = factory()
-                self._clients[loop] = client
-            return client
+                self._clients.pop(old, None)  # its loop ended without finalising it
+            entry = self._clients.get(loop)
+            if entry is not None:
+                return entry[0]
+            client: A = factory()
+            releaser = self._release(loop, client)
+            self._clients[loop] = (client, releaser)  # held: the loop keeps a weak reference
+        await releaser.__anext__()  # registers it with the loop (runs to its first yield)
+        return client
 
-    async def bind(self) -> None:
-        """Arrange for the running loop's client to be closed when the loop shuts down."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if loop in self._releasers or loop not in self._clients:
-                return
-            releaser = self._release(loop)
-            self._releasers[loop] = releaser  # held: the loop keeps only a weak reference
-        await releaser.__anext__()
-
-    async def _release(self, loop: asyncio.AbstractEventLoop) -> Any:
+    async def _release(self, loop: asyncio.AbstractEventLoop, client: A) -> Any:
         try:
             yield None
         finally:
-            await self.aclose_loop(loop)
+            with self._lock:
+                entry = self._clients.get(loop)
+                if entry is not None and entry[0] is client:
+                    del self._clients[loop]
+            await close_async_client(client)
 
     async def aclose_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close ``loop``'s client now (a later call on the loop makes a new one)."""
         with self._lock:
-            client = self._clients.pop(loop, None)
-            self._releasers.pop(loop, None)
-        if client is not None:
-            await close_async_client(client)
+            entry = self._clients.pop(loop, None)
+        if entry is not None:
+            await entry[1].aclose()  # runs the releaser's finally: closes exactly this client
+
+    def drop_closed(self) -> None:
+        """Forget the clients of loops that have closed."""
+        with self._lock:
+            for old in [other for other in self._clients if other.is_closed()]:
+                self._clients.pop(old, None)
 
     def __len__(self) -> int:
         with self._lock:
@@ -328,12 +336,50 @@ async def close_async_client(client: Any) -> None:
         await close_async_client(inner)
 
 
+def close_sync_client(client: Any) -> None:
+    """Close an SDK's sync client: ``close()`` where it has one; else its context manager's
+    ``__exit__`` (Cohere's ``ClientV2`` has no ``close()``: its ``__exit__`` closes the httpx
+    client inside); else the httpx client in its client wrapper."""
+    if client is None:
+        return
+    closer = getattr(client, "close", None)
+    if callable(closer):
+        closer()
+        return
+    if callable(getattr(type(client), "__exit__", None)):
+        client.__exit__(None, None, None)
+        return
+    inner = getattr(getattr(client, "_client_wrapper", None), "httpx_client", None)
+    inner = getattr(inner, "httpx_client", inner)
+    if inner is not None and inner is not client:
+        close_sync_client(inner)
+
+
+def _close_quietly(client: Any) -> None:
+    """The finaliser of a dropped scorer's sync client (at garbage collection or exit)."""
+    with contextlib.suppress(Exception):
+        close_sync_client(client)
+
+
 class HostedScorer(Scorer, Generic[C, A]):
     """Base of the scorers that call a rerank endpoint over HTTP.
 
     Subclasses set :attr:`backend`, :attr:`env_vars`, implement :meth:`_new_client`,
     :meth:`_new_async_client`, :meth:`_request`, :meth:`_arequest` and :meth:`_translate`.
     Relevance comes from the endpoint as a ``[0, 1]`` score (``Normalization.IDENTITY``).
+
+    Ownership: the scorer creates and owns its clients: one sync client (shared by every
+    thread, made on first use) and one async client per event loop. It closes them:
+
+    - the sync client in :meth:`close`, at the end of a ``with`` block, in :meth:`aclose`, or,
+      if none of these ran, when the scorer is garbage collected (never an unclosed socket);
+    - an event loop's async client in :meth:`aclose` / ``async with`` on that loop, else when
+      the loop ends (``asyncio.run`` finalises it before closing the loop), else when the
+      scorer is dropped while the loop runs.
+
+    After closing, the scorer still works: the next call makes a new client, owned the same way.
+    Copies (``copy.deepcopy``, pydantic's ``model_copy(deep=True)``) share the scorer and its
+    clients; nothing is closed twice.
     """
 
     normalization: Normalization = Normalization.IDENTITY
@@ -372,6 +418,7 @@ class HostedScorer(Scorer, Generic[C, A]):
         self.unit_size = unit_size
         self._client_lock = threading.Lock()
         self._client: C | None = None
+        self._client_finalizer: weakref.finalize[Any, Any] | None = None
         self._aclients: _PerLoop[A] = _PerLoop()
 
     @property
@@ -392,43 +439,42 @@ class HostedScorer(Scorer, Generic[C, A]):
         self._sync_client()
 
     async def aprepare(self) -> None:
-        self._async_client()
-        await self._aclients.bind()
+        await self._async_client()
 
     def close(self) -> None:
-        """Close the sync client (a later call makes a new one). Async clients close with their
-        event loop; :meth:`aclose` closes the running loop's at once."""
+        """Close the sync client now (a later call makes a new one). An event loop's async
+        client closes with :meth:`aclose` on that loop, or when the loop ends."""
         with self._client_lock:
-            client, self._client = self._client, None
-        closer = getattr(client, "close", None)
-        if callable(closer):
-            closer()
+            finalizer, self._client_finalizer = self._client_finalizer, None
+            self._client = None
+        self._aclients.drop_closed()
+        if finalizer is not None:
+            finalizer()  # closes the client, once (a finaliser runs at most once)
 
     async def aclose(self) -> None:
-        """Close the running event loop's async client (a later call makes a new one)."""
+        """Close the running event loop's async client and the sync client now (a later call
+        makes new ones)."""
         await self._aclients.aclose_loop(asyncio.get_running_loop())
+        self.close()
 
     def __enter__(self) -> HostedScorer[C, A]:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     async def __aenter__(self) -> HostedScorer[C, A]:
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-        self.close()
 
     def _sync_client(self) -> C:
         with self._client_lock:
             if self._client is None:
-                self._client = self._new_client()
+                client = self._new_client()
+                # Released with the scorer if nobody closes it: the finaliser holds the client,
+                # never the scorer.
+                self._client_finalizer = weakref.finalize(self, _close_quietly, client)
+                self._client = client
             return self._client
 
-    def _async_client(self) -> A:
-        return self._aclients.get(self._new_async_client)
+    async def _async_client(self) -> A:
+        return await self._aclients.acquire(self._new_async_client)
 
     @abstractmethod
     def _new_client(self) -> C:
@@ -476,8 +522,7 @@ class HostedScorer(Scorer, Generic[C, A]):
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
-        client = self._async_client()
-        await self._aclients.bind()
+        client = await self._async_client()
         try:
             return await self._arequest(
                 client, query, texts, request_timeout(timeout, self.timeout)

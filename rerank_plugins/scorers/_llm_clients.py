@@ -27,11 +27,11 @@ import inspect
 import math
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeGuard
 
-from rerank_plugins._deadline import run_with_deadline
+from rerank_plugins._deadline import run_sync, run_with_deadline
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -93,7 +93,7 @@ class LLMClient(ABC):
         """Call the LLM; give up with a :class:`TransientError` after ``timeout`` seconds."""
         _check_time(timeout, self.who)
         try:
-            if timeout is None and not self._needs_thread():
+            if timeout is None:
                 return self._call(prompt, None)
             return _run_with_deadline(lambda: self._call(prompt, timeout), timeout, self.who)
         except RerankError:
@@ -116,9 +116,6 @@ class LLMClient(ABC):
             raise
         except Exception as exc:
             _reraise(exc, self.who)
-
-    def _needs_thread(self) -> bool:
-        return False
 
 
 def _reraise(exc: Exception, who: str) -> NoReturn:
@@ -288,16 +285,13 @@ class _CallableClient(LLMClient):
     def model(self) -> str:
         return str(getattr(self.fn, "__name__", None) or type(self.fn).__name__)
 
-    def _needs_thread(self) -> bool:
-        return self.is_async  # asyncio.run must not meet the caller's running loop
-
     def _invoke(self, prompt: str, timeout: float | None) -> Any:
         return self.fn(prompt, timeout=timeout) if self.takes_timeout else self.fn(prompt)
 
     def _call(self, prompt: str, timeout: float | None) -> Completion:
         out = self._invoke(prompt, timeout)
         if inspect.isawaitable(out):
-            out = asyncio.run(_await(out))
+            out = run_sync(out)  # also inside a running loop (a notebook, an async handler)
         return _from_any(out)
 
     async def _acall(self, prompt: str, timeout: float | None) -> Completion:
@@ -307,10 +301,6 @@ class _CallableClient(LLMClient):
         if inspect.isawaitable(out):
             out = await out
         return _from_any(out)
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 def _accepts_timeout(fn: Callable[..., Any]) -> bool:

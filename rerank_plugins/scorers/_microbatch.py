@@ -80,6 +80,9 @@ class MicroBatcher:
             memory stalls, a machine shared with others).
         pool_tokens: Most real tokens considered when planning one pass; requests beyond it
             (later deadlines) wait for a later pass, so an urgent request is never starved.
+
+    The batcher owns its helper threads (a pool started on first need); :meth:`close` stops
+    them once their passes are done (the scorer that owns the batcher calls it).
     """
 
     def __init__(
@@ -105,6 +108,13 @@ class MicroBatcher:
         self._running_work = 0  # padded tokens of the passes executing now, on every lane
         self.passes = 0
         """Forward passes run so far (all callers together)."""
+
+    def close(self) -> None:
+        """Stop the helper threads after the passes they run; a later request starts new ones."""
+        with self._cond:
+            helpers, self._helpers = self._helpers, None
+        if helpers is not None:
+            helpers.shutdown(wait=False)
 
     @property
     def _busy(self) -> bool:

@@ -112,6 +112,12 @@ class CrossEncoderScorer(Scorer):
             them is dropped).
         window_overlap: Tokens shared by consecutive windows.
 
+    Ownership: the scorer owns the model it loads, the runtime built on it (an export, a
+    compiled model) and the micro-batcher's helper threads. :meth:`close` (or the end of a
+    ``with`` block) stops the helper threads and drops the model and runtime, so their memory
+    is freed once no call still holds them; a later call loads them again. Without ``close``
+    they live as long as the scorer. Copies share it all (``copy.deepcopy`` returns the scorer).
+
     Example:
         >>> from rerank_plugins import CrossEncoderScorer, Reranker
         >>> reranker = Reranker(CrossEncoderScorer("bundled:scifact-minilm"), top_n=3)
@@ -387,6 +393,15 @@ class CrossEncoderScorer(Scorer):
                 self.score_cache.put((*self._score_key, query, texts[i]), raw)
         # Only the batcher's deadline leaves a score out, so a gap means the budget ran out.
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
+
+    def close(self) -> None:
+        """Stop the helper threads and drop the loaded model and runtime (see the class's
+        ownership note); a later call loads them again."""
+        with self._engine_lock, self._load_lock:  # the order _ready takes them
+            engine, self._engine = self._engine, None
+            self._encoder = None
+        if engine is not None:
+            engine.batcher.close()
 
     def __repr__(self) -> str:
         runtime = self.runtime_description

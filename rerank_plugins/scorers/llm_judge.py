@@ -204,6 +204,10 @@ class LLMJudgeScorer(Scorer):
             within the budget.
         model: The name reported in stats; defaults to the LLM's own model name.
 
+    Ownership: the LLM (and any client inside it) is the caller's: the scorer never closes it,
+    and :meth:`close` has nothing to release. Sync calls work inside a running event loop too:
+    an async LLM then runs on a helper thread with its own loop. Copies share the scorer.
+
     Example:
         >>> from rerank_plugins import Reranker
         >>> def llm(prompt: str) -> str:  # any LangChain / LlamaIndex LLM works the same way

@@ -58,6 +58,10 @@ class QueryLikelihoodScorer(Scorer):
             available); a loaded model runs where it is and is not changed.
         tokenizer: The tokenizer of a loaded ``model``.
 
+    Ownership: a model given by name is loaded, owned and released by the scorer (:meth:`close`
+    or the end of a ``with`` block drops it; a later call loads it again); a loaded model passed
+    in stays the caller's and is never closed or moved. Copies share the scorer.
+
     Example:
         >>> from rerank_plugins.testing.gemma import load_gemma
         >>> gemma = load_gemma()  # doctest: +SKIP
@@ -139,6 +143,12 @@ class QueryLikelihoodScorer(Scorer):
 
     def prepare(self) -> None:
         self._load()
+
+    def close(self) -> None:
+        """Drop a model the scorer loaded by name (a caller's model is kept as given)."""
+        if isinstance(self._model, str):
+            with self._lock:
+                self._loaded = None
 
     def _load(self) -> tuple[Any, Any, str, bool]:
         loaded = self._loaded

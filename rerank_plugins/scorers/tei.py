@@ -155,10 +155,3 @@ class TEIScorer(HostedScorer[Any, Any]):
 
     def _translate(self, exc: Exception) -> RerankError | None:
         return None  # httpx's own timeouts and connection errors: see _http.transport_error
-
-    def close(self) -> None:
-        """Close the sync HTTP client (async ones close with their event loop)."""
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None

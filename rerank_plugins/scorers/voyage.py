@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -121,6 +122,8 @@ class VoyageScorer(HostedScorer[Any, Any]):
             result = client(timeout=timeout).rerank(**self._arguments(query, texts))
         except _SHAPE_ERRORS as exc:
             raise _malformed(exc) from exc
+        finally:
+            _close_thread_session()
         return self._scores(result, len(texts))
 
     async def _arequest(
@@ -175,6 +178,25 @@ class _Clients:
 
     def __repr__(self) -> str:
         return f"_Clients({self._cls.__name__}, base_url={self._base_url!r})"
+
+
+def _close_thread_session() -> None:
+    """Close the HTTP session the sync SDK keeps for this thread.
+
+    The sync SDK keeps one ``requests`` session per thread and never closes it; each request of
+    this scorer runs on a thread of its own (the deadline's worker), which ends with the request,
+    so the session would be dropped with its socket open. It is closed here, in that thread,
+    when the request is done: the scorer owns what its requests open.
+    """
+    requestor = sys.modules.get("voyageai.api_resources.api_requestor")
+    context: Any = getattr(requestor, "_thread_context", None)
+    session = getattr(context, "session", None)
+    shared = getattr(sys.modules.get("voyageai"), "requestssession", None)
+    if session is None or session is shared:
+        return  # none made, or the user's own session (voyageai.requestssession): theirs
+    del context.session
+    with contextlib.suppress(Exception):
+        session.close()
 
 
 def _transport_error(exc: Exception) -> TransientError | None:

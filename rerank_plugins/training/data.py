@@ -245,8 +245,17 @@ def read_preferences(path: str | Path) -> list[RankingExample]:
     if not file.is_file():
         raise DatasetError(f"Preference file {str(file)!r} does not exist; pass a JSONL file.")
     out: list[RankingExample] = []
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with file.open("rb") as handle:  # decoded line by line, so a bad byte names its line
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _bad(
+                    file,
+                    number,
+                    f"is not UTF-8 (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8",
+                ) from exc
             if not line.strip():
                 continue
             try:

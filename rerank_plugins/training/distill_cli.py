@@ -28,6 +28,7 @@ from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins.training.cli import (
+    _RUN_FILES,
     _bar,
     _beir_data,
     _corpus_data,
@@ -74,11 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mse: each logit towards the teacher's; listnet: each list's softmax towards the "
         "teacher's (default: mse)",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="write into an --output folder that already holds files (default: refuse)",
-    )
     add_training_arguments(parser)
     parser.set_defaults(
         max_length=None, hard_negatives=15, bm25_negatives=5, random_negatives=4,
@@ -102,24 +98,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise ConfigurationError(f"--output {str(out)!r} is a file; pass a folder.")
-    if out.is_dir() and any(out.iterdir()) and not (args.overwrite or args.resume):
-        raise ConfigurationError(
-            f"--output {str(out)!r} already holds files; pass a new folder, --resume to continue "
-            f"that run, or --overwrite to write over it."
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-check"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigurationError(
-            f"--output {str(out)!r} is not writable ({exc.strerror or type(exc).__name__}); "
-            f"pass a folder you can write to."
-        ) from None
+    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output
+
+    prepare_output(args.output, flag="--output", holds=_RUN_FILES, what="a distillation run",
+                   overwrite=args.overwrite, resume=args.resume)  # fmt: skip
     if not (args.beir or args.corpus or args.teacher_lists):
         raise ConfigurationError(
             "distill needs lists to learn from: --beir DIR (judged queries' candidates), "
@@ -134,6 +116,11 @@ def _check_inputs(args: argparse.Namespace) -> None:
         from rerank_plugins.evaluation.beir import load_corpus
 
         load_corpus(args.corpus)
+    if args.overwrite and not args.resume:
+        removed = clear_earlier(args.output, _RUN_FILES)
+        if removed:
+            print(f"rerank-plugins distill: --overwrite: removed the earlier run's "
+                  f"{', '.join(removed)} from {args.output}", file=sys.stderr)  # fmt: skip
 
 
 def _distill(args: argparse.Namespace) -> dict[str, Any]:
@@ -226,6 +213,7 @@ def _label(
     )
     bar = _bar(len(lists) - 1, "teacher", progress)
     labelled = first + label(lists[1:], teacher, progress=lambda done, _: bar(done))
+    Path(args.output).mkdir(parents=True, exist_ok=True)
     write(labelled, Path(args.output, TEACHER_LISTS))
     return list(labelled)
 

@@ -222,6 +222,11 @@ class CrossEncoderScorer(Scorer):
         compile where the runtime needs one) now, not in the first call."""
         self._ready()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the model is loaded and the engine built (:meth:`prepare` has run)."""
+        return self._engine is not None
+
     def _ready(self) -> _Engine:
         """The tokenizer, forward pass and micro-batcher (built once, on first use)."""
         engine = self._engine

@@ -104,6 +104,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         reranker.rerank(query, texts)  # warm-up: first passes, the learned cost
     full = [timed_call(reranker, q, t, None)[0] for _ in range(args.rounds) for q, t in work]
     p50 = statistics.median(full)
+    print(f"[budget] {scorer.runtime}: a full call's p50 {p50:.0f} ms", file=sys.stderr, flush=True)
     times: dict[float, list[float]] = {f: [] for f in FACTORS}
     shares: dict[float, list[float]] = {f: [] for f in FACTORS}
     for _ in range(args.rounds):
@@ -112,6 +113,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 ms, result = timed_call(reranker, query, texts, f * p50)
                 times[f].append(ms)
                 shares[f].append(result.stats.scored / len(texts))
+        print(f"[budget] round done: {len(times[1.0])} calls a budget", file=sys.stderr, flush=True)
     rows = [
         {
             "factor": f,

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("readme_from_wheel", ROOT / "scripts" / "readme_from_wheel.py")
+_spec = importlib.util.spec_from_file_location(
+    "readme_from_wheel", ROOT / "scripts" / "readme_from_wheel.py"
+)
 assert _spec is not None and _spec.loader is not None
 readme = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(readme)
@@ -46,7 +48,11 @@ def test_a_readme_quick_start_runs_as_written(position, tmp_path):
     script.write_text(code)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600,
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -77,8 +77,9 @@ class CrossEncoderScorer(Scorer):
             SciFact dev claims), and a pair's score alone and in any batch within 0.03.
             ``"onnx"``: ONNX Runtime fp32 (torch's scores within 1e-4). ``"onnx-int8"``: ONNX
             Runtime with dynamic int8 quantisation, one pair per pass (faster than fp32 on CPUs
-            with VNNI and no bf16 units; scores move by up to about a logit on the bundled
-            reranker, so near ties reorder: the same top 3 for 69% of SciFact dev claims).
+            with VNNI and no bf16 units; a claim's largest score change is about a logit on
+            average on the bundled reranker, over two at worst, so near ties reorder: the same
+            top 3 for 69% of SciFact dev claims; ``"auto"`` never picks it).
             ``"openvino"``: OpenVINO fp32 (torch's scores within 1e-4). ``"openvino-bf16"``:
             OpenVINO with bf16 matrix products, batched (bf16's tolerances, as
             ``"torch-bf16"``; needs bf16 units). The ONNX and OpenVINO runtimes run on the CPU
@@ -318,7 +319,9 @@ class CrossEncoderScorer(Scorer):
                 self._model_name,
                 exc,
                 "pass a local folder that holds the model's config.json, or "
-                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins",
+                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins "
+                "(trained on SciFact: for scientific claims against paper abstracts, not for "
+                "other text)",
             ) from exc
         check_labels(encoder.num_labels, self._model_name)
         return encoder

@@ -471,7 +471,7 @@ class Reranker(RerankOptions):
             return True
         started = time.monotonic()
         future = self.scorer.warm()
-        wait([future], timeout=max(0.0, left))
+        wait([future], timeout=_load_wait(left))
         call.waited_for_load(started, done=future.done())
         if future.done():
             future.result()  # a setup error reaches the caller, as from prepare()
@@ -485,7 +485,7 @@ class Reranker(RerankOptions):
             return True
         started = time.monotonic()
         future = asyncio.wrap_future(self.scorer.warm())
-        await asyncio.wait([future], timeout=max(0.0, left))  # a timeout leaves it loading
+        await asyncio.wait([future], timeout=_load_wait(left))  # a timeout leaves it loading
         call.waited_for_load(started, done=future.done())
         if future.done():
             future.result()
@@ -819,6 +819,15 @@ class _Call:
             loading=self.loading,
             load_wait_ms=self.load_wait_ms,
         )
+
+
+def _load_wait(left: float) -> float:
+    """How long a call with ``left`` seconds waits for a loading scorer: the time left less a
+    guard of a tenth of it (at most 50 ms). The loading thread imports and builds a model, and
+    holds the GIL for long stretches while it does: a waiter woken at the deadline gets it back
+    late, so it is woken a little early. A model ready in the guard's last moments would leave no
+    time to score anyway."""
+    return max(0.0, left - min(0.1 * left, 0.05))
 
 
 def _as_unit_scores(scorer: Scorer, returned: object) -> UnitScores:

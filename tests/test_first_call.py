@@ -58,7 +58,7 @@ def test_a_cold_budgeted_call_returns_at_its_deadline_in_retrieval_order():
     assert elapsed < 0.1 + 0.08
     assert result.stats.loading and result.stats.budget_exhausted
     assert result.stats.scored == 0 and result.indices == list(range(10))
-    assert result.stats.load_wait_ms >= 90
+    assert result.stats.load_wait_ms >= 80  # the time left, less a guard of a tenth
     # The loading goes on: the next call finds the model ready and scores.
     scorer.warm().result(timeout=5)
     again = Reranker(scorer, budget_ms=100).rerank("apples", TEXTS)

@@ -146,3 +146,21 @@ def test_a_real_cross_encoder_cold_call_keeps_its_budget(cross_encoder_path):
     scorer.warm().result(timeout=120)
     assert scorer.ready
     assert Reranker(scorer).rerank("apples", TEXTS).stats.scored == 10
+
+
+@pytest.mark.slow
+def test_under_a_deadline_a_unit_is_scored_in_retrieval_order_chunks(cross_encoder_path):
+    scorer = CrossEncoderScorer(str(cross_encoder_path), max_batch_tokens=64, score_cache_size=0)
+    texts = [f"apples and pears number {i} " * (1 + i % 3) for i in range(12)]
+    engine = scorer._ready()
+    chunks = scorer._chunks(engine, "apples", texts)
+    assert [j for chunk in chunks for j in chunk] == list(range(12)) and len(chunks) > 1
+    estimate = engine.pairs.estimate("apples", texts)
+    for chunk in chunks:  # about one pass each: under the pass's token budget, or one text
+        assert len(chunk) == 1 or sum(estimate[j] for j in chunk) <= 64
+    # Chunks change which pairs share a pass, never a score (fp32: within float noise).
+    whole = Reranker(scorer).rerank("apples", texts)
+    chunked = Reranker(scorer, budget_ms=600_000).rerank("apples", texts)
+    assert chunked.stats.scored == 12
+    by_index = {item.index: item.raw_score for item in whole}
+    assert all(abs(item.raw_score - by_index[item.index]) < 1e-4 for item in chunked)

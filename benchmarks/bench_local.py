@@ -827,14 +827,27 @@ def markdown(report: dict[str, Any]) -> str:
         f"Score cache (repeated query, {report['fastest']}): cold p50 {c['cold_p50_ms']:.1f} ms, "
         f"warm p50 {c['warm_p50_ms']:.2f} ms ({c['speedup']:.0f}x).",
         "",
-        f"Concurrency ({report['fastest']}, {k['queries']} queries): sequential "
-        f"{k['sequential_qps']:.2f} q/s; {k['callers']} threads {k['threads_qps']:.2f} q/s "
-        f"({k['threads_gain']:.2f}x); {k['callers']} async tasks {k['async_qps']:.2f} q/s "
-        f"({k['async_gain']:.2f}x); forward passes {k['passes_sequential']} sequential vs "
-        f"{k['passes_concurrent']} concurrent; same rankings: {bool(k['same_rankings'])}. "
-        f"One call on 1 thread vs {_cores()}: "
-        + ", ".join(f"{key} {val:.2f}" for key, val in s.items())
-        + ".",
+        f"Concurrency ({report['fastest']}, {k['queries']} queries):",
+        "",
+        "| callers | queries/s | x one after another | forward passes |",
+        "| --- | ---: | ---: | ---: |",
+        f"| one after another | {k['sequential_qps']:.2f} | 1.00 | {k['passes_sequential']} |",
+        f"| {k['callers']} threads | {k['threads_qps']:.2f} | {k['threads_gain']:.2f} | "
+        f"{k['passes_concurrent']} |",
+        f"| {k['callers']} async tasks | {k['async_qps']:.2f} | {k['async_gain']:.2f} | |",
+        "",
+        "Concurrent calls ranked every query exactly as the calls one after another did."
+        if k["same_rankings"]
+        else "Concurrent calls did not rank every query exactly as the calls one after another "
+        "did: a pair's bf16 score moves slightly with the shape of the pass it shares.",
+        "",
+        "| one call on | p50 ms |",
+        "| --- | ---: |",
+        *(
+            f"| {key.split('_')[1]} thread{'s' if key.split('_')[1] != '1' else ''} | {val:.0f} |"
+            for key, val in s.items()
+            if key.endswith("_p50_ms")
+        ),
         "",
         "| budget_ms | p50 ms | p99 ms | max ms | p99 / budget | scored |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -889,8 +902,9 @@ def markdown(report: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        "Goals: "
-        + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in report["goals"].items()),
+        "| goal | this run |",
+        "| --- | --- |",
+        *(f"| {k} | {'met' if v else '**not met**'} |" for k, v in report["goals"].items()),
     ]
     return "\n".join(lines)
 

@@ -105,6 +105,14 @@ class RerankFields(BaseModel, RerankOptions):
         RerankOptions.pick({name: getattr(self, name) for name in OPTION_NAMES})
         return self
 
+    @model_validator(mode="after")
+    def _warm_scorer(self) -> Any:
+        # A scorer with a model to load starts loading now, in the background, so the first
+        # budgeted call finds it ready rather than spending its budget on the load.
+        if not self.scorer.ready:
+            self.scorer.warm()
+        return self
+
     @property
     def _reranker(self) -> Reranker:
         """The core reranker for the options as they are now."""

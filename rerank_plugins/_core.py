@@ -254,6 +254,12 @@ class RerankStats:
         billed: What the backend billed (tokens, search units), summed over units.
         runtime: The scorer's forward-pass engine where it has one (a local cross-encoder's
             ``"torch-bf16"``, say: what ``runtime="auto"`` picked), else ``None``.
+        loading: Whether the scorer was still loading (its model) when the budget ran out, so
+            nothing was scored and the candidates kept retrieval order; the loading goes on in
+            the background and a later call scores. ``False`` when it was ready in time.
+        load_wait_ms: How long this call waited for the scorer to finish loading (``0`` when it
+            was ready before the call: built by an adapter, or after
+            :meth:`~rerank_plugins.Scorer.prepare`).
     """
 
     backend: str
@@ -270,6 +276,8 @@ class RerankStats:
     failed_units: int
     billed: Mapping[str, float] = field(default_factory=dict)
     runtime: str | None = None
+    loading: bool = False
+    load_wait_ms: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as a plain, JSON-serialisable dict."""
@@ -383,8 +391,9 @@ class Reranker(RerankOptions):
             ConfigurationError: a setup problem of the scorer.
         """
         call = _Call(self, query, texts, retrieval_scores, self._for_call(top_n, budget_ms))
+        if call.unique and self._ready_in_time(call):
+            call.plan()
         if call.pending:
-            self.scorer.prepare()
             if self.scorer.max_concurrency > 1 and len(call.pending) > 1:
                 workers = min(self.scorer.max_concurrency, len(call.pending))
                 pool = ThreadPoolExecutor(max_workers=workers)
@@ -437,8 +446,9 @@ class Reranker(RerankOptions):
     ) -> RerankResult:
         """Async twin of :meth:`rerank`: same rules, same result on the same input."""
         call = _Call(self, query, texts, retrieval_scores, self._for_call(top_n, budget_ms))
+        if call.unique and await self._aready_in_time(call):
+            call.plan()
         if call.pending:
-            await self.scorer.aprepare()
             limit = asyncio.Semaphore(max(1, self.scorer.max_concurrency))
 
             async def run(unit: list[int]) -> None:
@@ -452,6 +462,40 @@ class Reranker(RerankOptions):
                 for task in tasks:
                     task.cancel()
         return call.finish()
+
+    def _ready_in_time(self, call: _Call) -> bool:
+        """Prepare the scorer; under a budget, only as long as the budget lasts.
+
+        A scorer that still has a model to load loads it in the background (:meth:`Scorer.warm`)
+        while the call waits for it up to its deadline: loading is part of the call, so a cold
+        first call returns at its deadline, in retrieval order (``stats.loading``), rather than
+        after the load. Without a budget the call loads it, as long as that takes.
+        """
+        left = call.time_left()
+        if self.scorer.ready or left is None:
+            self.scorer.prepare()
+            return True
+        started = time.monotonic()
+        future = self.scorer.warm()
+        wait([future], timeout=_load_wait(left))
+        call.waited_for_load(started, done=future.done())
+        if future.done():
+            future.result()  # a setup error reaches the caller, as from prepare()
+        return future.done()
+
+    async def _aready_in_time(self, call: _Call) -> bool:
+        """Async twin of :meth:`_ready_in_time`."""
+        left = call.time_left()
+        if self.scorer.ready or left is None:
+            await self.scorer.aprepare()
+            return True
+        started = time.monotonic()
+        future = asyncio.wrap_future(self.scorer.warm())
+        await asyncio.wait([future], timeout=_load_wait(left))  # a timeout leaves it loading
+        call.waited_for_load(started, done=future.done())
+        if future.done():
+            future.result()
+        return future.done()
 
     def _run_unit(self, call: _Call, unit: list[int]) -> None:
         try:
@@ -547,7 +591,7 @@ class _Call:
         # Repeated texts are scored once; every candidate that carries one gets its score.
         self.unique: list[str] = list(dict.fromkeys(window))
         self.raw: list[float | None] = [None] * len(self.unique)
-        self.pending: list[list[int]] = self.scorer.plan_units(self.unique) if self.unique else []
+        self.pending: list[list[int]] = []  # planned once the scorer is ready (plan)
         self.lock = threading.Lock()
         self.stopped = False
         self.relaxed = False
@@ -557,7 +601,21 @@ class _Call:
         self.units = 0
         self.failed_units = 0
         self.billed: dict[str, float] = {}
+        self.loading = False
+        self.load_wait_ms = 0.0
         self._works: list[float] | None = None
+
+    def plan(self) -> None:
+        """Split the unique texts into the scorer's units (it is ready: planning may need its
+        tokenizer)."""
+        self.pending = self.scorer.plan_units(self.unique)
+
+    def waited_for_load(self, started: float, *, done: bool) -> None:
+        """Record the wait for a loading scorer; not done means the budget ran out first."""
+        self.load_wait_ms = (time.monotonic() - started) * 1000.0
+        if not done:
+            self.loading = True
+            self.budget_exhausted = True
 
     def works(self, unit: list[int]) -> list[float]:
         """The work each text of ``unit`` costs, in the unit the scorer's cost model learns in
@@ -699,7 +757,16 @@ class _Call:
             ranked = [it for it in ranked if it.score is None or it.score >= floor]
         if self.options.top_n is not None:
             ranked = ranked[: self.options.top_n]
-        if self.unique and not scored and self.budget_exhausted:
+        if self.loading:
+            logger.warning(
+                "%s: still loading its model when the budget (%.0f ms) ran out; %d candidate(s) "
+                "are returned in retrieval order while it loads in the background. Build the "
+                "adapter, or call scorer.warm() or scorer.prepare(), at start-up.",
+                self.scorer.name,
+                self.budget_ms or 0.0,
+                len(self.unique),
+            )
+        elif self.unique and not scored and self.budget_exhausted:
             logger.warning(
                 "%s: the budget (%s ms) ran out before any of %d candidate(s) was scored; they "
                 "are returned in retrieval order. Raise budget_ms (or the ttft_budget target), or "
@@ -755,7 +822,18 @@ class _Call:
             failed_units=self.failed_units,
             billed=dict(self.billed),
             runtime=_runtime_of(self.scorer),
+            loading=self.loading,
+            load_wait_ms=self.load_wait_ms,
         )
+
+
+def _load_wait(left: float) -> float:
+    """How long a call with ``left`` seconds waits for a loading scorer: the time left less a
+    guard of a tenth of it (at most 50 ms). The loading thread imports and builds a model, and
+    holds the GIL for long stretches while it does: a waiter woken at the deadline gets it back
+    late, so it is woken a little early. A model ready in the guard's last moments would leave no
+    time to score anyway."""
+    return max(0.0, left - min(0.1 * left, 0.05))
 
 
 def _as_unit_scores(scorer: Scorer, returned: object) -> UnitScores:

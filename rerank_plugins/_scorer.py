@@ -22,6 +22,7 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar, TypeVar
@@ -179,6 +180,40 @@ class Scorer(ABC):
         """Async twin of :meth:`prepare`; runs it in a worker thread by default."""
         await asyncio.to_thread(self.prepare)
 
+    @property
+    def ready(self) -> bool:
+        """Whether :meth:`prepare` has nothing slow left to do (a model is loaded).
+
+        ``True`` by default (a client is made in no time); a scorer that loads a model says
+        ``False`` until it has. A budgeted call on a scorer that is not ready does not load
+        inside its budget: it starts :meth:`warm` and waits for it only as long as the budget
+        lasts (see the stats' ``loading``).
+        """
+        return True
+
+    def warm(self) -> Future[None]:
+        """Start :meth:`prepare` in a background thread (once) and return its future.
+
+        The framework adapters call it when they are built with a scorer that is not
+        :attr:`ready`, so the model loads while the application starts; a budgeted call waits
+        for it only as long as its budget lasts. A warm-up that failed is started again by the
+        next call (its error is raised to the call that waits for it).
+
+        Example:
+            >>> from rerank_plugins.testing import KeywordScorer
+            >>> KeywordScorer().warm().result() is None
+            True
+        """
+        with Scorer._cost_lock:
+            future: Future[None] | None = self.__dict__.get("_warming")
+            if future is None or (future.done() and future.exception() is not None):
+                future = Future()
+                self.__dict__["_warming"] = future
+                threading.Thread(
+                    target=_prepare_into, args=(self, future), name="rerank-warm", daemon=True
+                ).start()
+        return future
+
     @abstractmethod
     def score_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
@@ -239,3 +274,15 @@ class Scorer(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
+
+
+def _prepare_into(scorer: Scorer, future: Future[None]) -> None:
+    """Run ``scorer.prepare()`` and settle ``future`` with its outcome (a warm-up thread)."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        scorer.prepare()
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(None)

@@ -239,3 +239,20 @@ def test_a_call_the_estimate_refuses_stops_and_the_next_call_probes_with_one_tex
     # Measured again: fast, scoring resumes (this scorer's delay is per unit, so a unit of one
     # text teaches a per-text cost four times too high; later units bring it down).
     assert later[-1].stats.scored >= 6 and later[-1].stats.latency_ms < 100 + 20 + 10
+
+
+def test_an_unmeasured_batcher_under_a_deadline_first_runs_a_quarter_pass():
+    sizes: list[int] = []
+
+    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
+        sizes.append(len(pairs))
+        return [[1.0] for _ in pairs]
+
+    batcher = MicroBatcher(forward, cost=CostModel(), max_tokens=80, max_size=64)
+    rows = batcher.run(_pairs(1, 8, length=10), timeout=60.0)  # 80 tokens: one pass's worth
+    assert sizes[0] == 2 and sum(sizes) == 8  # 20 tokens first, then the estimate decides
+    assert all(row == [1.0] for row in rows)
+    unbudgeted = MicroBatcher(forward, cost=CostModel(), max_tokens=80, max_size=64)
+    sizes.clear()
+    unbudgeted.run(_pairs(1, 8, length=10), timeout=None)
+    assert sizes == [8]  # no deadline to keep: a whole pass at once

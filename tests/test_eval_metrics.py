@@ -163,3 +163,37 @@ def test_a_hurt_query_names_the_relevant_passage_that_fell_and_what_took_its_pla
         line.strip().startswith("fell     d3 (relevant) #4 -> #11") and "in its place: d4" in line
         for line in lines
     ), lines
+
+
+def test_a_demoted_passage_that_fell_is_told_once():
+    from rerank_plugins.evaluation.beir import BeirDataset
+    from rerank_plugins.evaluation.report import _wrong_lines
+    from rerank_plugins.evaluation.run import QueryOutcome, _view
+
+    docs = [f"d{i}" for i in range(12)]
+    dataset = BeirDataset(
+        corpus={d: (f"title {d}", "text") for d in docs},
+        queries={"q": "a claim"},
+        qrels={"q": {"d0": 1}},
+        query_lines={"q": 0},
+    )
+    # The relevant #1 leaves the top 3 (to #5): it fell and it was demoted; say it once.
+    after = ["d1", "d2", "d3", "d4", "d0", *docs[5:]]
+    outcome = QueryOutcome(
+        query_id="q",
+        query="a claim",
+        before=docs,
+        after=after,
+        scores=[1.0 - i / 20 for i in range(12)],
+        relevant={"d0": 1},
+        metrics_before={"nDCG@10": 1.0, "P@3": 1 / 3},
+        metrics_after={"nDCG@10": 0.39, "P@3": 0.0},
+        latency_ms=1.0,
+        budget_exhausted=False,
+        scored=12,
+        fallback_reason=None,
+    )
+    lines = _wrong_lines(_view(dataset, outcome))
+    told = [line for line in lines if " d0 (relevant)" in line]
+    assert len(told) == 1 and told[0].strip().startswith("fell     d0"), lines
+    assert any(line.strip().startswith("promoted d3") for line in lines), lines

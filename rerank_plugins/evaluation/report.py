@@ -190,7 +190,8 @@ def _wrong_lines(view: QueryView) -> list[str]:
             f"#{other.rank_before})"
         )
     lines += [f"  promoted {_move(d)}" for d in view.promoted]
-    lines += [f"  demoted  {_move(d)}" for d in view.demoted]
+    fell = {d.doc_id for d in view.fell}  # already told, with what took its place
+    lines += [f"  demoted  {_move(d)}" for d in view.demoted if d.doc_id not in fell]
     if not view.promoted and not view.demoted:
         lines.append("  (same top-3, reordered)")
     return lines

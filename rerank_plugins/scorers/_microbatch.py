@@ -255,8 +255,14 @@ class MicroBatcher:
         kept: list[tuple[_Request, int]] = []
         width = 0
         others = self._running_work
+        # Nothing measured yet and a deadline to keep: the first pass is a quarter pass, so the
+        # estimate is learned before a whole pass is staked on the deadline (a cold machine's
+        # first full pass can outlast a tight budget by itself).
+        first = self.cost.per_work is None and any(r.deadline.end is not None for r, _ in batch)
         for req, i in batch:
             wider = max(width, len(req.pairs[i]))
+            if first and kept and wider * (len(kept) + 1) > self.max_tokens // 4:
+                break
             work = _shared(wider * (len(kept) + 1), others)
             carried = {id(r): r for r, _ in kept} | {id(req): req}
             if not all(self.cost.fits(r.deadline, work) for r in carried.values()):

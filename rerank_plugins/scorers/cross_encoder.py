@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rerank_plugins._cache import ScoreCache
-from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins._deadline import current
+from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.artifact import MANIFEST_FILE
@@ -77,8 +78,9 @@ class CrossEncoderScorer(Scorer):
             SciFact dev claims), and a pair's score alone and in any batch within 0.03.
             ``"onnx"``: ONNX Runtime fp32 (torch's scores within 1e-4). ``"onnx-int8"``: ONNX
             Runtime with dynamic int8 quantisation, one pair per pass (faster than fp32 on CPUs
-            with VNNI and no bf16 units; scores move by up to about a logit on the bundled
-            reranker, so near ties reorder: the same top 3 for 69% of SciFact dev claims).
+            with VNNI and no bf16 units; a claim's largest score change is about a logit on
+            average on the bundled reranker, over two at worst, so near ties reorder: the same
+            top 3 for 69% of SciFact dev claims; ``"auto"`` never picks it).
             ``"openvino"``: OpenVINO fp32 (torch's scores within 1e-4). ``"openvino-bf16"``:
             OpenVINO with bf16 matrix products, batched (bf16's tolerances, as
             ``"torch-bf16"``; needs bf16 units). The ONNX and OpenVINO runtimes run on the CPU
@@ -228,6 +230,11 @@ class CrossEncoderScorer(Scorer):
         compile where the runtime needs one) now, not in the first call."""
         self._ready()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the model is loaded and the engine built (:meth:`prepare` has run)."""
+        return self._engine is not None
+
     def _ready(self) -> _Engine:
         """The tokenizer, forward pass and micro-batcher (built once, on first use)."""
         engine = self._engine
@@ -319,7 +326,9 @@ class CrossEncoderScorer(Scorer):
                 self._model_name,
                 exc,
                 "pass a local folder that holds the model's config.json, or "
-                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins",
+                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins "
+                "(trained on SciFact: for scientific claims against paper abstracts, not for "
+                "other text)",
             ) from exc
         check_labels(encoder.num_labels, self._model_name)
         return encoder
@@ -367,30 +376,37 @@ class CrossEncoderScorer(Scorer):
             scores[i] = self.score_cache.get((*self._score_key, query, text))
             if scores[i] is None:
                 missing.append(i)
-        if missing:
-            todo = [texts[i] for i in missing]
-            if self.long_passages == "windows":
-                pairs, owners = engine.pairs.encode_windows(
-                    query, todo, max_windows=self.max_windows, overlap=self.window_overlap
-                )
-            else:
-                pairs, owners = engine.pairs.encode(query, todo), list(range(len(todo)))
-            # Concurrent calls share forward passes (and the one model) through the batcher.
-            rows = engine.batcher.run(pairs, timeout=timeout)
-            best: dict[int, float] = {}
-            cut: set[int] = set()
-            for owner, row in zip(owners, rows, strict=True):
-                if row is None:
-                    cut.add(owner)  # its pass would have overrun the timeout
-                    continue
-                (raw,) = raw_scores([row])
-                best[owner] = max(raw, best.get(owner, raw))
-            for owner, raw in best.items():
-                if owner in cut:
-                    continue  # a passage is scored whole, every window, or not at all
-                i = missing[owner]
-                scores[i] = raw
-                self.score_cache.put((*self._score_key, query, texts[i]), raw)
+        # Under a deadline, retrieval order about a forward pass at a time: the batcher buckets
+        # each chunk's pairs by length, so when the deadline cuts, it cuts the tail of the unit
+        # (never a window of every passage at once, which would leave no passage whole). Without
+        # one, a single chunk: the batcher buckets every pair together, with the least padding.
+        # One deadline for every chunk: the call's (Deadline.active), else ``timeout`` from now.
+        deadline = current(timeout)
+        rest = [texts[i] for i in missing]
+        chunks = (
+            (
+                [list(range(len(rest)))]
+                if deadline.end is None
+                else self._chunks(engine, query, rest)
+            )
+            if rest
+            else []
+        )
+        with deadline.active():
+            for n, chunk in enumerate(chunks):
+                todo = [texts[missing[j]] for j in chunk]
+                try:
+                    scored = self._score_chunk(engine, query, todo)
+                except TimedOutError:
+                    if n == 0:
+                        raise  # nothing ran: the core records the budget as spent
+                    break  # the deadline passed while this chunk waited: keep what was scored
+                for j, raw in zip(chunk, scored, strict=True):
+                    if raw is not None:
+                        scores[missing[j]] = raw
+                        self.score_cache.put((*self._score_key, query, texts[missing[j]]), raw)
+                if any(raw is None for raw in scored):
+                    break  # the deadline: a later chunk would end later still
         # Only the batcher's deadline leaves a score out, so a gap means the budget ran out.
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
 
@@ -402,6 +418,44 @@ class CrossEncoderScorer(Scorer):
             self._encoder = None
         if engine is not None:
             engine.batcher.close()
+
+    def _chunks(self, engine: _Engine, query: str, todo: list[str]) -> list[list[int]]:
+        """Consecutive positions of ``todo`` whose expected tokens fill about one pass."""
+        windows = self.max_windows if self.long_passages == "windows" else 1
+        tokens = engine.pairs.estimate(
+            query, todo, max_windows=windows, overlap=self.window_overlap
+        )
+        chunks: list[list[int]] = []
+        size = 0.0
+        for j, work in enumerate(tokens):
+            if not chunks or size + work > self.max_batch_tokens:
+                chunks.append([])
+                size = 0.0
+            chunks[-1].append(j)
+            size += work
+        return chunks
+
+    def _score_chunk(self, engine: _Engine, query: str, todo: list[str]) -> list[float | None]:
+        """One raw score per text of ``todo`` (``None``: a pass would have overrun the
+        deadline); a passage read as windows is scored whole, every window, or not at all."""
+        if self.long_passages == "windows":
+            pairs, owners = engine.pairs.encode_windows(
+                query, todo, max_windows=self.max_windows, overlap=self.window_overlap
+            )
+        else:
+            pairs, owners = engine.pairs.encode(query, todo), list(range(len(todo)))
+        # Concurrent calls share forward passes (and the one model) through the batcher, under
+        # the deadline score_unit made active.
+        rows = engine.batcher.run(pairs, timeout=None)
+        best: dict[int, float] = {}
+        cut: set[int] = set()
+        for owner, row in zip(owners, rows, strict=True):
+            if row is None:
+                cut.add(owner)  # its pass would have overrun the deadline
+                continue
+            (raw,) = raw_scores([row])
+            best[owner] = max(raw, best.get(owner, raw))
+        return [None if j in cut else best.get(j) for j in range(len(todo))]
 
     def __repr__(self) -> str:
         runtime = self.runtime_description

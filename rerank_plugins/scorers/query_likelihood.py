@@ -150,6 +150,11 @@ class QueryLikelihoodScorer(Scorer):
             with self._lock:
                 self._loaded = None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the language model is loaded (:meth:`prepare` has run)."""
+        return self._loaded is not None
+
     def _load(self) -> tuple[Any, Any, str, bool]:
         loaded = self._loaded
         if loaded is not None:

@@ -4,9 +4,11 @@
 (Cohere-compatible: Infinity, vLLM; TEI; Voyage-compatible), each a hosted scorer of the package
 with its own ``base_url``:
 
-* **Balancing**: the better of two random choices among the healthy endpoints, by outstanding
-  requests times recent latency (an idle endpoint's latency drifts back towards the typical one,
-  so a replica that was slow is tried again after a while).
+* **Balancing** (``balance=``): ``"p2c"``, the better of two random choices among the healthy
+  endpoints, by outstanding requests times recent latency (an idle endpoint's latency drifts back
+  towards the typical one, so a replica that was slow is tried again after a while); or
+  ``"least_outstanding"``, the endpoint with the fewest requests in flight, ties taken in turn
+  (round robin when calls come one at a time).
 * **Passive health**: after ``eject_after`` consecutive failures (transient errors, timeouts) an
   endpoint is ejected; once its probe interval has passed, the next request goes to it as a
   probe. A success brings it back at once; a failure ejects it again with twice the interval (at
@@ -52,6 +54,7 @@ _SAMPLES = 128  # latencies kept per endpoint
 _SAMPLE_AGE_S = 60.0  # older latencies are forgotten: what is learned recovers
 _MIN_SAMPLES = 5  # before this many, an endpoint has no p95 of its own
 _IDLE_HALF_LIFE_S = 2.0  # an idle endpoint's latency estimate halves its gap to the typical one
+_BALANCERS = ("p2c", "least_outstanding")
 _PROTOCOLS = {
     "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
     "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
@@ -96,6 +99,8 @@ class ReplicaScorer(Scorer):
             :class:`~rerank_plugins.TEIScorer` or all :class:`~rerank_plugins.VoyageScorer`),
             each with its own ``base_url``. The replica set owns them: :meth:`close` closes them.
             :meth:`from_urls` builds them from URLs.
+        balance: ``"p2c"`` (the better of two random choices, by load times latency) or
+            ``"least_outstanding"`` (fewest requests in flight, ties in turn).
         hedging: Send a slow request to a second endpoint too (first answer wins).
         hedge_min_ms: Never hedge sooner than this (jitter below it is not worth a second
             request).
@@ -129,6 +134,7 @@ class ReplicaScorer(Scorer):
         self,
         endpoints: Sequence[HostedScorer[Any, Any]],
         *,
+        balance: str = "p2c",
         hedging: bool = True,
         hedge_min_ms: float = 5.0,
         eject_after: int = 3,
@@ -146,6 +152,10 @@ class ReplicaScorer(Scorer):
                 raise ConfigurationError(
                     f"ReplicaScorer got {name}={value!r}; pass an integer >= {low}."
                 )
+        if balance not in _BALANCERS:
+            raise ConfigurationError(
+                f"ReplicaScorer got balance={balance!r}; pass 'p2c' or 'least_outstanding'."
+            )
         if not isinstance(hedging, bool):
             raise ConfigurationError(f"ReplicaScorer got hedging={hedging!r}; pass True or False.")
         self._endpoints = [
@@ -156,7 +166,9 @@ class ReplicaScorer(Scorer):
         self.unit_size = first.unit_size
         self.max_concurrency = sum(s.max_concurrency for s in scorers)
         self.max_retries = max_retries
+        self.balance = balance
         self.hedging = hedging
+        self._turn = 0
         self.hedge_min_s = float(hedge_min_ms) / 1000.0
         self.eject_after = eject_after
         self.probe_interval_s = float(probe_interval_s)
@@ -172,6 +184,7 @@ class ReplicaScorer(Scorer):
         protocol: str,
         urls: Sequence[str],
         *,
+        balance: str = "p2c",
         hedging: bool = True,
         hedge_min_ms: float = 5.0,
         eject_after: int = 3,
@@ -202,6 +215,7 @@ class ReplicaScorer(Scorer):
         kind = getattr(importlib.import_module(module), name)
         return cls(
             [kind(base_url=url, **scorer_options) for url in checked],
+            balance=balance,
             hedging=hedging,
             hedge_min_ms=hedge_min_ms,
             eject_after=eject_after,
@@ -527,6 +541,11 @@ class ReplicaScorer(Scorer):
                 return min(fresh, key=lambda e: e.ejected_until or 0.0)
             if len(healthy) == 1:
                 return healthy[0]
+            if self.balance == "least_outstanding":
+                fewest = min(e.outstanding for e in healthy)
+                ties = [e for e in healthy if e.outstanding == fewest]
+                self._turn += 1
+                return ties[self._turn % len(ties)]
             ewmas = [e.ewma for e in self._endpoints if e.ewma is not None]
             typical = statistics.median(ewmas) if ewmas else 0.0
             a, b = self._random.sample(healthy, 2)

@@ -146,7 +146,12 @@ class ReplicaScorer(Scorer):
         scorers = _checked_endpoints(endpoints)
         _check_number("hedge_min_ms", hedge_min_ms, minimum=0.0)
         _check_number("probe_interval_s", probe_interval_s, minimum=1e-3)
-        _check_number("max_probe_interval_s", max_probe_interval_s, minimum=probe_interval_s)
+        _check_number(
+            "max_probe_interval_s",
+            max_probe_interval_s,
+            minimum=probe_interval_s,
+            floor=f"probe_interval_s ({probe_interval_s:g})",
+        )
         for name, value, low in (("eject_after", eject_after, 1), ("max_retries", max_retries, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigurationError(
@@ -615,10 +620,10 @@ class _LoopThread:
             loop.close()
 
 
-def _check_number(name: str, value: object, *, minimum: float) -> None:
+def _check_number(name: str, value: object, *, minimum: float, floor: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
         raise ConfigurationError(
-            f"ReplicaScorer got {name}={value!r}; pass a number >= {minimum:g}."
+            f"ReplicaScorer got {name}={value!r}; pass a number >= {floor or f'{minimum:g}'}."
         )
 
 

@@ -97,6 +97,7 @@ class FaultProxy:
             self._sockets.clear()
         if self._listener is not None:
             _close(self._listener)
+            self._listener = None
 
     def __enter__(self) -> FaultProxy:
         return self.start()

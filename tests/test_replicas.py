@@ -14,8 +14,8 @@ import pytest
 from rerank_plugins import (
     CohereScorer,
     ConfigurationError,
-    Reranker,
     ReplicaScorer,
+    Reranker,
     TEIScorer,
 )
 from rerank_plugins.testing import KeywordScorer

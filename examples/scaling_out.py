@@ -19,7 +19,7 @@ import os
 import statistics
 import time
 
-from rerank_plugins import CrossEncoderScorer, FallbackScorer, Reranker, ReplicaScorer
+from rerank_plugins import CrossEncoderScorer, FallbackScorer, ReplicaScorer, Reranker
 from rerank_plugins.testing.proxy import FaultProxy
 from rerank_plugins.testing.server import RerankServer
 

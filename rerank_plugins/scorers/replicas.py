@@ -409,8 +409,14 @@ class ReplicaScorer(Scorer):
             raise
         except asyncio.CancelledError:
             self._note(endpoint, counts, "cancelled")
+            now = time.monotonic()
             with self._lock:
                 endpoint.probing = False  # a probe that lost a hedge proved nothing: probe again
+                # It took at least this long: the balancer learns that much (a lower bound, so
+                # it stays out of the p95 samples), and the idle clock restarts.
+                waited = now - started
+                endpoint.ewma = waited if endpoint.ewma is None else max(endpoint.ewma, waited)
+                endpoint.last_seen = now
             raise
         finally:
             with self._lock:

@@ -122,6 +122,7 @@ class FaultProxy:
                 self._slots.release()
                 continue
             client.settimeout(_IO_TIMEOUT_S)
+            _no_delay(client)
             self._track(client)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
@@ -137,6 +138,7 @@ class FaultProxy:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
             upstream.settimeout(_IO_TIMEOUT_S)
+            _no_delay(upstream)
             self._track(upstream)
             self._pipe(client, upstream)
         except OSError:
@@ -204,6 +206,13 @@ class FaultProxy:
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Send each piece at once: with Nagle's algorithm on, a small write waits for the peer's
+    delayed ACK (some 40 ms), which would be the proxy's latency, not the replica's."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _close(sock: socket.socket) -> None:

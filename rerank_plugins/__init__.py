@@ -40,7 +40,9 @@ from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 if TYPE_CHECKING:
     from rerank_plugins.scorers.cohere import CohereScorer
     from rerank_plugins.scorers.cross_encoder import CrossEncoderScorer
+    from rerank_plugins.scorers.fallback import FallbackScorer
     from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
+    from rerank_plugins.scorers.replicas import ReplicaScorer
     from rerank_plugins.scorers.tei import TEIScorer
     from rerank_plugins.scorers.voyage import VoyageScorer
 
@@ -52,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "CrossEncoderScorer",
+    "FallbackScorer",
     "InvalidInputError",
     "LLMJudgeScorer",
     "METADATA_KEYS",
@@ -60,6 +63,7 @@ __all__ = [
     "Normalization",
     "RankedText",
     "RateLimitedError",
+    "ReplicaScorer",
     "RequestRejectedError",
     "RerankError",
     "RerankOptions",
@@ -82,7 +86,9 @@ __all__ = [
 _LAZY = {
     "CohereScorer": "rerank_plugins.scorers.cohere",
     "CrossEncoderScorer": "rerank_plugins.scorers.cross_encoder",
+    "FallbackScorer": "rerank_plugins.scorers.fallback",
     "LLMJudgeScorer": "rerank_plugins.scorers.llm_judge",
+    "ReplicaScorer": "rerank_plugins.scorers.replicas",
     "TEIScorer": "rerank_plugins.scorers.tei",
     "VoyageScorer": "rerank_plugins.scorers.voyage",
 }

@@ -260,6 +260,12 @@ class RerankStats:
         load_wait_ms: How long this call waited for the scorer to finish loading (``0`` when it
             was ready before the call: built by an adapter, or after
             :meth:`~rerank_plugins.Scorer.prepare`).
+        ranked_by: Per input candidate (by its index), the name of the scorer that scored it
+            (``backend:model``), or ``None`` when it stayed unscored; a fallback chain names the
+            scorer of the chain that ranked each candidate.
+        endpoints: Per endpoint of a replica set (by URL), what this call did there: requests,
+            errors, timeouts, hedges, ejections and the milliseconds spent waiting on it
+            (empty for a scorer with one endpoint).
     """
 
     backend: str
@@ -278,11 +284,15 @@ class RerankStats:
     runtime: str | None = None
     loading: bool = False
     load_wait_ms: float = 0.0
+    ranked_by: tuple[str | None, ...] = ()
+    endpoints: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as a plain, JSON-serialisable dict."""
         out = asdict(self)
         out["billed"] = dict(self.billed)
+        out["ranked_by"] = list(self.ranked_by)
+        out["endpoints"] = {url: dict(counts) for url, counts in self.endpoints.items()}
         return out
 
 
@@ -591,6 +601,10 @@ class _Call:
         # Repeated texts are scored once; every candidate that carries one gets its score.
         self.unique: list[str] = list(dict.fromkeys(window))
         self.raw: list[float | None] = [None] * len(self.unique)
+        self.scored_by: list[str | None] = [None] * len(self.unique)
+        self.groups: list[int] = [0] * len(self.unique)
+        self.endpoints: dict[str, dict[str, float]] = {}
+        self.ranked_by: tuple[str | None, ...] = ()
         self.pending: list[list[int]] = []  # planned once the scorer is ready (plan)
         self.lock = threading.Lock()
         self.stopped = False
@@ -683,8 +697,16 @@ class _Call:
             self.scorer.cost.observe(sum(self.works(done)), seconds)
         with self.lock:
             self.units += 1
-            for pos, score in zip(unit, out.scores, strict=True):
+            by = out.scored_by or [self.scorer.name] * len(unit)
+            groups = out.groups or [0] * len(unit)
+            for pos, score, name, group in zip(unit, out.scores, by, groups, strict=True):
                 self.raw[pos] = None if score is None else float(score)
+                self.scored_by[pos] = None if score is None else name
+                self.groups[pos] = int(group)
+            for url, counts in out.endpoints.items():
+                mine = self.endpoints.setdefault(url, {})
+                for key, value in counts.items():
+                    mine[key] = mine.get(key, 0.0) + float(value)
             if out.budget_exhausted:
                 self.budget_exhausted = True
             elif missing:
@@ -741,6 +763,8 @@ class _Call:
         position = {text: i for i, text in enumerate(self.unique)}
         scored: list[RankedText] = []
         unscored: list[RankedText] = []
+        group: dict[int, int] = {}
+        ranked_by: list[str | None] = [None] * len(self.texts)
         for index, text in enumerate(self.texts):
             pos = position.get(self.keys[index]) if index < window else None
             raw = None if pos is None else self.raw[pos]
@@ -748,9 +772,13 @@ class _Call:
                 unscored.append(RankedText(index, text, None, None))
             else:
                 scored.append(RankedText(index, text, scores[pos], raw))
+                group[index] = self.groups[pos]
+                ranked_by[index] = self.scored_by[pos]
+        self.ranked_by = tuple(ranked_by)
         if self.options.blend is not None and scored:
             scored = self._blended(scored)
-        scored.sort(key=lambda item: (-(item.score or 0.0), item.index))
+        # A composite's groups (a fallback chain's scorers) lead; scores order within a group.
+        scored.sort(key=lambda item: (group[item.index], -(item.score or 0.0), item.index))
         ranked = scored + unscored
         if self.options.min_score is not None:
             floor = self.options.min_score
@@ -824,6 +852,8 @@ class _Call:
             runtime=_runtime_of(self.scorer),
             loading=self.loading,
             load_wait_ms=self.load_wait_ms,
+            ranked_by=self.ranked_by,
+            endpoints={url: dict(counts) for url, counts in self.endpoints.items()},
         )
 
 

@@ -85,11 +85,23 @@ class UnitScores:
         budget_exhausted: ``True`` when the scorer left texts unscored because the ``timeout``
             it was given could not cover them (the call's result then says the budget ran out);
             other ``None`` scores are reported as a partial failure.
+        scored_by: For a composite scorer (a fallback chain), the name of the scorer that scored
+            each text (``None`` for an unscored one); default: this scorer. The call's stats
+            report it per candidate (:attr:`~rerank_plugins.RerankStats.ranked_by`).
+        groups: For a composite scorer whose texts were scored on different scales, a group
+            per text: scored candidates sort by group first (lowest leads), then by score, so
+            scores of different groups are never compared. Default: one group.
+        endpoints: What each endpoint of a replica set did for this unit (``{url: {counter:
+            value}}``: requests, errors, hedges, ejections, latency); summed into the call's
+            stats (:attr:`~rerank_plugins.RerankStats.endpoints`).
     """
 
     scores: Sequence[float | None]
     billed: Mapping[str, float] = field(default_factory=dict)
     budget_exhausted: bool = False
+    scored_by: Sequence[str | None] | None = None
+    groups: Sequence[int] | None = None
+    endpoints: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 class Scorer(ABC):

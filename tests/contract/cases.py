@@ -15,7 +15,17 @@ import pytest
 
 from rerank_plugins import Scorer
 
-CASE_MODULES = ["keyword", "cross_encoder", "cohere", "voyage", "tei", "llm", "query_likelihood"]
+CASE_MODULES = [
+    "keyword",
+    "cross_encoder",
+    "cohere",
+    "voyage",
+    "tei",
+    "llm",
+    "query_likelihood",
+    "replicas",
+    "fallback",
+]
 
 BEHAVIOURS = ("ok", "slow", "transient", "config")
 """What a case can be asked to build:

@@ -1,0 +1,111 @@
+"""Infinity (``infinity-emb``) servers on 127.0.0.1 for the integration tests and the benchmark.
+
+Infinity pins an older sentence-transformers than this project, so it lives in a virtualenv of
+its own; ``.ci/run`` makes it and points ``RERANK_PLUGINS_INFINITY`` at its ``infinity_emb``
+executable. :func:`export_bundled` writes the bundled cross-encoder as a plain model folder (the
+smallest reranker there is offline); :class:`InfinityServer` starts the engine on a fixed port
+with ``--url-prefix /v2`` (where the Cohere SDK sends ``/v2/rerank``), waits until it answers,
+and can be killed (``SIGKILL``, as a crashed pod) and started again on the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+ENGINE = os.environ.get("RERANK_PLUGINS_INFINITY")
+SKIP_REASON = (
+    "set RERANK_PLUGINS_INFINITY to an infinity_emb executable (.ci/run makes one: "
+    "python -m venv .venv-infinity && .venv-infinity/bin/pip install "
+    "'infinity-emb[server,torch]==0.0.78' torch==2.13.0)"
+)
+MODEL_NAME = "scifact-minilm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def export_bundled(folder: Path) -> Any:
+    """Save the bundled reranker as a plain sentence-transformers folder; returns the
+    in-process scorer (to compare scores with)."""
+    from rerank_plugins import CrossEncoderScorer
+
+    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch")
+    local.prepare()
+    local.encoder.save_pretrained(str(folder))
+    return local
+
+
+class InfinityServer:
+    """One Infinity process serving ``model_dir`` on ``127.0.0.1:port``."""
+
+    def __init__(self, model_dir: Path, log_path: Path, port: int | None = None) -> None:
+        self.model_dir = model_dir
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> InfinityServer:
+        """Start the process (without waiting for it: see :meth:`wait_ready`)."""
+        assert ENGINE, SKIP_REASON
+        self._log = self.log_path.open("a")
+        self.proc = subprocess.Popen(
+            [str(ENGINE), "v2", "--model-id", str(self.model_dir), "--served-model-name",
+             MODEL_NAME, "--host", "127.0.0.1", "--port", str(self.port), "--url-prefix", "/v2",
+             "--engine", "torch", "--device", "cpu", "--no-model-warmup", "--batch-size", "8"],
+            stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+                 "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"},
+        )  # fmt: skip
+        return self
+
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "Infinity did not start: " + self.log_path.read_text(encoding="utf-8")[-2000:]
+                )
+            time.sleep(0.3)
+
+    def kill(self) -> None:
+        """``SIGKILL``: the process dies at once, as a crashed replica does."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

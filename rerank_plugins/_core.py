@@ -94,7 +94,11 @@ got 0; pass e.g. top_n=3, or None for all candidates.
     )
     min_score: float | None = field(
         default=None,
-        metadata={"doc": "Drop scored candidates whose normalised score (0-1) is below it."},
+        metadata={
+            "doc": "Drop scored candidates whose normalised score (0-1) is below it: a "
+            "probability of relevance when the scorer has a calibration, else on the scorer's "
+            "own scale."
+        },
     )
     budget_ms: float | None = field(
         default=None,
@@ -670,13 +674,15 @@ class _Call:
         return None
 
     def finish(self) -> RerankResult:
-        scores = self._normalised()
+        plain = self._normalised()
+        scores = self._calibrated(plain)
         window = len(self.raw) and min(
             len(self.texts), self.options.max_candidates or len(self.texts)
         )
         position = {text: i for i, text in enumerate(self.unique)}
         scored: list[RankedText] = []
         unscored: list[RankedText] = []
+        plain_of: dict[int, float] = {}
         for index, text in enumerate(self.texts):
             pos = position.get(self.keys[index]) if index < window else None
             raw = None if pos is None else self.raw[pos]
@@ -684,9 +690,14 @@ class _Call:
                 unscored.append(RankedText(index, text, None, None))
             else:
                 scored.append(RankedText(index, text, scores[pos], raw))
+                plain_of[index] = plain[pos] or 0.0
         if self.options.blend is not None and scored:
-            scored = self._blended(scored)
-        scored.sort(key=lambda item: (-(item.score or 0.0), item.index))
+            scored = self._blended(scored, plain_of)
+            plain_of = {}
+        # A calibration is monotone but may tie scores it kept apart (an isotonic step, a
+        # saturated sigmoid): the uncalibrated score breaks such ties, so the order is never the
+        # calibration's doing.
+        scored.sort(key=lambda it: (-(it.score or 0.0), -plain_of.get(it.index, 0.0), it.index))
         ranked = scored + unscored
         if self.options.min_score is not None:
             floor = self.options.min_score
@@ -704,11 +715,12 @@ class _Call:
             )
         return RerankResult(ranked, self._stats(len(scored), len(ranked)))
 
-    def _blended(self, scored: list[RankedText]) -> list[RankedText]:
+    def _blended(self, scored: list[RankedText], plain: Mapping[int, float]) -> list[RankedText]:
         # The scorer's signal: the logit where there is one (no saturation), else the normalised
-        # score (monotone in relevance for every kind, listwise ranks included).
+        # score (monotone in relevance for every kind, listwise ranks included), uncalibrated so
+        # that a calibration never changes the blend's order.
         logits = self.scorer.normalization is Normalization.SIGMOID
-        signal = [(it.raw_score if logits else it.score) or 0.0 for it in scored]
+        signal = [(it.raw_score if logits else plain[it.index]) or 0.0 for it in scored]
         first = [
             None if self.retrieval_scores is None else self.retrieval_scores[it.index]
             for it in scored
@@ -728,6 +740,20 @@ class _Call:
     def _normalised(self) -> list[float | None]:
         have = [i for i, raw in enumerate(self.raw) if raw is not None]
         values = normalize(self.scorer.normalization, [self.raw[i] or 0.0 for i in have])
+        out: list[float | None] = [None] * len(self.raw)
+        for i, value in zip(have, values, strict=True):
+            out[i] = value
+        return out
+
+    def _calibrated(self, plain: list[float | None]) -> list[float | None]:
+        """The scores users see: P(relevant) where the scorer has a calibration, else the
+        normalised scores on the scorer's own scale."""
+        calibration = self.scorer.calibration
+        if calibration is None:
+            return plain
+        have = [i for i, raw in enumerate(self.raw) if raw is not None]
+        kind = Normalization(self.scorer.normalization).value
+        values = calibration.calibrate(kind, [self.raw[i] or 0.0 for i in have])
         out: list[float | None] = [None] * len(self.raw)
         for i, value in zip(have, values, strict=True):
             out[i] = value

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
@@ -80,6 +81,7 @@ class QueryLikelihoodScorer(Scorer):
         bf16: bool | None = None,
         device: str | None = None,
         tokenizer: Any = None,
+        calibration: CalibrationLike = None,
     ) -> None:
         if isinstance(model, str):
             if not model.strip():
@@ -121,6 +123,7 @@ class QueryLikelihoodScorer(Scorer):
         self._loaded: tuple[Any, Any, str, bool] | None = None
         self._lock = threading.Lock()
         self._passes = 0
+        self.calibration = calibration
 
     @property
     def model(self) -> str:

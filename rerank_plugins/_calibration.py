@@ -513,7 +513,8 @@ def _interpolate(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
             hi = mid
     span = xs[hi] - xs[lo]
     t = 0.0 if span <= 0 else (x - xs[lo]) / span
-    return ys[lo] + t * (ys[hi] - ys[lo])
+    # Clamped to the segment, so rounding can never make the curve dip at a point.
+    return min(ys[hi], max(ys[lo], ys[lo] + t * (ys[hi] - ys[lo])))
 
 
 def _sigmoid(x: float) -> float:

@@ -101,7 +101,8 @@ def score_pairs(
     progress: Any = None,
 ) -> list[ScoredPair]:
     """Score every candidate of every query (through the core, as production does) and pair the
-    raw score with the query's judgement; candidates left unscored are skipped.
+    raw score with the query's judgement, in retrieval order; candidates left unscored are
+    skipped.
 
     Args:
         dataset: Supplies query texts, documents and judgements.
@@ -116,7 +117,7 @@ def score_pairs(
         relevant = dataset.qrels.get(qid, {})
         ids = [h.doc_id for h in hits]
         result = reranker.rerank(dataset.queries[qid], [dataset.document_text(d) for d in ids])
-        for item in result.items:
+        for item in sorted(result.items, key=lambda it: it.index):  # retrieval order
             if item.raw_score is not None:
                 doc = ids[item.index]
                 out.append(ScoredPair(qid, doc, item.raw_score, relevant.get(doc, 0) > 0))

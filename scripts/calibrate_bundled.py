@@ -1,0 +1,181 @@
+"""Calibrate the bundled reranker on SciFact training claims, install it, measure dev once.
+
+What ``rerank-plugins calibrate DATASET --reranker cross-encoder:bundled:scifact-minilm`` does
+(the same library calls: :func:`~rerank_plugins.evaluation.calibration.score_pairs` and
+:func:`~rerank_plugins.evaluation.calibration.fit_and_check`), plus the two steps that ship it:
+
+1. score each judged claim's dense top-20 (fp32 reference runtime) for the fit slice of the
+   training claims, the validation slice and the development claims;
+2. fit Platt scaling on the fit slice, check it on the validation slice (never the pairs it was
+   fit on), write ``rerank_plugins/models/scifact-minilm/calibration.json`` and name it in the
+   artifact's manifest, so ``CrossEncoderScorer("bundled:scifact-minilm")`` applies it;
+3. measure the development claims once (ECE, Brier, log-loss, what ``min_score`` keeps, and
+   nDCG@10 / P@3 before and after calibrating, which must not move) into
+   ``benchmarks/results/bundled_calibration.json``, which the model card reads.
+
+Scoring takes most of the time (about 10 minutes for the 566 training claims on 2 CPU cores);
+``--pairs DIR`` keeps each subset's scored pairs there and reuses them on a rerun.
+
+Usage: python scripts/calibrate_bundled.py path/to/scifact [--pairs runs/cal-pairs] [--overwrite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACT = ROOT / "rerank_plugins" / "models" / "scifact-minilm"
+RESULTS = ROOT / "benchmarks" / "results" / "bundled_calibration.json"
+SPEC = "cross-encoder:bundled:scifact-minilm"
+K = 20
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data", type=Path, help="SciFact in BEIR layout, with qrels/train.tsv")
+    p.add_argument("--pairs", type=Path, help="keep (and reuse) each subset's scored pairs here")
+    p.add_argument("--method", choices=("platt", "isotonic"), default="platt")
+    p.add_argument("--overwrite", action="store_true", help="replace a shipped calibration")
+    args = p.parse_args()
+    target = ARTIFACT / "calibration.json"
+    for path in (target, RESULTS):
+        if path.exists() and not args.overwrite:
+            raise SystemExit(f"{path} already exists; pass --overwrite to replace it.")
+
+    from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
+    from rerank_plugins.evaluation.calibration import fit_and_check
+    from rerank_plugins.evaluation.retrieval import make_retriever
+    from rerank_plugins.scorers import from_spec
+
+    dataset = load_beir(args.data, split="train")
+    dev, train = dev_train_split(dataset)
+    validation, fit = validation_split(train)
+    retriever = make_retriever("dense", dataset.corpus, index_dirs=dataset.index_dirs)
+    scorer = from_spec(SPEC, runtime="torch", calibration=None)
+    pairs = {
+        name: _pairs(args, name, ids, dataset, retriever, scorer)
+        for name, ids in (("fit", fit), ("validation", validation), ("dev", dev))
+    }
+    where = f"{args.data.name} qrels/train.tsv"
+    run = fit_and_check(
+        pairs["fit"],
+        pairs["validation"],
+        scorer,
+        method=args.method,
+        data=f"{where}, subset fit ({len(fit)} training claims, validation slice held out)",
+        first_stage=f"{retriever.name} top-{K}",
+        checked_on=f"{where}, subset validation ({len(validation)} claims)",
+    )
+    cal = run.calibration
+    cal.save(target, overwrite=args.overwrite)
+    _name_in_manifest(target.name)
+    print(f"wrote {target.relative_to(ROOT)}: {cal.describe()}")
+    results = {
+        "calibration": cal.as_dict(),
+        "validation": _measure(pairs["validation"], dataset, cal),
+        "dev": _measure(pairs["dev"], dataset, cal),
+        "dev_claims": len(dev),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    d = results["dev"]
+    half = d["thresholds_after"][2]
+    print(
+        f"dev ({len(dev)} claims, {d['after']['pairs']} pairs): ECE {d['before']['ece']:.3f} -> "
+        f"{d['after']['ece']:.3f}; min_score=0.5 keeps precision "
+        f"{half['precision']:.2f}, recall {half['recall']:.2f}"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def _pairs(
+    args: argparse.Namespace, name: str, ids: list[str], dataset: Any, retriever: Any, scorer: Any
+) -> list[Any]:
+    from rerank_plugins.evaluation.calibration import ScoredPair, score_pairs
+
+    cached = args.pairs / f"{name}.json" if args.pairs else None
+    hits = retriever.search({q: dataset.queries[q] for q in ids}, k=K, progress=False)
+    if cached is not None and cached.is_file():
+        rank = {(q, h.doc_id): i for q, found in hits.items() for i, h in enumerate(found)}
+        rows = [ScoredPair(**row) for row in json.loads(cached.read_text())]
+        return sorted(rows, key=lambda p: (ids.index(p.query_id), rank[p.query_id, p.doc_id]))
+    print(f"scoring {len(ids)} {name} claims...", flush=True)
+    out = score_pairs(dataset, hits, scorer)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps([asdict(p) for p in out]))
+    return out
+
+
+def _name_in_manifest(name: str) -> None:
+    path = ARTIFACT / "reranker.json"
+    manifest = json.loads(path.read_text())
+    manifest["calibration"] = name
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _measure(pairs: list[Any], dataset: Any, cal: Any) -> dict[str, Any]:
+    """Calibration figures of ``pairs``, and nDCG@10 / P@3 of each claim's order before
+    reranking, reranked on the model's own scale, and reranked calibrated (the core's order)."""
+    from rerank_plugins import Reranker, Scorer
+    from rerank_plugins.evaluation.calibration import (
+        calibration_summary,
+        probabilities,
+        threshold_table,
+    )
+    from rerank_plugins.evaluation.metrics import evaluate_ranking
+
+    labels = [p.relevant for p in pairs]
+    before = probabilities(pairs, "sigmoid", None)
+    after = probabilities(pairs, "sigmoid", cal)
+    by_query: dict[str, list[Any]] = {}
+    for pair in pairs:
+        by_query.setdefault(pair.query_id, []).append(pair)
+
+    class Replay(Scorer):
+        """The scored pairs' raw logits, replayed through the core."""
+
+        backend = cal.backend
+
+        def __init__(self, table: dict[str, float], **kwargs: Any) -> None:
+            self.table = table
+            super().__init__(**kwargs)
+
+        @property
+        def model(self) -> str:
+            return str(cal.model)
+
+        def score_unit(self, query: str, texts: Any, *, timeout: Any) -> list[float]:
+            return [self.table[t] for t in texts]
+
+    metrics = ["nDCG@10", "P@3"]
+    orders: dict[str, list[dict[str, float]]] = {"retrieval": [], "own": [], "calibrated": []}
+    for qid, rows in by_query.items():
+        docs = [p.doc_id for p in rows]  # retrieval order (score_pairs keeps it)
+        table = {p.doc_id: p.raw for p in rows}
+        relevant = dataset.qrels.get(qid, {})
+        own = Reranker(Replay(table)).rerank(qid, docs).indices
+        calibrated = Reranker(Replay(table, calibration=cal)).rerank(qid, docs).indices
+        assert own == calibrated, f"calibration changed the order of claim {qid}"
+        orders["retrieval"].append(evaluate_ranking(docs, relevant, metrics))
+        orders["own"].append(evaluate_ranking([docs[i] for i in own], relevant, metrics))
+        orders["calibrated"].append(
+            evaluate_ranking([docs[i] for i in calibrated], relevant, metrics)
+        )
+    return {
+        "before": calibration_summary(before, labels),
+        "after": calibration_summary(after, labels),
+        "thresholds_before": [asdict(r) for r in threshold_table(before, labels)],
+        "thresholds_after": [asdict(r) for r in threshold_table(after, labels)],
+        "ranking": {
+            name: {m: sum(q[m] for q in qs) / len(qs) for m in metrics}
+            for name, qs in orders.items()
+        },
+    }
+
+
+if __name__ == "__main__":
+    main()

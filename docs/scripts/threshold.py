@@ -6,8 +6,9 @@ sigmoid) and through the calibration the reranker ships with. Writes
 ``docs/assets/threshold-reliability.png`` (the reliability diagram of both),
 ``docs/assets/tables/threshold-metrics.md`` (ECE, Brier score, log-loss),
 ``docs/assets/tables/threshold-table.md`` (what each ``min_score`` keeps, both ways) and
-``docs/assets/tables/threshold-carry-over.md`` (the same calibration on candidates from other
-first stages: where it carries over and where it does not).
+``docs/assets/tables/threshold-carry-over.md`` (the same calibration on the top 10, 5 and 3 of
+the same first stage, and with ``--bm25`` on BM25's top 20: where it carries over and where it
+does not).
 
 Run: ``python docs/scripts/threshold.py`` (bundled SciFact dev claims and bundled reranker; the
 reranker's scores are cached, shared with the other scripts).
@@ -71,6 +72,12 @@ def _bm25(data: c.Data, k: int) -> dict[str, list[tuple[str, float]]]:
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--calibration", help="a calibration file (default: the reranker's own)")
+    p.add_argument(
+        "--bm25",
+        action="store_true",
+        help="also BM25's top 20 in the carry-over table (scores every BM25 candidate the dense "
+        "first stage did not find: minutes more)",
+    )
     args = p.parse_args()
     c.setup_threads(args)
     data = c.load_data(args)
@@ -136,12 +143,11 @@ def _carry_over(
 ) -> None:
     """The same calibration on candidates from other first stages and depths."""
     rows = []
-    bm25 = _bm25(data, K)
-    for label, candidates, depth in (
-        (f"dense top-{K} (as fit)", dense, K),
-        ("dense top-5", dense, 5),
-        (f"BM25 top-{K}", bm25, K),
-    ):
+    settings = [(f"dense top-{K} (as fit)", dense, K), ("dense top-10", dense, 10)]
+    settings += [("dense top-5", dense, 5), ("dense top-3", dense, 3)]
+    if args.bm25:
+        settings.append((f"BM25 top-{K}", _bm25(data, K), K))
+    for label, candidates, depth in settings:
         cut = {qid: hits[:depth] for qid, hits in candidates.items()}
         logits, labels = _pairs(data, cut, c.rerank_scores(args, data, cut, depth))
         probs = cal.apply(logits)

@@ -6,15 +6,17 @@ What ``rerank-plugins calibrate DATASET --reranker cross-encoder:bundled:scifact
 
 1. score each judged claim's dense top-20 (fp32 reference runtime) for the fit slice of the
    training claims, the validation slice and the development claims;
-2. fit Platt scaling on the fit slice, check it on the validation slice (never the pairs it was
-   fit on), write ``rerank_plugins/models/scifact-minilm/calibration.json`` and name it in the
-   artifact's manifest, so ``CrossEncoderScorer("bundled:scifact-minilm")`` applies it;
+2. fit Platt scaling on the fit slice and check it on the validation slice (with
+   ``--fit-on validation``: fit on the validation slice and check on dev; never on the pairs it
+   was fit on), write ``rerank_plugins/models/scifact-minilm/calibration.json`` and name it in
+   the artifact's manifest, so ``CrossEncoderScorer("bundled:scifact-minilm")`` applies it;
 3. measure the development claims once (ECE, Brier, log-loss, what ``min_score`` keeps, and
    nDCG@10 / P@3 before and after calibrating, which must not move) into
    ``benchmarks/results/bundled_calibration.json``, which the model card reads.
 
-Scoring takes most of the time (about 10 minutes for the 566 training claims on 2 CPU cores);
-``--pairs DIR`` keeps each subset's scored pairs there and reuses them on a rerun.
+Scoring takes most of the time (on 2 idle CPU cores about 1 s per claim, so 10 minutes for the
+training claims; far longer on a busy machine); ``--pairs DIR`` keeps each subset's scored
+pairs there and reuses them on a rerun.
 
 Usage: python scripts/calibrate_bundled.py path/to/scifact [--pairs runs/cal-pairs] [--overwrite]
 """
@@ -120,11 +122,23 @@ def _pairs(
         rows = [ScoredPair(**row) for row in json.loads(cached.read_text())]
         return sorted(rows, key=lambda p: (ids.index(p.query_id), rank[p.query_id, p.doc_id]))
     print(f"scoring {len(ids)} {name} claims...", flush=True)
-    out = score_pairs(dataset, hits, scorer)
+    out = score_pairs(dataset, hits, scorer, progress=_every(10))
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps([asdict(p) for p in out]))
     return out
+
+
+def _every(n: int) -> Any:
+    """A progress wrapper that prints one line every ``n`` claims (for a log)."""
+
+    def wrap(items: Any) -> Any:
+        for i, item in enumerate(items, 1):
+            yield item
+            if i % n == 0:
+                print(f"  {i} claims scored", flush=True)
+
+    return wrap
 
 
 def _name_in_manifest(name: str) -> None:

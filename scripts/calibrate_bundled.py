@@ -121,9 +121,10 @@ def main() -> None:
     results = {
         "calibration": cal.as_dict(),
         "fit_on": args.fit_on,
-        "check": _measure(pairs[check_on], dataset, cal),
+        "check_on": check_on,
         "dev": _measure(pairs["dev"], dataset, cal),
         "dev_claims": len(dev),
+        "dev_claims_scored": _claims(pairs["dev"]),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     d = results["dev"]
@@ -185,6 +186,10 @@ def _score_part(
         print(f"  {name} part {index}/{parts}: {start + len(chunk)} of {len(mine)}", flush=True)
 
 
+def _claims(pairs: list[Any]) -> int:
+    return len({p.query_id for p in pairs})
+
+
 def _every(n: int) -> Any:
     """A progress wrapper that prints one line every ``n`` claims (for a log)."""
 
@@ -208,6 +213,7 @@ def _measure(pairs: list[Any], dataset: Any, cal: Any) -> dict[str, Any]:
     """Calibration figures of ``pairs``, and nDCG@10 / P@3 of each claim's order before
     reranking, reranked on the model's own scale, and reranked calibrated (the core's order)."""
     from rerank_plugins import Reranker, Scorer
+    from rerank_plugins._calibration import reliability_bins
     from rerank_plugins.evaluation.calibration import (
         calibration_summary,
         probabilities,
@@ -252,7 +258,25 @@ def _measure(pairs: list[Any], dataset: Any, cal: Any) -> dict[str, Any]:
         orders["calibrated"].append(
             evaluate_ranking([docs[i] for i in calibrated], relevant, metrics)
         )
+    depths = {}
+    for depth in (20, 10, 5, 3):
+        rank: dict[str, int] = {}
+        keep = []
+        for i, pair in enumerate(pairs):  # retrieval order per claim
+            rank[pair.query_id] = rank.get(pair.query_id, -1) + 1
+            if rank[pair.query_id] < depth:
+                keep.append(i)
+        probs, outcomes = [after[i] for i in keep], [labels[i] for i in keep]
+        depths[str(depth)] = {
+            **calibration_summary(probs, outcomes),
+            "mean_score": sum(probs) / len(probs),
+            "at_0.5": asdict(threshold_table(probs, outcomes, thresholds=(0.5,))[0]),
+        }
     return {
+        "claims": len(by_query),
+        "bins_before": reliability_bins(before, labels),
+        "bins_after": reliability_bins(after, labels),
+        "depths": depths,
         "before": calibration_summary(before, labels),
         "after": calibration_summary(after, labels),
         "thresholds_before": [asdict(r) for r in threshold_table(before, labels)],

@@ -1,186 +1,128 @@
 """Choosing a threshold: the bundled reranker's scores before and after its calibration.
 
-On the development claims (never used to fit the calibration), each claim's first-stage top 20
-is scored by the bundled reranker; the raw logits are read on the model's own scale (their
-sigmoid) and through the calibration the reranker ships with. Writes
-``docs/assets/threshold-reliability.png`` (the reliability diagram of both),
-``docs/assets/tables/threshold-metrics.md`` (ECE, Brier score, log-loss),
-``docs/assets/tables/threshold-table.md`` (what each ``min_score`` keeps, both ways) and
-``docs/assets/tables/threshold-carry-over.md`` (the same calibration on the top 10, 5 and 3 of
-the same first stage, and with ``--bm25`` on BM25's top 20: where it carries over and where it
-does not).
+Reads ``benchmarks/results/bundled_calibration.json``, what ``scripts/calibrate_bundled.py``
+measured once on the development claims (never used to fit the calibration): each claim's dense
+top-20 scored by the bundled reranker, read on the model's own scale (the sigmoid of its logit)
+and through the calibration it ships with. Writes ``docs/assets/threshold-reliability.png`` (the
+reliability diagram of both), ``docs/assets/tables/threshold-metrics.md`` (ECE, Brier score,
+log-loss), ``docs/assets/tables/threshold-table.md`` (what each ``min_score`` keeps, both ways)
+and ``docs/assets/tables/threshold-carry-over.md`` (the same calibration on the top 10, 5 and 3
+of the same first stage: how far it carries over when the candidates change).
 
-Run: ``python docs/scripts/threshold.py`` (bundled SciFact dev claims and bundled reranker; the
-reranker's scores are cached, shared with the other scripts).
+Run: ``python docs/scripts/threshold.py`` (no scoring: rerun ``scripts/calibrate_bundled.py``
+to measure again).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+from pathlib import Path
 from typing import Any
 
 import _common as c
 
-from rerank_plugins.evaluation.calibration import (
-    calibration_summary,
-    draw_reliability,
-    threshold_table,
-)
-
-K = 20
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
-def _pairs(
-    data: c.Data, candidates: dict[str, list[tuple[str, float]]], raw: dict[str, list[float]]
-) -> tuple[list[float], list[bool]]:
-    scores: list[float] = []
-    labels: list[bool] = []
-    for qid in data.dev:
-        wanted = c.relevant(data, qid)
-        for (doc, _), value in zip(candidates[qid], raw[qid], strict=True):
-            scores.append(value)
-            labels.append(doc in wanted)
-    return scores, labels
-
-
-def _calibration(args: argparse.Namespace) -> Any:
-    from rerank_plugins import Calibration, CrossEncoderScorer
-
-    if args.calibration:
-        return Calibration.load(args.calibration)
-    cal = CrossEncoderScorer(args.reranker).calibration
-    if cal is None:
-        raise SystemExit(
-            f"{args.reranker} carries no calibration; pass --calibration FILE (written by "
-            f"rerank-plugins calibrate)."
-        )
-    return cal
-
-
-def _bm25(data: c.Data, k: int) -> dict[str, list[tuple[str, float]]]:
-    from rerank_plugins.evaluation.retrieval import retrieve
-
-    hits = retrieve(data.dataset, data.dev, kind="bm25", k=k)
-    return {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in data.dev}
-
-
-def main() -> None:
-    p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--calibration", help="a calibration file (default: the reranker's own)")
-    p.add_argument(
-        "--bm25",
-        action="store_true",
-        help="also BM25's top 20 in the carry-over table (scores every BM25 candidate the dense "
-        "first stage did not find: minutes more)",
-    )
-    args = p.parse_args()
-    c.setup_threads(args)
-    data = c.load_data(args)
-    cal = _calibration(args)
-    dense = c.first_stage(data, K)
-    logits, labels = _pairs(data, dense, c.rerank_scores(args, data, dense, K))
-    own = [_sigmoid(x) for x in logits]
-    calibrated = cal.apply(logits)
-    name = cal.source.rsplit("/", 1)[-1] if cal.source else "the calibration"
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    draw_reliability(
-        {"own scale (sigmoid of the logit)": (own, labels), "calibrated": (calibrated, labels)},
-        args.out / "threshold-reliability.png",
-        title=f"{args.reranker} on {data.source}, dense top-{K}",
-    )
-    before, after = calibration_summary(own, labels), calibration_summary(calibrated, labels)
-    c.write_table(
-        args.out / "tables" / "threshold-metrics.md",
-        ["scores", "ECE", "Brier", "log-loss"],
-        [
-            ["own scale (sigmoid of the logit)"]
-            + [f"{before[k]:.3f}" for k in ("ece", "brier", "log_loss")],
-            [f"calibrated ({name}: {cal.method})"]
-            + [f"{after[k]:.3f}" for k in ("ece", "brier", "log_loss")],
-        ],
-    )
-    rows = []
-    for a, b in zip(threshold_table(own, labels), threshold_table(calibrated, labels), strict=True):
-        rows.append(
-            [
-                f"{a.threshold:g}",
-                f"{a.share_kept:.1%}",
-                _fmt(a.precision),
-                _fmt(a.recall),
-                f"{b.share_kept:.1%}",
-                _fmt(b.precision),
-                _fmt(b.recall),
-            ]
-        )
-    c.write_table(
-        args.out / "tables" / "threshold-table.md",
-        [
-            "min_score",
-            "own scale: kept",
-            "precision",
-            "recall",
-            "calibrated: kept",
-            "precision",
-            "recall",
-        ],
-        rows,
-    )
-    print(
-        f"{len(labels)} pairs ({sum(labels)} relevant) of {len(data.dev)} claims: ECE "
-        f"{before['ece']:.3f} -> {after['ece']:.3f}"
-    )
-    _carry_over(args, data, cal, dense)
-
-
-def _carry_over(
-    args: argparse.Namespace, data: c.Data, cal: Any, dense: dict[str, list[tuple[str, float]]]
-) -> None:
-    """The same calibration on candidates from other first stages and depths."""
-    rows = []
-    settings = [(f"dense top-{K} (as fit)", dense, K), ("dense top-10", dense, 10)]
-    settings += [("dense top-5", dense, 5), ("dense top-3", dense, 3)]
-    if args.bm25:
-        settings.append((f"BM25 top-{K}", _bm25(data, K), K))
-    for label, candidates, depth in settings:
-        cut = {qid: hits[:depth] for qid, hits in candidates.items()}
-        logits, labels = _pairs(data, cut, c.rerank_scores(args, data, cut, depth))
-        probs = cal.apply(logits)
-        summary = calibration_summary(probs, labels)
-        half = next(r for r in threshold_table(probs, labels) if r.threshold == 0.5)
-        rows.append(
-            [
-                label,
-                str(len(labels)),
-                f"{sum(labels) / len(labels):.3f}",
-                f"{sum(probs) / len(probs):.3f}",
-                f"{summary['ece']:.3f}",
-                _fmt(half.precision),
-                _fmt(half.recall),
-            ]
-        )
-    c.write_table(
-        args.out / "tables" / "threshold-carry-over.md",
-        [
-            "candidates",
-            "pairs",
-            "share relevant",
-            "mean calibrated score",
-            "ECE",
-            "precision at 0.5",
-            "recall at 0.5",
-        ],
-        rows,
-    )
+RESULTS = c.ROOT / "benchmarks" / "results" / "bundled_calibration.json"
 
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
+
+
+def _diagram(dev: dict[str, Any], out: Path, title: str) -> None:
+    plt = c.pyplot()
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 6.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
+    )
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    for key, label in (("before", "own scale (sigmoid of the logit)"), ("after", "calibrated")):
+        bins = dev[f"bins_{key}"]
+        top.plot(
+            [b[3] for b in bins],
+            [b[4] for b in bins],
+            marker="o",
+            label=f"{label} (ECE {dev[key]['ece']:.3f})",
+        )
+        bottom.bar(
+            [(b[0] + b[1]) / 2 for b in bins],
+            [b[2] for b in bins],
+            width=0.1,
+            alpha=0.5,
+            label=label,
+        )
+    top.set_ylabel("share actually relevant")
+    top.set_ylim(-0.02, 1.02)
+    top.set_title(title, fontsize=10)
+    top.legend(loc="upper left", fontsize=8)
+    bottom.set_xlabel("score (mean per bin of 0.1)")
+    bottom.set_ylabel("pairs")
+    bottom.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=RESULTS, help="calibrate_bundled.py's output")
+    p.add_argument("--out", type=Path, default=c.ASSETS, help="where to write figures and tables")
+    args = p.parse_args()
+    res = json.loads(args.results.read_text())
+    cal, dev = res["calibration"], res["dev"]
+    where = (
+        f"{dev['claims']} SciFact development claims"
+        + (f" (of {res['dev_claims']})" if dev["claims"] < res["dev_claims"] else "")
+        + ", dense top-20"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    _diagram(dev, args.out / "threshold-reliability.png", f"{cal['model']} on {where}")
+    b, a = dev["before"], dev["after"]
+    c.write_table(
+        args.out / "tables" / "threshold-metrics.md",
+        ["scores", "pairs", "relevant", "ECE", "Brier", "log-loss"],
+        [
+            ["own scale (sigmoid of the logit)", b["pairs"], b["relevant"]]
+            + [f"{b[k]:.3f}" for k in ("ece", "brier", "log_loss")],
+            [f"calibrated ({cal['method']}, fit on {cal['pairs']:,} training pairs)", "", ""]
+            + [f"{a[k]:.3f}" for k in ("ece", "brier", "log_loss")],
+        ],
+    )
+    rows = [
+        [
+            f"{x['threshold']:g}",
+            f"{x['share_kept']:.1%}",
+            _fmt(x["precision"]),
+            _fmt(x["recall"]),
+            f"{y['share_kept']:.1%}",
+            _fmt(y["precision"]),
+            _fmt(y["recall"]),
+        ]
+        for x, y in zip(dev["thresholds_before"], dev["thresholds_after"], strict=True)
+    ]
+    c.write_table(
+        args.out / "tables" / "threshold-table.md",
+        ["min_score", "own scale: kept", "precision", "recall", "calibrated: kept", "precision",
+         "recall"],
+        rows,
+    )  # fmt: skip
+    c.write_table(
+        args.out / "tables" / "threshold-carry-over.md",
+        ["candidates", "pairs", "share relevant", "mean calibrated score", "ECE",
+         "precision at 0.5", "recall at 0.5"],
+        [
+            [
+                f"dense top-{depth}" + (" (as fit)" if depth == "20" else ""),
+                d["pairs"],
+                f"{d['relevant'] / d['pairs']:.3f}",
+                f"{d['mean_score']:.3f}",
+                f"{d['ece']:.3f}",
+                _fmt(d["at_0.5"]["precision"]),
+                _fmt(d["at_0.5"]["recall"]),
+            ]
+            for depth, d in dev["depths"].items()
+        ],
+    )  # fmt: skip
+    print(f"{where}: ECE {b['ece']:.3f} -> {a['ece']:.3f}; wrote {args.out}")
 
 
 if __name__ == "__main__":

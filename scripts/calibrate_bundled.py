@@ -86,7 +86,6 @@ def main() -> None:
     validation, fit = validation_split(train)
     retriever = make_retriever("dense", dataset.corpus, index_dirs=dataset.index_dirs)
     scorer = from_spec(SPEC, runtime=args.runtime, calibration=None)
-    scorer.prepare()
     subsets = {"fit": fit, "validation": validation, "dev": dev}
     if args.only:
         index, parts = (int(x) for x in args.part.split("/"))
@@ -129,10 +128,11 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     d = results["dev"]
     half = d["thresholds_after"][2]
+    rate = {k: "-" if half[k] is None else f"{half[k]:.2f}" for k in ("precision", "recall")}
     print(
-        f"dev ({len(dev)} claims, {d['after']['pairs']} pairs): ECE {d['before']['ece']:.3f} -> "
-        f"{d['after']['ece']:.3f}; min_score=0.5 keeps precision "
-        f"{half['precision']:.2f}, recall {half['recall']:.2f}"
+        f"dev ({d['claims']} of {len(dev)} claims, {d['after']['pairs']} pairs): ECE "
+        f"{d['before']['ece']:.3f} -> {d['after']['ece']:.3f}; min_score=0.5 keeps precision "
+        f"{rate['precision']}, recall {rate['recall']}"
     )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 

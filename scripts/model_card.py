@@ -95,15 +95,16 @@ def calibration_section(cal: dict[str, Any]) -> list[str]:
         "and so every ranking figure above, is unchanged.",
         "",
         f"- Fit: {fit['method']} scaling, {shape}, on {fit['pairs']:,} pairs "
-        f"({fit['positives']} relevant) of {fit['data']}; first stage {fit['first_stage']}; "
-        "fp32 reference runtime.",
+        f"({fit['positives']} relevant) of {fit['data']}; first stage {fit['first_stage']}.",
         f"- Checked on {m['evaluated_on']} ({m['evaluated_pairs']:,} pairs, not fit on): ECE "
         f"{m['ece_before']:.3f} -> {m['ece_after']:.3f}, Brier {m['brier_before']:.3f} -> "
-        f"{m['brier_after']:.3f}.",
+        f"{m['brier_after']:.3f}"
+        + (" (the development figures below)." if cal.get("check_on") == "dev" else "."),
         "",
-        f"Development claims, measured once ({cal['dev_claims']} claims, "
-        f"{dev['after']['pairs']:,} pairs of their dense top-20, {dev['after']['relevant']} "
-        "relevant):",
+        f"Development claims, measured once ({dev['claims']} "
+        + (f"of the {cal['dev_claims']} " if dev["claims"] < cal["dev_claims"] else "")
+        + f"claims, {dev['after']['pairs']:,} pairs of their dense top-20, "
+        f"{dev['after']['relevant']} relevant):",
         "",
         "| scores | ECE | Brier | log-loss |",
         "| --- | ---: | ---: | ---: |",

@@ -434,3 +434,21 @@ def test_signal_of_is_what_a_calibration_maps() -> None:
     assert signal_of("sigmoid", [-3.0, 9.0]) == [-3.0, 9.0]
     assert signal_of("identity", [-0.5, 0.4, 2.0]) == [0.0, 0.4, 1.0]
     assert signal_of("rank", [2, 0, 1, 3]) == [0.5, 1.0, 0.75, 0.25]
+
+
+def test_the_bundled_reranker_ships_calibrated_never_on_dev() -> None:
+    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.models import bundled_path
+
+    cal = CrossEncoderScorer("bundled:scifact-minilm").calibration
+    assert cal is not None
+    assert (cal.backend, cal.model, cal.normalization) == (
+        "cross-encoder",
+        "bundled:scifact-minilm",
+        "sigmoid",
+    )
+    assert cal.source == str(bundled_path("scifact-minilm") / "calibration.json")
+    fit_subset = cal.data.split("subset ")[1].split(" ")[0]
+    assert fit_subset in ("fit", "validation", "train")  # training claims, never dev
+    assert cal.metrics["ece_after"] < cal.metrics["ece_before"]
+    assert CrossEncoderScorer("bundled:scifact-minilm", calibration=None).calibration is None

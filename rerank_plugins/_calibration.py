@@ -109,7 +109,8 @@ class Calibration:
         _check_parameters(self.method, self.parameters, where)
 
     def apply(self, signal: Sequence[float]) -> list[float]:
-        """P(relevant) for each signal value (see :func:`signal_of`), as plain floats.
+        """P(relevant) for each value of the scorer's signal (its logit, or its normalised
+        score), as plain floats.
 
         >>> Calibration("platt", {"a": 2.0, "b": -1.0}, "x", "m").apply([0.5])
         [0.5]

@@ -739,7 +739,7 @@ class _Call:
         ]
 
     def _signals(self) -> list[float | None]:
-        """Each unique text's signal (see :func:`~rerank_plugins.signal_of`: the logit of a
+        """Each unique text's signal (what a calibration maps: the logit of a
         logit scorer, else its normalised score); ``None`` where unscored."""
         have = [i for i, raw in enumerate(self.raw) if raw is not None]
         kind = Normalization(self.scorer.normalization).value

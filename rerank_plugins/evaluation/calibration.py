@@ -146,7 +146,7 @@ def probabilities(
 
 
 def signals(pairs: Sequence[ScoredPair], normalization: str) -> list[float]:
-    """What a calibration maps for each pair (see :func:`~rerank_plugins.signal_of`), per query."""
+    """What a calibration maps for each pair (the logit, or the normalised score), per query."""
     by_query: dict[str, list[int]] = {}
     for i, pair in enumerate(pairs):
         by_query.setdefault(pair.query_id, []).append(i)

@@ -56,17 +56,19 @@ def bundled(claims: dict[str, str], docs: dict[str, str], relevant: dict[str, se
     print(f"bundled reranker, calibrated: {cal.describe()}")
     print(f"  fit on {cal.pairs} pairs of {cal.data}; first stage {cal.first_stage}\n")
     ids, texts = list(docs), list(docs.values())
-    reranker = Reranker(scorer, min_score=0.5)
-    for qid, claim in list(claims.items())[:2]:
-        result = reranker.rerank(claim, texts)
+    for qid, claim in list(claims.items())[: 1 if CI else 3]:
+        result = Reranker(scorer).rerank(claim, texts)
         print(f"claim: {claim}")
-        print(f"  min_score=0.5 keeps {len(result)} of {len(texts)} abstracts:")
-        for item in result:
+        for item in result[:3]:
             own = 1.0 / (1.0 + math.exp(-(item.raw_score or 0.0)))
             print(
                 f"  {mark(ids[item.index], relevant[qid])} P(relevant) {item.score:.2f} "
                 f"(own scale {own:.2f}, logit {item.raw_score:+.1f})  {texts[item.index][:60]}..."
             )
+        for floor in (0.5, 0.1):  # the scores are cached: these calls score nothing again
+            kept = Reranker(scorer, min_score=floor).rerank(claim, texts)
+            hits = sum(ids[item.index] in relevant[qid] for item in kept)
+            print(f"  min_score={floor} keeps {len(kept)} of {len(texts)} ({hits} relevant)")
         print()
 
 
@@ -86,7 +88,9 @@ def your_own(claims: dict[str, str], docs: dict[str, str], relevant: dict[str, s
         return raw, scores, labels
 
     raw, _, labels = judged(fit, scorer)
-    cal = fit_calibration(raw, labels, backend=scorer.backend, model=scorer.model)
+    cal = fit_calibration(
+        raw, labels, backend=scorer.backend, model=scorer.model, normalization="identity"
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = cal.save(Path(folder) / "overlap.json")
         calibrated = OverlapScorer(calibration=path)  # a path, a Calibration, or None
@@ -101,7 +105,7 @@ def your_own(claims: dict[str, str], docs: dict[str, str], relevant: dict[str, s
 
 
 def main() -> None:
-    task = load_task(n_claims=6 if CI else 30, lookalikes=4 if CI else 10)
+    task = load_task(n_claims=8 if CI else 30, lookalikes=3 if CI else 10)
     bundled(task.claims, task.docs, task.relevant)
     your_own(task.claims, task.docs, task.relevant)
 

@@ -316,6 +316,7 @@ def fit_calibration(
             a Platt slope that is not positive (the scorer orders relevant pairs *below*
             irrelevant ones on this data; a monotone map that reverses order is refused).
     """
+    normalization = str(getattr(normalization, "value", normalization))  # a Normalization too
     xs = [float(x) for x in signal]
     ys = [1 if bool(y) else 0 for y in labels]
     if len(xs) != len(ys):

@@ -107,11 +107,11 @@ def main() -> None:
         pairs[check_on],
         scorer,
         method=args.method,
-        data=f"{where}, subset {args.fit_on} ({len(subsets[args.fit_on])} claims: "
-        f"{what[args.fit_on]})",
+        data=f"{where}, subset {args.fit_on} ({_of(pairs[args.fit_on], subsets[args.fit_on])} "
+        f"claims: {what[args.fit_on]})",
         first_stage=f"{retriever.name} top-{K}; scored on runtime {scorer.runtime}",
-        checked_on=f"{where}, subset {check_on} ({len(subsets[check_on])} claims: "
-        f"{what[check_on]})",
+        checked_on=f"{where}, subset {check_on} ({_of(pairs[check_on], subsets[check_on])} "
+        f"claims: {what[check_on]})",
     )
     cal = run.calibration
     cal.save(target, overwrite=args.overwrite)
@@ -184,6 +184,12 @@ def _score_part(
         done += [asdict(p) for p in score_pairs(dataset, chunk, scorer)]
         path.write_text(json.dumps(done))
         print(f"  {name} part {index}/{parts}: {start + len(chunk)} of {len(mine)}", flush=True)
+
+
+def _of(pairs: list[Any], ids: list[str]) -> str:
+    """``"50 of 81"`` when only some of a subset's claims were scored, else ``"81"``."""
+    scored = _claims(pairs)
+    return f"{scored} of {len(ids)}" if scored < len(ids) else str(len(ids))
 
 
 def _claims(pairs: list[Any]) -> int:

@@ -52,7 +52,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def infinity(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("scifact-minilm-plain")
-    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch")
+    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch", calibration=None)
     local.prepare()
     local.encoder.save_pretrained(str(folder))  # a plain sentence-transformers folder
     port = _free_port()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from rerank_plugins._calibration import Calibration, fit_calibration
 from rerank_plugins._core import (
     METADATA_KEYS,
     RankedText,
@@ -50,6 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "Calibration",
     "CohereScorer",
     "ConfigurationError",
     "ConnectionFailedError",
@@ -79,6 +81,7 @@ __all__ = [
     "VoyageScorer",
     "__version__",
     "blend_scores",
+    "fit_calibration",
     "ttft_budget",
 ]
 

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from rerank_plugins._calibration import signal_of
 from rerank_plugins._deadline import Deadline, query_deadline
 from rerank_plugins._exceptions import (
     ConfigurationError,
@@ -94,7 +95,11 @@ got 0; pass e.g. top_n=3, or None for all candidates.
     )
     min_score: float | None = field(
         default=None,
-        metadata={"doc": "Drop scored candidates whose normalised score (0-1) is below it."},
+        metadata={
+            "doc": "Drop scored candidates whose normalised score (0-1) is below it: a "
+            "probability of relevance when the scorer has a calibration, else on the scorer's "
+            "own scale."
+        },
     )
     budget_ms: float | None = field(
         default=None,
@@ -756,13 +761,15 @@ class _Call:
         return None
 
     def finish(self) -> RerankResult:
-        scores = self._normalised()
+        signals = self._signals()
+        scores = self._scores(signals)
         window = len(self.raw) and min(
             len(self.texts), self.options.max_candidates or len(self.texts)
         )
         position = {text: i for i, text in enumerate(self.unique)}
         scored: list[RankedText] = []
         unscored: list[RankedText] = []
+        signal_of: dict[int, float] = {}
         group: dict[int, int] = {}
         ranked_by: list[str | None] = [None] * len(self.texts)
         for index, text in enumerate(self.texts):
@@ -772,13 +779,26 @@ class _Call:
                 unscored.append(RankedText(index, text, None, None))
             else:
                 scored.append(RankedText(index, text, scores[pos], raw))
+                signal_of[index] = signals[pos] or 0.0
                 group[index] = self.groups[pos]
                 ranked_by[index] = self.scored_by[pos]
         self.ranked_by = tuple(ranked_by)
         if self.options.blend is not None and scored:
-            scored = self._blended(scored)
+            scored = self._blended(scored, signal_of)
+            signal_of = {}
         # A composite's groups (a fallback chain's scorers) lead; scores order within a group.
-        scored.sort(key=lambda item: (group[item.index], -(item.score or 0.0), item.index))
+        # The score is a non-decreasing map of the scorer's signal (its logit, else its
+        # normalised score): where the map ties two signals (a sigmoid rounding two large logits
+        # to 1.0, an isotonic step), the signal breaks the tie, so a calibration never changes
+        # the order; equal signals keep retrieval order.
+        scored.sort(
+            key=lambda it: (
+                group[it.index],
+                -(it.score or 0.0),
+                -signal_of.get(it.index, 0.0),
+                it.index,
+            )
+        )
         ranked = scored + unscored
         if self.options.min_score is not None:
             floor = self.options.min_score
@@ -805,11 +825,11 @@ class _Call:
             )
         return RerankResult(ranked, self._stats(len(scored), len(ranked)))
 
-    def _blended(self, scored: list[RankedText]) -> list[RankedText]:
+    def _blended(self, scored: list[RankedText], signals: Mapping[int, float]) -> list[RankedText]:
         # The scorer's signal: the logit where there is one (no saturation), else the normalised
-        # score (monotone in relevance for every kind, listwise ranks included).
-        logits = self.scorer.normalization is Normalization.SIGMOID
-        signal = [(it.raw_score if logits else it.score) or 0.0 for it in scored]
+        # score (monotone in relevance for every kind, listwise ranks included); never the
+        # calibrated score, so that a calibration never changes the blend's order.
+        signal = [signals[it.index] for it in scored]
         first = [
             None if self.retrieval_scores is None else self.retrieval_scores[it.index]
             for it in scored
@@ -826,13 +846,28 @@ class _Call:
             for it, value in zip(scored, blended, strict=True)
         ]
 
-    def _normalised(self) -> list[float | None]:
+    def _signals(self) -> list[float | None]:
+        """Each unique text's signal (what a calibration maps: the logit of a
+        logit scorer, else its normalised score); ``None`` where unscored."""
         have = [i for i, raw in enumerate(self.raw) if raw is not None]
-        values = normalize(self.scorer.normalization, [self.raw[i] or 0.0 for i in have])
+        kind = Normalization(self.scorer.normalization).value
+        values = signal_of(kind, [self.raw[i] or 0.0 for i in have])
         out: list[float | None] = [None] * len(self.raw)
         for i, value in zip(have, values, strict=True):
             out[i] = value
         return out
+
+    def _scores(self, signals: list[float | None]) -> list[float | None]:
+        """The scores users see: P(relevant) where the scorer has a calibration, else the
+        normalised scores, on the scorer's own scale."""
+        calibration = self.scorer.calibration
+        if calibration is not None:
+            return [None if s is None else calibration.apply([s])[0] for s in signals]
+        if self.scorer.normalization is Normalization.SIGMOID:
+            return [
+                None if s is None else normalize(Normalization.SIGMOID, [s])[0] for s in signals
+            ]
+        return list(signals)  # already the normalised score
 
     def _stats(self, scored: int, returned: int) -> RerankStats:
         return RerankStats(

@@ -12,7 +12,8 @@ window) so that the budget can stop between units:
 2. :meth:`Scorer.score_unit` / :meth:`Scorer.ascore_unit` score one unit, given the time left as
    ``timeout``; a failure worth retrying raises :class:`~rerank_plugins.TransientError`, a setup
    problem a :class:`~rerank_plugins.ConfigurationError`;
-3. :attr:`Scorer.normalization` tells the core how to map raw scores onto ``[0, 1]``.
+3. :attr:`Scorer.normalization` tells the core how to map raw scores onto ``[0, 1]``, and
+   :attr:`Scorer.calibration`, where one is set, maps them to P(relevant) instead.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar, TypeVar
 
+from rerank_plugins._calibration import Calibration, CalibrationLike, resolve_calibration
 from rerank_plugins._cost import CostModel
 
 __all__ = ["Normalization", "Scorer", "UnitScores", "normalize"]
@@ -128,6 +130,12 @@ class Scorer(ABC):
         >>> from rerank_plugins.testing import KeywordScorer
         >>> Reranker(KeywordScorer(), top_n=1).rerank("cats", ["dogs", "cats"]).items[0].text
         'cats'
+
+    Args:
+        calibration: A calibration for this scorer (a path to a file written by
+            ``rerank-plugins calibrate``, a :class:`~rerank_plugins.Calibration`, or ``None``):
+            see :attr:`calibration`. A subclass with its own ``__init__`` takes the same keyword
+            and assigns ``self.calibration = calibration`` once its model is known.
     """
 
     backend: ClassVar[str] = "scorer"
@@ -148,6 +156,34 @@ class Scorer(ABC):
     unit's time as well (a unit that waited for a shared pass would count the wait as work)."""
 
     _cost_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, *, calibration: CalibrationLike = None) -> None:
+        self.calibration = calibration
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The map from this scorer's raw scores to P(relevant), or ``None``.
+
+        With one, the normalised score (``relevance_score``) is the calibrated probability and
+        ``min_score`` is a probability; the raw score stays as it was, and the order never
+        changes. Without one, the score is on the scorer's own scale. Assign a path, a
+        :class:`~rerank_plugins.Calibration` or ``None``; a calibration fit for another backend,
+        model or kind of raw score, or a file that cannot be read, is refused with a
+        :class:`~rerank_plugins.ConfigurationError` naming the file. Whether a scorer is
+        calibrated is ``scorer.calibration is not None``.
+        """
+        cal = self.__dict__.get("_calibration")
+        return cal if isinstance(cal, Calibration) else None
+
+    @calibration.setter
+    def calibration(self, value: CalibrationLike) -> None:
+        self.__dict__["_calibration"] = resolve_calibration(
+            value,
+            backend=self.backend,
+            model=self.model,
+            normalization=Normalization(self.normalization).value,
+            who=type(self).__name__,
+        )
 
     @property
     def model(self) -> str:

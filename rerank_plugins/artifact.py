@@ -42,6 +42,7 @@ __all__ = [
     "AdapterSpec",
     "encoder_layers",
     "keep_layers",
+    "calibration_file",
     "load_reranker",
     "prepare_model",
     "resolve_base",
@@ -288,6 +289,28 @@ def save_reranker(
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def calibration_file(folder: str | Path) -> Path | None:
+    """The calibration an artifact carries: its manifest's ``"calibration"`` entry, a file name
+    in the folder (written by ``rerank-plugins calibrate``), or ``None`` when it names none.
+
+    Raises:
+        ConfigurationError: the entry is not a plain file name.
+    """
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        name = json.loads(path.read_text()).get("calibration")
+    except (OSError, ValueError, AttributeError):
+        return None  # no manifest, or a broken one: reported when the model loads
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ConfigurationError(
+            f"{path}: 'calibration' must name a file inside the artifact folder (e.g. "
+            f"'calibration.json'), got {name!r}."
+        )
+    return Path(folder) / name
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""The ``rerank-plugins`` command line: ``eval``, ``demo`` and ``train``.
+"""The ``rerank-plugins`` command line: ``eval``, ``demo``, ``calibrate`` and ``train``.
 
 - ``rerank-plugins eval DATASET``: retrieve wide over a BEIR folder, rerank narrow with any scorer,
   and report the lift (terminal, ``report.json``, ``report.md`` with plots).
 - ``rerank-plugins demo``: the same on the SciFact development claims bundled with the package,
   offline, with the bundled reranker; prints both top-3s side by side and the P@3 lift.
+- ``rerank-plugins calibrate DATASET``: fit a map from a reranker's scores to P(relevant) on judged
+  data, check it on other judged queries, write it (``calibration.json``) with its reliability
+  diagram and threshold table.
 - ``rerank-plugins train``: fine-tune a reranker (:mod:`rerank_plugins.training.cli`).
 - ``rerank-plugins distill``: a shallower, faster copy of a cross-encoder, tuned to a corpus
   (:mod:`rerank_plugins.training.distill_cli`).
@@ -223,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(
         demo, reranker_default=DEFAULT_RERANKER, runtime_default="auto", blend_default=DEFAULT_BLEND
     )
+    _add_calibrate_parser(sub)
     sub.add_parser(
         "train",
         help="fine-tune a reranker (rerank-plugins train --help)",
@@ -236,6 +240,69 @@ def build_parser() -> argparse.ArgumentParser:
         prefix_chars="\0",
     )
     return parser
+
+
+_SUBSETS = ("all", "dev", "train", "validation", "fit")
+
+
+def _add_calibrate_parser(sub: Any) -> None:
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit a reranker's map from scores to P(relevant) on judged data",
+        description="Score judged queries' first-stage candidates, fit a monotone map from the "
+        "reranker's score to P(relevant) on one subset, check it on another (never the pairs it "
+        "was fit on), and write it with its reliability diagram. Give the file to a scorer as "
+        "calibration=PATH (or --reranker-option calibration=PATH).",
+    )
+    cal.add_argument("dataset", help="a folder in BEIR layout with judgements (qrels/<split>.tsv)")
+    cal.add_argument("--reranker", required=True, metavar="SPEC", help="the scorer to calibrate")
+    cal.add_argument(
+        "--reranker-option",
+        action="append",
+        type=_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the scorer's constructor, repeatable (a local cross-encoder runs on "
+        "runtime=torch, fp32, unless given here)",
+    )
+    cal.add_argument("--split", default="train", help="qrels/<split>.tsv (default: train)")
+    cal.add_argument(
+        "--subset",
+        choices=_SUBSETS,
+        default="fit",
+        help="the judged queries to fit on (default: fit, the training queries without the "
+        "validation slice; see eval --help)",
+    )
+    cal.add_argument(
+        "--check-subset",
+        choices=_SUBSETS,
+        default="validation",
+        help="the judged queries the before/after figures are measured on; must not share a "
+        "query with --subset (default: validation)",
+    )
+    cal.add_argument(
+        "--method",
+        choices=("platt", "isotonic"),
+        default="platt",
+        help="platt: sigmoid(a * score + b), two parameters (default); isotonic: a step curve",
+    )
+    cal.add_argument(
+        "--out",
+        metavar="FILE",
+        default="calibration.json",
+        help="the calibration file to write; the reliability diagram goes beside it as "
+        "<name>.png (default: %(default)s)",
+    )
+    cal.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out file and its diagram"
+    )
+    cal.add_argument("--k", type=_positive_int, default=20, help="candidates retrieved per query")
+    cal.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
+    cal.add_argument("--retriever-model", metavar="PATH", help="bi-encoder for --retriever dense")
+    cal.add_argument("--device", help="device for the models (cpu, cuda, mps)")
+    cal.add_argument("--limit", type=_positive_int, help="use only the first N queries of each")
+    cal.add_argument("--cache-dir", help="where the corpus index is cached")
+    cal.add_argument("--no-progress", action="store_true", help="hide progress")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -259,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_device(args.device)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
         return _demo(args)
     except RerankError as exc:
         print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
@@ -364,35 +433,10 @@ def _show(args: argparse.Namespace) -> list[str] | int:
 
 def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any, spec: str) -> Any:
     from rerank_plugins._core import Reranker
-    from rerank_plugins.evaluation.retrieval import make_retriever
     from rerank_plugins.evaluation.run import run_evaluation
 
-    cache: Any = args.cache_dir if args.cache_dir else "default"
-    retriever = make_retriever(
-        args.retriever,
-        dataset.corpus,
-        model=args.retriever_model,
-        device=args.device,
-        cache_dir=cache,
-        index_dirs=dataset.index_dirs,
-    )
-    # Progress bars on a terminal; in a log (CI, nohup, a pipe) one line per stage instead of
-    # thousands of carriage-return updates.
-    progress = not args.no_progress and sys.stderr.isatty()
-    if not args.no_progress and not progress:
-        _err(
-            f"first stage {retriever.name}: loading or building the corpus index "
-            f"({len(dataset.corpus)} documents; built once, then cached)..."
-        )
-    started = time.perf_counter()
-    retriever.index(progress=progress)
-    index_s = time.perf_counter() - started
-    _err(
-        f"first stage {retriever.name}: corpus index "
-        f"{'loaded from cache' if retriever.loaded_from_cache else 'built'} in {index_s:.1f} s "
-        f"({len(dataset.corpus)} documents)"
-    )
-    hits = retriever.search({q: dataset.queries[q] for q in ids}, k=args.k, progress=progress)
+    retriever, hits = _retrieve(args, dataset, ids)
+    progress = _progress_bars(args)
     options = {name: getattr(args, name) for name in OPTION_NAMES}
     reranker = Reranker(scorer, **options)
     config = {
@@ -417,6 +461,44 @@ def _measure(args: argparse.Namespace, dataset: Any, ids: list[str], scorer: Any
         config=config,
         progress=progress,
     )
+
+
+def _progress_bars(args: argparse.Namespace) -> bool:
+    # Progress bars on a terminal; in a log (CI, nohup, a pipe) one line per stage instead of
+    # thousands of carriage-return updates.
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _retrieve(args: argparse.Namespace, dataset: Any, ids: list[str]) -> tuple[Any, Any]:
+    """The first stage (``--retriever``, its index built or loaded) and each query's top
+    ``--k`` hits."""
+    from rerank_plugins.evaluation.retrieval import make_retriever
+
+    cache: Any = args.cache_dir if args.cache_dir else "default"
+    retriever = make_retriever(
+        args.retriever,
+        dataset.corpus,
+        model=args.retriever_model,
+        device=args.device,
+        cache_dir=cache,
+        index_dirs=dataset.index_dirs,
+    )
+    progress = _progress_bars(args)
+    if not args.no_progress and not progress:
+        _err(
+            f"first stage {retriever.name}: loading or building the corpus index "
+            f"({len(dataset.corpus)} documents; built once, then cached)..."
+        )
+    started = time.perf_counter()
+    retriever.index(progress=progress)
+    index_s = time.perf_counter() - started
+    _err(
+        f"first stage {retriever.name}: corpus index "
+        f"{'loaded from cache' if retriever.loaded_from_cache else 'built'} in {index_s:.1f} s "
+        f"({len(dataset.corpus)} documents)"
+    )
+    hits = retriever.search({q: dataset.queries[q] for q in ids}, k=args.k, progress=progress)
+    return retriever, hits
 
 
 def _runtime_words(scorer: Scorer) -> str:
@@ -479,6 +561,100 @@ def _eval(args: argparse.Namespace) -> int:
         f"\nreports: {paths['text']}, {paths['json']}, {paths['markdown']} (+ PNG plots in {out})"
     )
     return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from rerank_plugins.evaluation.beir import load_beir
+    from rerank_plugins.evaluation.calibration import (
+        draw_reliability,
+        fit_and_check,
+        render_summary,
+        render_threshold_table,
+        score_pairs,
+    )
+    from rerank_plugins.scorers import from_spec
+
+    out = Path(args.out)
+    if out.suffix != ".json":
+        raise ConfigurationError(f"--out must name a .json file, got {str(out)!r}.")
+    plot = out.with_suffix(".png")
+    _check_outputs([out, plot], overwrite=args.overwrite)
+    if args.subset == args.check_subset or "all" in (args.subset, args.check_subset):
+        raise ConfigurationError(
+            f"--subset {args.subset} and --check-subset {args.check_subset} overlap; a "
+            f"calibration is checked on queries it was not fit on (e.g. --subset fit "
+            f"--check-subset validation)."
+        )
+    dataset = load_beir(args.dataset, split=args.split)
+    fit_ids = _select_queries(args, dataset)
+    check_ids = _select_queries(
+        argparse.Namespace(**{**vars(args), "subset": args.check_subset}), dataset
+    )
+    scorer = from_spec(args.reranker, **_scorer_options(args, "torch"))
+    retriever, hits = _retrieve(args, dataset, fit_ids + check_ids)
+    bar = _pair_progress(args)
+    _err(f"scoring {len(hits)} queries' top {args.k} with {scorer.name}...")
+    fit_pairs = score_pairs(dataset, {q: hits[q] for q in fit_ids}, scorer, progress=bar)
+    check_pairs = score_pairs(dataset, {q: hits[q] for q in check_ids}, scorer, progress=bar)
+    where = f"{Path(str(dataset.path)).name} qrels/{args.split}.tsv"
+    run = fit_and_check(
+        fit_pairs,
+        check_pairs,
+        scorer,
+        method=args.method,
+        data=f"{where}, subset {args.subset} ({len(fit_ids)} queries)",
+        first_stage=f"{retriever.name} top-{args.k}",
+        checked_on=f"{where}, subset {args.check_subset} ({len(check_ids)} queries)",
+    )
+    run.calibration.save(out, overwrite=args.overwrite)
+    before, after, labels = run.check_probs
+    draw_reliability(
+        {"own scale": (before, labels), "calibrated": (after, labels)},
+        plot,
+        title=f"{scorer.name}, {args.check_subset} subset (not fit on)",
+    )
+    cal = run.calibration
+    print(f"calibration of {scorer.name}: {cal.describe()}")
+    print(f"fit on {cal.pairs} pairs ({cal.positives} relevant): {cal.data}")
+    print(
+        f"checked on {run.after['pairs']} pairs ({run.after['relevant']} relevant): "
+        f"{cal.metrics['evaluated_on']}"
+    )
+    print("\n".join(render_summary(run.before, run.after)))
+    print("\nwhat min_score keeps, on the scorer's own scale:")
+    print("\n".join(render_threshold_table(run.table_before)))
+    print("\nwhat min_score keeps, calibrated:")
+    print("\n".join(render_threshold_table(run.table_after)))
+    print(f"\nwrote {out} and {plot}; use it with calibration={str(out)!r}")
+    return 0
+
+
+def _pair_progress(args: argparse.Namespace) -> Any:
+    if not _progress_bars(args):
+        return None
+    from rerank_plugins._optional import require
+
+    tqdm = require("tqdm", extra="eval", who="rerank-plugins calibrate")
+    return lambda items: tqdm.tqdm(list(items), desc="scoring", unit="query")
+
+
+def _check_outputs(paths: Sequence[Path], *, overwrite: bool) -> None:
+    """Before any work: refuse to replace a file silently, and make sure the folder can be
+    written."""
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise ConfigurationError(
+                f"{path} already exists; pass --overwrite to replace it, or another --out."
+            )
+        folder = path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Cannot create the folder {folder}: {exc.strerror}."
+            ) from None
+        if not os.access(folder, os.W_OK):
+            raise ConfigurationError(f"Cannot write into {folder}: permission denied.")
 
 
 def _demo(args: argparse.Namespace) -> int:

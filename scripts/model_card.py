@@ -17,6 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
 LATENCY = ROOT / "benchmarks" / "results" / "bench_local.json"
+CALIBRATION = ROOT / "benchmarks" / "results" / "bundled_calibration.json"
 ARTIFACT = ROOT / "rerank_plugins" / "models" / "scifact-minilm"
 TARGETS = [ROOT / "rerank_plugins" / "models" / "MODEL_CARD.md", ROOT / "docs" / "model-card.md"]
 
@@ -67,6 +68,77 @@ def cost_section(bench: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def calibration_section(cal: dict[str, Any]) -> list[str]:
+    """The calibration the artifact carries: how it was fit, and the development figures."""
+    fit = cal["calibration"]
+    dev = cal["dev"]
+    p = fit["parameters"]
+    shape = (
+        f"`P = sigmoid({p['a']:.4f} * logit {p['b']:+.4f})`"
+        if fit["method"] == "platt"
+        else f"an isotonic curve of {len(p['x'])} points"
+    )
+    m = fit["metrics"]
+    half = next(r for r in dev["thresholds_after"] if r["threshold"] == 0.5)
+    lines = [
+        "## Calibration",
+        "",
+        "The model was trained with a listwise loss, which fixes the order of its logits but not "
+        "their level, so their sigmoid is not a probability. The artifact carries a calibration "
+        "(`calibration.json`, named in `reranker.json`) that `CrossEncoderScorer` applies by "
+        "default: `relevance_score` is P(relevant) for a claim's candidate from the dense "
+        "first stage, and `min_score=0.5` keeps what is more likely relevant than not. The order, "
+        "and so every ranking figure above, is unchanged.",
+        "",
+        f"- Fit: {fit['method']} scaling, {shape}, on {fit['pairs']:,} pairs "
+        f"({fit['positives']} relevant) of {fit['data']}; first stage {fit['first_stage']}.",
+        f"- Checked on {m['evaluated_on']} ({m['evaluated_pairs']:,} pairs, not fit on): ECE "
+        f"{m['ece_before']:.3f} -> {m['ece_after']:.3f}, Brier {m['brier_before']:.3f} -> "
+        f"{m['brier_after']:.3f}"
+        + (" (the development figures below)." if cal.get("check_on") == "dev" else "."),
+        "",
+        f"Development claims, measured once ({dev['claims']} "
+        + (f"of the {cal['dev_claims']} " if dev["claims"] < cal["dev_claims"] else "")
+        + f"claims, {dev['after']['pairs']:,} pairs of their dense top-20, "
+        f"{dev['after']['relevant']} relevant):",
+        "",
+        "| scores | ECE | Brier | log-loss |",
+        "| --- | ---: | ---: | ---: |",
+        f"| sigmoid of the logit | {dev['before']['ece']:.3f} | {dev['before']['brier']:.3f} | "
+        f"{dev['before']['log_loss']:.3f} |",
+        f"| **calibrated (the default)** | **{dev['after']['ece']:.3f}** | "
+        f"{dev['after']['brier']:.3f} | {dev['after']['log_loss']:.3f} |",
+        "",
+        "| `min_score` | sigmoid: kept | precision | recall | calibrated: kept | precision | "
+        "recall |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for a, b in zip(dev["thresholds_before"], dev["thresholds_after"], strict=True):
+        lines.append(
+            f"| {a['threshold']:g} | {a['share_kept']:.1%} | {_rate(a['precision'])} | "
+            f"{_rate(a['recall'])} | {b['share_kept']:.1%} | {_rate(b['precision'])} | "
+            f"{_rate(b['recall'])} |"
+        )
+    r = dev["ranking"]
+    lines += [
+        "",
+        f"With the calibration, `min_score=0.5` keeps {half['share_kept']:.1%} of the candidates "
+        f"at precision {_rate(half['precision'])} and recall {_rate(half['recall'])}. Ranking "
+        f"on these pairs, uncalibrated and calibrated: nDCG@10 {r['own']['nDCG@10']:.3f} and "
+        f"{r['calibrated']['nDCG@10']:.3f}, P@3 {r['own']['P@3']:.3f} and "
+        f"{r['calibrated']['P@3']:.3f} (first stage {r['retrieval']['nDCG@10']:.3f} / "
+        f"{r['retrieval']['P@3']:.3f}): the lifts do not move. Reproduce: "
+        "`python scripts/calibrate_bundled.py path/to/scifact`; the "
+        "[threshold guide](guides/choosing-threshold.md) has the reliability diagram.",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
     """The model card's text, from the committed records (the docs check compares it with both
     copies of the card)."""
@@ -114,7 +186,9 @@ def render() -> str:
         f"{manifest['parameters']:,} parameters, {manifest['precision']}, {size:.1f} MB |",
         f"| Input | `[CLS] claim [SEP] title + abstract [SEP]`, {manifest['max_length']} tokens "
         f"per pair |",
-        "| Output | one logit per pair; the core's `relevance_score` is its sigmoid |",
+        "| Output | one logit per pair; the core's `relevance_score` is P(relevant) through the "
+        "calibration the artifact carries (below), or the logit's sigmoid with "
+        "`calibration=None` |",
         f"| Default setting | {SETTING_TEXT[choice]} (`{choice}`), chosen on the validation "
         "slice (below) |",
         "",
@@ -240,6 +314,7 @@ def render() -> str:
         "carry over; they are not reported here.",
         "",
     ]
+    lines += calibration_section(json.loads(CALIBRATION.read_text()))
     lines += cost_section(json.loads(LATENCY.read_text()))
     lines += [
         "## Reproduce",

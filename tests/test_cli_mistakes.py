@@ -18,7 +18,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     ("argv", "message"),
     [
         (["--reranker", "keyword", "--reranker-option", "batch_size=abc"],
-         "KeywordScorer ('keyword') has no option 'batch_size'; its options are: config_error"),
+         "KeywordScorer ('keyword') has no option 'batch_size'; its options are: calibration, config_error"),
         (["--reranker", "keyword", "--reranker-option", "bogus=1"], "has no option 'bogus'"),
         (["--reranker", "keyword", "--reranker-option", "unit_size=abc"],
          "option 'unit_size' expects int (e.g. unit_size=4), got 'abc'"),

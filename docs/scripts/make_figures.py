@@ -25,6 +25,7 @@ SCRIPTS = (
     "bi_vs_cross.py",
     "latency_budget.py",
     "real_rag.py",
+    "threshold.py",
 )
 ALONE = ("demo_first_run.py",)
 """Scripts that time a whole command from a fresh clone: they take no data or model options."""

@@ -2,9 +2,12 @@
 
 - :func:`render_terminal`: the readable report the CLI prints.
 - :func:`write_json`: every figure and every query, for machines (``report.json``).
-- :func:`write_markdown`: ``report.md`` with tables and two plots (``lift_per_query.png``, the
+- :func:`write_markdown`: ``report.md`` with tables and three plots (``lift_per_query.png``, the
   per-query change of nDCG@10 and P@3; ``precision_at_k.png``, P@k before and after for every
-  k up to the retrieval depth), drawn with matplotlib.
+  k up to the retrieval depth; ``reliability.png``, the reliability diagram of the scores),
+  drawn with matplotlib.
+- :func:`score_calibration`: how well the scores of the judged pairs match how often they are
+  relevant (ECE, Brier score) and what ``min_score`` thresholds keep; in every report.
 - :func:`write_reports`: all three into one folder.
 """
 
@@ -17,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from rerank_plugins._optional import require
+from rerank_plugins.evaluation.calibration import (
+    calibration_summary,
+    draw_reliability,
+    render_threshold_table,
+    threshold_table,
+)
 from rerank_plugins.evaluation.metrics import precision_at
 from rerank_plugins.evaluation.run import DocumentView, EvalResult, QueryView
 from rerank_plugins.evaluation.stats import Comparison
@@ -25,6 +34,7 @@ __all__ = [
     "describe_lift",
     "precision_curve",
     "render_terminal",
+    "score_calibration",
     "write_json",
     "write_markdown",
     "write_reports",
@@ -203,6 +213,57 @@ def _sampled(result: EvalResult) -> str:
     return ", sampled: one improved, one hurt, one reordered, where there are such"
 
 
+def _scored_pairs(result: EvalResult) -> tuple[list[float], list[bool]]:
+    """Every scored candidate's score and whether it is judged relevant."""
+    probs: list[float] = []
+    labels: list[bool] = []
+    for o in result.outcomes:
+        for doc, score in zip(o.after, o.scores, strict=True):
+            if score is not None:
+                probs.append(score)
+                labels.append(o.relevant.get(doc, 0) > 0)
+    return probs, labels
+
+
+def score_calibration(result: EvalResult) -> dict[str, Any]:
+    """How far the reported scores are from probabilities, over every scored candidate: ECE,
+    Brier score and log-loss, and what each ``min_score`` of the threshold table keeps (pairs,
+    precision, recall). The scores are calibrated P(relevant) when the scorer has a calibration
+    (``config["calibration"]``), else on its own scale; with ``blend`` they are the blend's."""
+    probs, labels = _scored_pairs(result)
+    return {
+        "calibration": result.config.get("calibration"),
+        **calibration_summary(probs, labels),
+        "thresholds": [
+            {
+                "min_score": r.threshold,
+                "kept": r.kept,
+                "share_kept": r.share_kept,
+                "precision": r.precision,
+                "recall": r.recall,
+            }
+            for r in threshold_table(probs, labels)
+        ],
+    }
+
+
+def _calibration_lines(result: EvalResult) -> list[str]:
+    cal = score_calibration(result)
+    scale = (
+        "blended scores (not probabilities)"
+        if result.config.get("blend") is not None
+        else f"calibrated P(relevant) ({cal['calibration']})"
+        if cal["calibration"]
+        else "on the scorer's own scale (no calibration)"
+    )
+    return [
+        f"Scores: {scale}; over {cal['pairs']} scored pairs ({cal['relevant']} judged relevant): "
+        f"ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}.",
+        "What min_score keeps:",
+        *("  " + line for line in render_threshold_table(threshold_table(*_scored_pairs(result)))),
+    ]
+
+
 def render_terminal(result: EvalResult) -> str:
     """The readable report: configuration, metrics table, latency, examples, mistakes."""
     out = ["rerank-plugins evaluation", *_config_lines(result), ""]
@@ -211,6 +272,7 @@ def render_terminal(result: EvalResult) -> str:
         "",
         describe_lift(result.headline, result.comparisons[result.headline]),
         _latency_line(result),
+        *_calibration_lines(result),
         "",
         f"Side by side (top-3; '+' relevant, '-' not judged relevant; {len(result.showcase)} "
         f"queries{_sampled(result)}):",
@@ -247,6 +309,7 @@ def write_json(result: EvalResult, path: str | Path) -> Path:
     }
     before, after = precision_curve(result)
     data["precision_at_k"] = {"before": before, "after": after}
+    data["calibration"] = score_calibration(result)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
@@ -285,6 +348,13 @@ def _plots(result: EvalResult, folder: Path) -> list[str]:
     fig.savefig(folder / "precision_at_k.png", dpi=110)
     plt.close(fig)
     names.append("precision_at_k.png")
+    probs, labels = _scored_pairs(result)
+    draw_reliability(
+        {"scores": (probs, labels)},
+        folder / "reliability.png",
+        title="Reliability: share relevant against score (all scored pairs)",
+    )
+    names.append("reliability.png")
     return names
 
 
@@ -343,6 +413,14 @@ def write_markdown(result: EvalResult, folder: str | Path) -> Path:
         f"![per-query lift]({plots[0]})",
         "",
         f"![P@k before and after]({plots[1]})",
+        "",
+        "## Calibration",
+        "",
+        _md_escape(_calibration_lines(result)[0]),
+        "",
+        f"![reliability diagram]({plots[2]})",
+        "",
+        *render_threshold_table(threshold_table(*_scored_pairs(result)), markdown=True),
         "",
         "## Side by side",
         "",

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rerank_plugins._core import Reranker
@@ -245,7 +246,13 @@ def run_evaluation(
         for m in metrics
     }
     return EvalResult(
-        config={**(config or {}), "k": depth, "queries": len(outcomes), "seed": seed},
+        config={
+            **(config or {}),
+            "k": depth,
+            "queries": len(outcomes),
+            "seed": seed,
+            "calibration": _calibration_of(reranker),
+        },
         metrics=metrics,
         outcomes=outcomes,
         comparisons=comparisons,
@@ -253,6 +260,15 @@ def run_evaluation(
         showcase=[_view(dataset, o) for o in _pick_showcase(outcomes, show, seed)],
         hurt_most=[_view(dataset, o) for o in _hurt_most(outcomes, hurt)],
     )
+
+
+def _calibration_of(reranker: Reranker) -> str | None:
+    """What the scores are: the scorer's calibration in a line, or ``None`` (its own scale)."""
+    cal = reranker.scorer.calibration
+    if cal is None:
+        return None
+    where = f" from {Path(cal.source).name}" if cal.source else ""
+    return f"{cal.describe()}{where}, fit on {cal.data or 'unnamed data'}"
 
 
 def _progress(items: Any, enabled: bool, total: int) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import (
     ConfigurationError,
     MalformedResponseError,
@@ -69,6 +70,7 @@ class CohereScorer(HostedScorer[Any, Any]):
         max_retries: int = 2,
         max_concurrency: int = 4,
         unit_size: int = 1000,
+        calibration: CalibrationLike = None,
     ) -> None:
         super().__init__(
             model,
@@ -89,6 +91,7 @@ class CohereScorer(HostedScorer[Any, Any]):
                 f"integer (e.g. 4096) or None for Cohere's default."
             )
         self.max_tokens_per_doc = max_tokens_per_doc
+        self.calibration = calibration
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {

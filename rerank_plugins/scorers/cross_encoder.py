@@ -15,16 +15,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rerank_plugins._cache import ScoreCache
+from rerank_plugins._calibration import Calibration, CalibrationLike
 from rerank_plugins._deadline import current
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
-from rerank_plugins.artifact import MANIFEST_FILE
+from rerank_plugins.artifact import MANIFEST_FILE, calibration_file
 from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad
 from rerank_plugins.scorers._loading import unloadable
 from rerank_plugins.scorers._microbatch import MicroBatcher
@@ -113,6 +114,11 @@ class CrossEncoderScorer(Scorer):
         max_windows: Most windows per passage with ``long_passages="windows"`` (the tail past
             them is dropped).
         window_overlap: Tokens shared by consecutive windows.
+        calibration: Maps the logits to P(relevant), so ``relevance_score`` and ``min_score`` are
+            probabilities (see :attr:`~rerank_plugins.Scorer.calibration`): a calibration file's
+            path, a :class:`~rerank_plugins.Calibration`, or ``None`` for the sigmoid of the
+            logit (the model's own scale). ``"auto"`` (default): the calibration a reranker
+            artifact carries in its manifest (the bundled reranker carries one), else ``None``.
 
     Ownership: the scorer owns the model it loads, the runtime built on it (an export, a
     compiled model) and the micro-batcher's helper threads. :meth:`close` (or the end of a
@@ -147,6 +153,7 @@ class CrossEncoderScorer(Scorer):
         long_passages: LongPassages | None = None,
         max_windows: int = 4,
         window_overlap: int = 32,
+        calibration: CalibrationLike | Literal["auto"] = "auto",
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -195,6 +202,7 @@ class CrossEncoderScorer(Scorer):
         self._engine_lock = threading.Lock()
         self._encoder: CrossEncoder | None = None
         self._engine: _Engine | None = None
+        self.calibration = _own_calibration(model) if calibration == "auto" else calibration
 
     @property
     def model(self) -> str:
@@ -499,6 +507,24 @@ def _check_fast_options(
             f"CrossEncoderScorer score_cache_size must be an integer >= 0 (0 turns the cache "
             f"off), got {cache!r}."
         )
+
+
+def _own_calibration(model: str) -> Calibration | None:
+    """The calibration a reranker artifact carries, bound to the name it is loaded by (the
+    artifact's own weights, whether named ``bundled:...`` or by its folder)."""
+    if model.startswith(BUNDLED_PREFIX):
+        from rerank_plugins.models import bundled_path
+
+        folder = bundled_path(model)
+    else:
+        folder = Path(model)
+    path = calibration_file(folder)
+    if path is None:
+        return None
+    calibration = Calibration.load(path)
+    if calibration.backend != CrossEncoderScorer.backend:
+        calibration.check_for(CrossEncoderScorer.backend, model, "sigmoid")
+    return replace(calibration, model=model)
 
 
 def _recommended(model: str) -> dict[str, Any]:

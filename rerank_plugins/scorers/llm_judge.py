@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Literal, ParamSpec, TypeVar
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import current
 from rerank_plugins._exceptions import (
@@ -203,6 +204,9 @@ class LLMJudgeScorer(Scorer):
         max_retries: Retries of a unit after a transient failure (timeout, 429, unparseable reply),
             within the budget.
         model: The name reported in stats; defaults to the LLM's own model name.
+        calibration: Maps grades, yes-probabilities or (listwise) rank scores to P(relevant): a
+            calibration file's path, a :class:`~rerank_plugins.Calibration`, or ``None`` (see
+            :attr:`~rerank_plugins.Scorer.calibration`).
 
     Ownership: the LLM (and any client inside it) is the caller's: the scorer never closes it,
     and :meth:`close` has nothing to release. Sync calls work inside a running event loop too:
@@ -236,6 +240,7 @@ class LLMJudgeScorer(Scorer):
         max_passage_chars: int = 2000,
         max_retries: int = 2,
         model: str | None = None,
+        calibration: CalibrationLike = None,
     ) -> None:
         who = type(self).__name__
         if mode not in ("pointwise", "listwise"):
@@ -293,6 +298,7 @@ class LLMJudgeScorer(Scorer):
         else:
             self.unit_size = 1 if score_by == "yes_probability" else candidates_per_prompt
             self.max_concurrency = max_concurrency
+        self.calibration = calibration
 
     @property
     def model(self) -> str:

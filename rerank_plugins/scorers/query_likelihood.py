@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
@@ -84,6 +85,7 @@ class QueryLikelihoodScorer(Scorer):
         bf16: bool | None = None,
         device: str | None = None,
         tokenizer: Any = None,
+        calibration: CalibrationLike = None,
     ) -> None:
         if isinstance(model, str):
             if not model.strip():
@@ -125,6 +127,7 @@ class QueryLikelihoodScorer(Scorer):
         self._loaded: tuple[Any, Any, str, bool] | None = None
         self._lock = threading.Lock()
         self._passes = 0
+        self.calibration = calibration
 
     @property
     def model(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import (
     ConfigurationError,
     MalformedResponseError,
@@ -71,6 +72,7 @@ class TEIScorer(HostedScorer[Any, Any]):
         max_retries: int = 2,
         max_concurrency: int = 4,
         unit_size: int = 32,
+        calibration: CalibrationLike = None,
     ) -> None:
         super().__init__(
             model,
@@ -90,6 +92,7 @@ class TEIScorer(HostedScorer[Any, Any]):
         vars(self)["normalization"] = (
             Normalization.SIGMOID if raw_scores else Normalization.IDENTITY
         )
+        self.calibration = calibration
 
     @property
     def key_hint(self) -> str:

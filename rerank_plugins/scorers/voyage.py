@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import (
     ConfigurationError,
     ConnectionFailedError,
@@ -77,6 +78,7 @@ class VoyageScorer(HostedScorer[Any, Any]):
         max_retries: int = 2,
         max_concurrency: int = 4,
         unit_size: int = 1000,
+        calibration: CalibrationLike = None,
     ) -> None:
         super().__init__(
             model,
@@ -92,6 +94,7 @@ class VoyageScorer(HostedScorer[Any, Any]):
                 f"VoyageScorer got truncation={truncation!r}; pass True or False."
             )
         self.truncation = truncation
+        self.calibration = calibration
         # The SDK logs failed responses' bodies (at INFO, at WARNING with voyageai.log set), and
         # a server may echo the key there: its records pass through the package's scrubber.
         scrub_logger("voyage")

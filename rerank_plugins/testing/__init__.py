@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import ConfigurationError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
@@ -54,6 +55,7 @@ class KeywordScorer(Scorer):
         fail_always: bool = False,
         config_error: bool = False,
         max_retries: int = 2,
+        calibration: CalibrationLike = None,
     ) -> None:
         self.unit_size = unit_size
         self.delay_s = delay_s
@@ -64,6 +66,7 @@ class KeywordScorer(Scorer):
         self._lock = threading.Lock()
         self.calls = 0
         """Units this scorer was asked to score, failed ones included."""
+        self.calibration = calibration
 
     @property
     def model(self) -> str:

@@ -193,8 +193,10 @@ def test_sixteen_threads_on_a_shared_scorer_do_not_grow_descriptors(port, backen
             t.join()
         assert not errors
         peaks.append(fds())
-    # A shared client keeps a bounded pool: a second and third round reuse it, never add to it.
-    assert peaks[2] <= peaks[0] + 2, f"descriptors grew round after round: {peaks}"
+    # A shared client keeps a bounded pool: at most one connection per thread calling at once,
+    # however many rounds (a client per call, the defect, added 30 after one round). How many of
+    # the 16 overlap depends on the machine's load, so the bound is the thread count, not round 1.
+    assert peaks[-1] <= before + 16 + 4, f"descriptors grew past the pool: {before} -> {peaks}"
     scorer.close()
     assert settle(port) == 0
     assert fds() <= before + 2, f"{fds() - before} file descriptors more after close()"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -506,18 +507,38 @@ def _teach(args: argparse.Namespace, made: list[Any], progress: bool) -> tuple[l
         raise ConfigurationError("rerank-plugins train: no training lists were made; see above.")
     teacher = teacher_logits(_teacher(args))
     start = time.perf_counter()
-    first = teacher_examples(made[:1], teacher)
-    each = time.perf_counter() - start
-    print(
-        f"rerank-plugins train: the teacher {args.teacher} labels {len(made)} lists of "
-        f"{len(made[0].texts)} texts; about {each:.1f} s a list here, {each * len(made) / 60:.0f} "
-        f"min in all",
-        file=sys.stderr,
-    )
-    bar = _bar(len(made) - 1, "teacher", progress)
-    labelled = first + teacher_examples(made[1:], teacher, progress=lambda done, _: bar(done))
+
+    def label(lists: list[Any], done: Callable[[int, int], None] | None) -> list[Any]:
+        return teacher_examples(lists, teacher, progress=done)
+
+    labelled = label_with_estimate("train", args.teacher, made, label, progress)
     write_preferences(labelled, Path(args.output, "teacher_lists.jsonl"))
     return labelled, time.perf_counter() - start
+
+
+def label_with_estimate(
+    command: str,
+    teacher: str,
+    lists: list[Any],
+    label: Callable[[list[Any], Callable[[int, int], None] | None], list[Any]],
+    progress: bool,
+) -> list[Any]:
+    """``label(lists, on_progress)`` run over ``lists``, with its cost said first (the first
+    list timed here, times the rest) and a progress bar; shared by ``train --teacher`` and
+    ``distill``."""
+    import time
+
+    started = time.perf_counter()
+    first = label(lists[:1], None)
+    each = time.perf_counter() - started
+    print(
+        f"rerank-plugins {command}: the teacher {teacher} labels {len(lists)} lists of up to "
+        f"{max(len(ex.texts) for ex in lists)} texts; about {each:.1f} s a list here, "
+        f"{each * len(lists) / 60:.0f} min in all",
+        file=sys.stderr,
+    )
+    bar = _bar(len(lists) - 1, "teacher", progress)
+    return first + label(lists[1:], lambda done, _: bar(done))
 
 
 def _bar(total: int, what: str, progress: bool) -> Any:

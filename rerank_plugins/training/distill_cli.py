@@ -22,20 +22,19 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins.training.cli import (
     _RUN_FILES,
-    _bar,
     _beir_data,
     _corpus_data,
     _estimate,
     add_data_arguments,
     add_training_arguments,
     evaluate_artifact,
+    label_with_estimate,
 )
 from rerank_plugins.training.distill import DISTILL_LOSSES, PICKS, TEACHER_LISTS
 
@@ -202,20 +201,14 @@ def _label(
     write: Any,
 ) -> list[Any]:  # fmt: skip
     """The lists labelled by the teacher, with the cost said first; saved for reuse."""
-    started = time.perf_counter()
-    first = label(lists[:1], teacher)
-    each = time.perf_counter() - started
-    print(
-        f"rerank-plugins distill: the teacher {args.teacher} labels {len(lists)} lists of up to "
-        f"{max(len(ex.texts) for ex in lists)} texts; about {each:.1f} s a list here, "
-        f"{each * len(lists) / 60:.0f} min in all",
-        file=sys.stderr,
-    )
-    bar = _bar(len(lists) - 1, "teacher", progress)
-    labelled = first + label(lists[1:], teacher, progress=lambda done, _: bar(done))
+
+    def by_teacher(part: list[Any], done: Any) -> list[Any]:
+        return list(label(part, teacher, progress=done))
+
+    labelled = label_with_estimate("distill", args.teacher, lists, by_teacher, progress)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     write(labelled, Path(args.output, TEACHER_LISTS))
-    return list(labelled)
+    return labelled
 
 
 def _development(args: argparse.Namespace) -> Any:

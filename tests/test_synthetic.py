@@ -184,7 +184,9 @@ def test_train_from_written_queries_end_to_end(tmp_path, monkeypatch, capsys):
     manifest = json.loads((Path(summary["artifact"]) / "reranker.json").read_text())
     assert manifest["recipe"]["corpus"]["kinds"] == ["written"]
     assert manifest["recipe"]["corpus"]["documents"] == 4
-    assert cli.run(parser.parse_args([*common, "--synthetic", "written"])) == 2
+    # Into a new folder: the finished run in out/ would be refused first (never overwritten).
+    fresh = [*common[:2], "--output", str(tmp_path / "o1"), *common[4:]]
+    assert cli.run(parser.parse_args([*fresh, "--synthetic", "written"])) == 2
     assert "--synthetic written and --queries-file go together" in capsys.readouterr().err
     no_corpus = ["--output", str(tmp_path / "o2"), "--beir", str(tmp_path / "docs"),
                  "--queries-file", str(queries)]  # fmt: skip

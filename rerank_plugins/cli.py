@@ -248,6 +248,7 @@ _SUBSETS = ("all", "dev", "train", "validation", "fit")
 def _add_calibrate_parser(sub: Any) -> None:
     cal = sub.add_parser(
         "calibrate",
+        formatter_class=_HelpFormatter,
         help="fit a reranker's map from scores to P(relevant) on judged data",
         description="Score judged queries' first-stage candidates, fit a monotone map from the "
         "reranker's score to P(relevant) on one subset, check it on another (never the pairs it "
@@ -411,7 +412,7 @@ def _select_queries(args: argparse.Namespace, dataset: Any) -> list[str]:
             f"No judged queries in subset {args.subset!r} of split {dataset.split!r}; pick "
             f"another --subset or --split."
         )
-    chosen = _show(args)
+    chosen = _show(args) if hasattr(args, "show") else 0  # calibrate shows no queries
     if not isinstance(chosen, int):  # checked now, not after the reranking
         missing = [qid for qid in chosen if qid not in set(ids)]
         if missing:

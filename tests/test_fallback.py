@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import pytest
 
 from rerank_plugins import (
+    Calibration,
     ConfigurationError,
     CrossEncoderScorer,
     FallbackScorer,
+    Normalization,
     Reranker,
     Scorer,
     TransientError,
@@ -93,9 +95,9 @@ def test_a_working_hosted_scorer_ranks_everything_itself(server, local):
 class Fixed(Scorer):
     """Returns given logits per text (a custom scorer, as a user would write one)."""
 
-    def __init__(self, logits: dict[str, float], *, calibration: object = None) -> None:
+    def __init__(self, logits: dict[str, float]) -> None:
+        super().__init__()
         self.logits = logits
-        self.calibration = calibration
 
     @property
     def model(self) -> str:
@@ -127,13 +129,20 @@ def test_uncalibrated_scores_are_never_merged_the_first_scorers_lead():
 
 def test_calibrated_scorers_merge_into_one_order():
     texts = ["a", "b", "c"]
+
+    def platt(scorer: Scorer, a: float, b: float) -> Calibration:
+        """A Platt map fit for ``scorer`` (as `rerank-plugins calibrate` would write one)."""
+        kind = Normalization(scorer.normalization).value
+        return Calibration("platt", {"a": a, "b": b}, scorer.backend, scorer.model, kind)
+
     first = KeywordScorer(unit_size=1, fail_first=1, max_retries=0)
-    first.calibration = "fitted"  # type: ignore[attr-defined]
-    second = Fixed({"a": 5.0}, calibration="fitted")
+    first.calibration = platt(first, 10.0, -5.0)  # keyword overlap 1.0 -> 0.993, 0.0 -> 0.007
+    second = Fixed({"a": 5.0})
+    second.calibration = platt(second, 1.0, -0.5)  # logit 5.0 -> 0.989
     chain = FallbackScorer([first, second])
     assert chain.calibrated
     result = Reranker(chain).rerank("b", texts)
-    # Merged by score: b (1.0, first scorer), a (0.99, second), c (0.0, first).
+    # Merged by calibrated score: b (0.993, first scorer), a (0.989, second), c (0.007, first).
     assert result.indices == [1, 0, 2]
     assert result.stats.ranked_by == (second.name, first.name, first.name)
 

@@ -35,7 +35,14 @@ from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.scorers import parse_option
 from rerank_plugins.training.trainer import LOSSES
 
-__all__ = ["add_arguments", "add_data_arguments", "add_training_arguments", "run"]
+__all__ = [
+    "add_arguments",
+    "add_data_arguments",
+    "add_training_arguments",
+    "clear_for_overwrite",
+    "label_with_estimate",
+    "run",
+]
 
 _MAX_HELD_OUT = 200
 """Most made queries held out for early stopping (each is a ranking over its candidates: an
@@ -228,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
     ``<output>/dev_scores.json``.
     """
-    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output, write_error
+    from rerank_plugins.evaluation.outputs import prepare_output, write_error
 
     try:
         # Before any work: a file in the way, an unwritable place or an earlier run is refused.
@@ -240,14 +247,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             resume=args.resume,
         )
-        if args.overwrite and not args.resume:
-            removed = clear_earlier(args.output, _RUN_FILES)
-            if removed:
-                print(
-                    f"rerank-plugins train: --overwrite: removed the earlier run's "
-                    f"{', '.join(removed)} from {args.output}",
-                    file=sys.stderr,
-                )
+        clear_for_overwrite(args, "train")
         summary = _train(args)
         text = json.dumps(summary, indent=2)
         print(text, flush=True)
@@ -259,6 +259,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"rerank-plugins train: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def clear_for_overwrite(args: argparse.Namespace, command: str) -> None:
+    """With ``--overwrite`` (and not ``--resume``): remove what an earlier run of ``train`` or
+    ``distill`` left in ``--output`` (its own entries only) and say which; called once every
+    check has passed, so a refused run removes nothing."""
+    from rerank_plugins.evaluation.outputs import clear_earlier
+
+    if args.overwrite and not args.resume:
+        removed = clear_earlier(args.output, _RUN_FILES)
+        if removed:
+            print(
+                f"rerank-plugins {command}: --overwrite: removed the earlier run's "
+                f"{', '.join(removed)} from {args.output}",
+                file=sys.stderr,
+            )
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from rerank_plugins.training.cli import (
     _estimate,
     add_data_arguments,
     add_training_arguments,
+    clear_for_overwrite,
     evaluate_artifact,
     label_with_estimate,
 )
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    from rerank_plugins.evaluation.outputs import clear_earlier, prepare_output
+    from rerank_plugins.evaluation.outputs import prepare_output
 
     prepare_output(args.output, flag="--output", holds=_RUN_FILES, what="a distillation run",
                    overwrite=args.overwrite, resume=args.resume)  # fmt: skip
@@ -115,11 +116,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
         from rerank_plugins.evaluation.beir import load_corpus
 
         load_corpus(args.corpus)
-    if args.overwrite and not args.resume:
-        removed = clear_earlier(args.output, _RUN_FILES)
-        if removed:
-            print(f"rerank-plugins distill: --overwrite: removed the earlier run's "
-                  f"{', '.join(removed)} from {args.output}", file=sys.stderr)  # fmt: skip
+    clear_for_overwrite(args, "distill")
 
 
 def _distill(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,88 @@
+"""Argument checks shared by every public constructor and function.
+
+One place says what "an integer" and "a number" mean here: ``True`` is not an integer, and a
+bad value is a :class:`~rerank_plugins.ConfigurationError` whose message names the argument,
+the value received and what to pass instead.
+
+>>> check_int("Demo", "batch_size", 8)
+8
+>>> check_int("Demo", "batch_size", True)
+Traceback (most recent call last):
+...
+rerank_plugins._exceptions.ConfigurationError: Demo got batch_size=True; pass an integer >= 1.
+>>> check_number("Demo", "timeout_s", 0.5, above=0)
+0.5
+"""
+
+from __future__ import annotations
+
+from ._exceptions import ConfigurationError
+
+__all__ = ["check_bool", "check_int", "check_number", "is_int", "is_number"]
+
+
+def is_int(value: object) -> bool:
+    """``True`` for an ``int`` that is not a ``bool``."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """``True`` for an ``int`` or ``float`` that is not a ``bool``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_int(
+    who: str,
+    name: str,
+    value: object,
+    minimum: int = 1,
+    *,
+    maximum: int | None = None,
+    allow_none: bool = False,
+    error: type[Exception] = ConfigurationError,
+) -> int | None:
+    """Return ``value`` if it is an integer in ``[minimum, maximum]``; raise ``error`` if not."""
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        wanted = f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}..{maximum}"
+        alternative = " or None" if allow_none else ""
+        raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
+    return value  # type: ignore[return-value]
+
+
+def check_number(
+    who: str,
+    name: str,
+    value: object,
+    *,
+    above: float | None = None,
+    minimum: float | None = None,
+    allow_none: bool = False,
+    error: type[Exception] = ConfigurationError,
+) -> float | None:
+    """Return ``value`` if it is a number ``> above`` (or ``>= minimum``); raise ``error`` if not."""
+    if value is None and allow_none:
+        return None
+    bad = not is_number(value) or value != value  # NaN is not a number here
+    if not bad and above is not None and not value > above:
+        bad = True
+    if not bad and minimum is not None and not value >= minimum:
+        bad = True
+    if bad:
+        if above is not None:
+            wanted = "a positive number" if above == 0 else f"a number > {above:g}"
+        elif minimum is not None:
+            wanted = f"a number >= {minimum:g}"
+        else:
+            wanted = "a number"
+        alternative = " or None" if allow_none else ""
+        raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
+    return value  # type: ignore[return-value]
+
+
+def check_bool(who: str, name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``; raise a ``ConfigurationError`` if not."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{who} got {name}={value!r}; pass True or False.")
+    return value

@@ -1,0 +1,150 @@
+"""Which student, ``max_length`` and long-passage handling the bundled fast reranker ships with.
+
+Issue 27 asks that the student's depth, ``max_length`` and windows be chosen on the validation
+slice of the SciFact training claims (never on dev). This scores the validation slice's dense
+top-20 (all-MiniLM-L6-v2, the first stage every figure uses) with the teacher at its bundled
+settings and with each student at every setting of a small grid, on the fp32 reference runtime,
+and records for each: nDCG@10 and P@3 of the reranked list, the work it did (the cross-encoder's
+own cost measure: tokens a pass reads, windows included) and the wall time per claim.
+
+The rule, fixed before looking at the figures: among the students within 0.010 of the teacher on
+both nDCG@10 and P@3, ship the one that reads the fewest tokens (ties: the higher nDCG@10); if
+none is within 0.010, ship the best by nDCG@10 and say so. Wall times are printed with the load
+average, but the choice uses the token count, which a busy machine cannot move.
+
+Usage::
+
+    python experiments/distill_choices.py ../shared/data/scifact \
+        --student spread=runs/l3-spread/artifact --student first=runs/l3-first/artifact \
+        [--out experiments/results/distill_choices.json] [--overwrite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEACHER = "bundled:scifact-minilm"
+K = 20
+GRID = [(256, "windows"), (256, "truncate"), (192, "windows"), (192, "truncate"),
+        (128, "windows"), (128, "truncate")]  # fmt: skip
+WITHIN = 0.010
+
+
+def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -> dict[str, Any]:
+    from rerank_plugins import Reranker
+    from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
+    from rerank_plugins.scorers import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer(
+        model, runtime="torch", max_length=length, long_passages=mode, calibration=None
+    )
+    reranker = Reranker(scorer)
+    reranker.rerank("warm-up", ["one passage", "another passage"])
+    ndcg, p3, ms, work = [], [], [], 0.0
+    for query, ids, texts, qrels in claims:
+        work += sum(scorer.work(query, texts))
+        start = time.perf_counter()
+        result = reranker.rerank(query, texts)
+        ms.append((time.perf_counter() - start) * 1000)
+        ranking = [ids[i] for i in result.indices]
+        ndcg.append(ndcg_at(ranking, qrels, 10))
+        p3.append(precision_at(ranking, qrels, 3))
+    scorer.close()
+    row = {
+        "name": name, "max_length": length, "long_passages": mode,
+        "ndcg@10": statistics.fmean(ndcg), "p@3": statistics.fmean(p3),
+        "work_per_claim": work / len(claims), "p50_ms": statistics.median(ms),
+    }  # fmt: skip
+    print(
+        f"{name:8} {length:4} {mode:9} nDCG@10 {row['ndcg@10']:.4f}  P@3 {row['p@3']:.4f}  "
+        f"work {row['work_per_claim']:7.0f}  p50 {row['p50_ms']:6.0f} ms  "
+        f"(load {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+    return row
+
+
+def _claims(data: Path) -> tuple[list[Any], dict[str, float]]:
+    from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
+    from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
+    from rerank_plugins.evaluation.retrieval import make_retriever
+
+    dataset = load_beir(data, split="train")
+    _, train = dev_train_split(dataset)
+    validation, _ = validation_split(train)
+    retriever = make_retriever("dense", dataset.corpus, index_dirs=dataset.index_dirs)
+    found = retriever.search({q: dataset.queries[q] for q in validation}, k=K, progress=False)
+    claims, first = [], {"ndcg@10": 0.0, "p@3": 0.0}
+    for qid in validation:
+        ids = [h.doc_id for h in found[qid]]
+        qrels = dataset.qrels.get(qid, {})
+        claims.append((dataset.queries[qid], ids, [dataset.document_text(d) for d in ids], qrels))
+        first["ndcg@10"] += ndcg_at(ids, qrels, 10) / len(validation)
+        first["p@3"] += precision_at(ids, qrels, 3) / len(validation)
+    return claims, first
+
+
+def _choose(teacher: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    close = [
+        r
+        for r in rows
+        if teacher["ndcg@10"] - r["ndcg@10"] <= WITHIN and teacher["p@3"] - r["p@3"] <= WITHIN
+    ]
+    if close:
+        return min(close, key=lambda r: (r["work_per_claim"], -r["ndcg@10"])), True
+    return max(rows, key=lambda r: r["ndcg@10"]), False
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data", type=Path, help="SciFact in BEIR layout, with qrels/train.tsv")
+    p.add_argument("--student", action="append", required=True, help="NAME=ARTIFACT_DIR")
+    p.add_argument("--out", type=Path, default=ROOT / "experiments/results/distill_choices.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier --out")
+    args = p.parse_args()
+    if args.out.exists() and not args.overwrite:
+        raise SystemExit(f"{args.out} already exists; pass --overwrite to replace it.")
+    students = dict(s.split("=", 1) for s in args.student)
+    claims, first = _claims(args.data)
+    print(f"validation slice: {len(claims)} claims, dense top-{K}; first stage {first}")
+    teacher = _measure("teacher", TEACHER, 256, "windows", claims)
+    rows = [
+        _measure(name, path, length, mode, claims)
+        for name, path in students.items()
+        for length, mode in GRID
+    ]
+    chosen, within = _choose(teacher, rows)
+    print(f"chosen: {chosen['name']} max_length={chosen['max_length']} "
+          f"long_passages={chosen['long_passages']} (within {WITHIN}: {within})")  # fmt: skip
+    record = {
+        "protocol": f"validation slice of SciFact qrels/train.tsv ({len(claims)} claims), "
+        f"dense all-MiniLM-L6-v2 top-{K}, runtime torch fp32; rule: fewest tokens within "
+        f"{WITHIN} of the teacher on nDCG@10 and P@3",
+        "cpu": _cpu(),
+        "first_stage": first, "teacher": teacher, "students": rows,
+        "chosen": chosen, "chosen_within": within,
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

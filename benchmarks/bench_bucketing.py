@@ -1,5 +1,5 @@
 """Length bucketing, side by side in one run: the least-cost split of the sorted pairs into passes
-(``rerank_plugins.scorers._batching.plan_batches``) against filling each pass greedily (the
+(``rerank_plugins.scorers.local._batching.plan_batches``) against filling each pass greedily (the
 planner it replaced, kept here as the baseline).
 
 Run: ``python benchmarks/bench_bucketing.py`` (offline; a few minutes on 2 cores).
@@ -59,9 +59,9 @@ def padding(plans: list[list[list[int]]], lengths: list[list[int]]) -> tuple[flo
 
 
 def measure(runtime: str, settings: str, work: list[tuple[str, list[str]]], rounds: int) -> Any:
-    import rerank_plugins.scorers._microbatch as microbatch
+    import rerank_plugins.scorers.local._microbatch as microbatch
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers._batching import plan_batches
+    from rerank_plugins.scorers.local._batching import plan_batches
 
     # "bundled": the model's own settings (256 tokens, long abstracts as windows); else plain
     # truncation at 512 tokens, as LlamaIndex runs it.
@@ -136,8 +136,8 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from rerank_plugins.scorers._batching import PASS_TOKENS
-    from rerank_plugins.scorers._hardware import cpu_flags
+    from rerank_plugins.scorers.local._batching import PASS_TOKENS
+    from rerank_plugins.scorers.local._hardware import cpu_flags
 
     bf16 = bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
     load_before = load()

@@ -72,8 +72,8 @@ def main() -> int:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers import _onnx
-    from rerank_plugins.scorers._hardware import cpu_flags
+    from rerank_plugins.scorers.local import _onnx
+    from rerank_plugins.scorers.local._hardware import cpu_flags
     from rerank_plugins.scorers.cross_encoder import _onnx_forward
 
     load_before = load()
@@ -172,7 +172,7 @@ def openvino_int8(
     import openvino as ov
 
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers._batching import pad
+    from rerank_plugins.scorers.local._batching import pad
     from rerank_plugins.scorers.cross_encoder import _onnx_forward
 
     scorer = CrossEncoderScorer(

@@ -23,8 +23,8 @@ import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker, TransientError
 from rerank_plugins._cache import ScoreCache, cache_dir
-from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad, plan_batches
-from rerank_plugins.scorers._microbatch import MicroBatcher
+from rerank_plugins.scorers.local._batching import EncodedPair, PairEncoder, pad, plan_batches
+from rerank_plugins.scorers.local._microbatch import MicroBatcher
 
 QUERY = "does aspirin reduce the risk of heart attack"
 TEXTS = [
@@ -45,7 +45,7 @@ ALONE_VS_BATCH = {
 
 
 def _cpu_has_bf16() -> bool:
-    from rerank_plugins.scorers._openvino import has_bf16
+    from rerank_plugins.scorers.local._openvino import has_bf16
 
     return has_bf16()
 
@@ -118,7 +118,7 @@ def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(
 
 
 def test_auto_picks_from_what_the_machine_offers(loaded_cross_encoder, export_dir):
-    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local._hardware import choose_runtime, cpu_flags
 
     assert choose_runtime("cpu", frozenset({"avx512_bf16"}), openvino=False) == "torch-bf16"
     assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"}), openvino=False) == (
@@ -182,7 +182,7 @@ def test_export_key_changes_with_the_weights(loaded_cross_encoder):
 
     import torch
 
-    from rerank_plugins.scorers._onnx import export_key, weights_digest
+    from rerank_plugins.scorers.local._onnx import export_key, weights_digest
 
     model = loaded_cross_encoder.model
     other = copy.deepcopy(model)
@@ -507,7 +507,7 @@ def test_a_missing_engine_names_the_fast_extra(module, runtime, cross_encoder_pa
 
 
 def test_auto_without_openvino_falls_back_to_torch(cross_encoder_path, tmp_path):
-    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local._hardware import choose_runtime, cpu_flags
 
     code = (
         "import sys; sys.modules['openvino'] = None\n"

@@ -132,7 +132,7 @@ def test_train_with_a_teacher_names_what_it_needs(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def gemma() -> Any:
-    from rerank_plugins.testing.gemma import load_gemma
+    from rerank_plugins.models.gemma import load_gemma
 
     return load_gemma()
 

@@ -20,10 +20,10 @@ __all__ = ["BACKENDS", "from_spec", "parse_option"]
 # backend name -> (module, class). Add a backend with one line.
 BACKENDS: dict[str, tuple[str, str]] = {
     "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
-    "cross-encoder": ("rerank_plugins.scorers.cross_encoder", "CrossEncoderScorer"),
+    "cross-encoder": ("rerank_plugins.scorers.local.cross_encoder", "CrossEncoderScorer"),
     "keyword": ("rerank_plugins.testing", "KeywordScorer"),
     "llm-judge": ("rerank_plugins.scorers.llm_judge", "LLMJudgeScorer"),
-    "query-likelihood": ("rerank_plugins.scorers.query_likelihood", "QueryLikelihoodScorer"),
+    "query-likelihood": ("rerank_plugins.scorers.local.query_likelihood", "QueryLikelihoodScorer"),
     "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
     "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
 }

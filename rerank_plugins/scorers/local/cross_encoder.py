@@ -7,7 +7,7 @@ PyTorch fp32 (``runtime="torch"``, the reference), PyTorch bf16 (``"torch-bf16"`
 CPUs with bf16 matrix units and on GPUs), ONNX Runtime fp32 (``"onnx"``), ONNX Runtime with
 dynamic int8 quantisation (``"onnx-int8"``), or OpenVINO fp32 or bf16 (``"openvino"``,
 ``"openvino-bf16"``); ``"auto"`` (the default) picks from what the machine offers
-(:mod:`rerank_plugins.scorers._hardware`). See ``docs/guides/performance.md``.
+(:mod:`rerank_plugins.scorers.local._hardware`). See ``docs/guides/performance.md``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.artifact import MANIFEST_FILE, calibration_file
-from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad
-from rerank_plugins.scorers._loading import unloadable
-from rerank_plugins.scorers._microbatch import MicroBatcher
+from rerank_plugins.scorers.local._batching import EncodedPair, PairEncoder, pad
+from rerank_plugins.scorers.local._loading import unloadable
+from rerank_plugins.scorers.local._microbatch import MicroBatcher
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -257,7 +257,7 @@ class CrossEncoderScorer(Scorer):
         max_length = self.max_length or _model_max_length(encoder)
         pairs = PairEncoder(encoder.tokenizer, max_length)
         if self.requested_runtime == "auto":
-            from rerank_plugins.scorers._hardware import choose_runtime
+            from rerank_plugins.scorers.local._hardware import choose_runtime
 
             choice = choose_runtime(str(encoder.device))
             self.runtime, self.runtime_reason = str(choice), choice.why
@@ -268,7 +268,7 @@ class CrossEncoderScorer(Scorer):
                 encoder, pairs.pad_id, self.threads, bf16=self.runtime == "torch-bf16"
             )
         elif self.runtime.startswith("openvino"):
-            from rerank_plugins.scorers import _onnx, _openvino
+            from rerank_plugins.scorers.local import _onnx, _openvino
 
             path = _onnx.exported_model(encoder.model, quantized=False, folder=self.cache_dir)
             model = _openvino.OpenVinoModel(
@@ -276,7 +276,7 @@ class CrossEncoderScorer(Scorer):
             )
             forward = _onnx_forward(model, pairs.pad_id)
         else:
-            from rerank_plugins.scorers import _onnx
+            from rerank_plugins.scorers.local import _onnx
 
             path = _onnx.exported_model(
                 encoder.model, quantized=self.runtime == "onnx-int8", folder=self.cache_dir
@@ -561,7 +561,7 @@ def _check_window_options(long_passages: object, max_windows: object, overlap: o
 
 
 def _default_threads() -> int:
-    from rerank_plugins.scorers._onnx import default_threads
+    from rerank_plugins.scorers.local._onnx import default_threads
 
     return default_threads()
 
@@ -577,7 +577,7 @@ def _model_max_length(encoder: CrossEncoder) -> int:
 
 def _torch_forward(encoder: Any, pad_id: int, threads: int | None, *, bf16: bool = False) -> Any:
     torch = require("torch", extra="local", who="CrossEncoderScorer")
-    from rerank_plugins.scorers._onnx import _input_names
+    from rerank_plugins.scorers.local._onnx import _input_names
 
     if threads is not None:
         torch.set_num_threads(threads)

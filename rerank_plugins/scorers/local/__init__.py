@@ -1,0 +1,1 @@
+"""Local inference: scorers that run a model in this process (cross-encoders, query likelihood)."""

@@ -1,1 +1,39 @@
-"""Local inference: scorers that run a model in this process (cross-encoders, query likelihood)."""
+"""Local inference: scorers that run a model in this process.
+
+- :class:`~rerank_plugins.scorers.local.cross_encoder.CrossEncoderScorer` on one of the runtimes
+  in :data:`RUNTIMES` (one registry entry each), over an
+  :class:`~rerank_plugins.scorers.local.engine.Engine`: tokenizer, micro-batcher, forward pass.
+  :mod:`rerank_plugins.scorers.local.engine` is the public seam to share or replace it.
+- :class:`~rerank_plugins.scorers.local.query_likelihood.QueryLikelihoodScorer`: a causal LM's
+  likelihood of the query given the passage.
+- What the machine offers (:func:`cpu_flags`, :func:`cpu_name`, :func:`choose_runtime`,
+  :func:`default_threads`), which ``runtime="auto"`` decides from and benchmarks report.
+"""
+
+from rerank_plugins.scorers.local._hardware import (
+    AutoChoice,
+    choose_runtime,
+    cpu_flags,
+    cpu_name,
+    default_threads,
+    has_openvino,
+)
+from rerank_plugins.scorers.local.cross_encoder import RUNTIMES, CrossEncoderScorer, Runtime
+from rerank_plugins.scorers.local.engine import Engine, Forward, padded_forward
+from rerank_plugins.scorers.local.query_likelihood import QueryLikelihoodScorer
+
+__all__ = [
+    "RUNTIMES",
+    "AutoChoice",
+    "CrossEncoderScorer",
+    "Engine",
+    "Forward",
+    "QueryLikelihoodScorer",
+    "Runtime",
+    "choose_runtime",
+    "cpu_flags",
+    "cpu_name",
+    "default_threads",
+    "has_openvino",
+    "padded_forward",
+]

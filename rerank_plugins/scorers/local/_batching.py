@@ -35,6 +35,7 @@ __all__ = [
     "PASS_TOKENS",
     "EncodedPair",
     "PairEncoder",
+    "input_names",
     "pad",
     "plan_batches",
 ]
@@ -239,3 +240,12 @@ def pad(pairs: Sequence[EncodedPair], pad_id: int) -> dict[str, Any]:
         types[row, :n] = p.token_type_ids
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def input_names(model: Any) -> list[str]:
+    """The inputs the model's ``forward`` takes, in its signature order (what a padded pass
+    feeds it; every runtime asks, so it lives here rather than with one of them)."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]

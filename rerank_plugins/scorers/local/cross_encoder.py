@@ -15,40 +15,36 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rerank_plugins._cache import ScoreCache
-from rerank_plugins._calibration import Calibration, CalibrationLike
+from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_int
 from rerank_plugins._deadline import current
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError
-from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
-from rerank_plugins.artifact import MANIFEST_FILE, calibration_file
-from rerank_plugins.scorers.local._batching import EncodedPair, PairEncoder, pad
-from rerank_plugins.scorers.local._loading import unloadable
-from rerank_plugins.scorers.local._microbatch import MicroBatcher
+from rerank_plugins.scorers.local._loading import (
+    DEFAULT_MODEL,
+    check_labels,
+    load_encoder,
+    model_max_length,
+    own_calibration,
+    recommended,
+)
+from rerank_plugins.scorers.local._runtimes import REGISTRY
+from rerank_plugins.scorers.local.engine import Engine, build_engine, raw_scores
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["RUNTIMES", "CrossEncoderScorer", "Runtime"]
+__all__ = ["RUNTIMES", "CrossEncoderScorer", "Runtime", "check_labels", "raw_scores"]
 
 Runtime = Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 LongPassages = Literal["truncate", "windows"]
-RUNTIMES: tuple[str, ...] = (
-    "torch",
-    "torch-bf16",
-    "onnx",
-    "onnx-int8",
-    "openvino",
-    "openvino-bf16",
-)
+RUNTIMES: tuple[str, ...] = tuple(REGISTRY)
 """The forward-pass engines :class:`CrossEncoderScorer` can run on (``"auto"`` picks one)."""
 
-DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
-BUNDLED_PREFIX = "bundled:"
+WHO = "CrossEncoderScorer"
 
 
 class CrossEncoderScorer(Scorer):
@@ -155,25 +151,10 @@ class CrossEncoderScorer(Scorer):
         window_overlap: int = 32,
         calibration: CalibrationLike | Literal["auto"] = "auto",
     ) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise ConfigurationError(
-                f"CrossEncoderScorer needs a model name or path, got {model!r}; pass e.g. "
-                f"{DEFAULT_MODEL!r} or 'bundled:scifact-minilm'."
-            )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(
-                f"CrossEncoderScorer batch_size must be a positive integer, got {batch_size!r}."
-            )
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
-        ):
-            raise ConfigurationError(
-                f"CrossEncoderScorer max_length must be an integer of at least 8 tokens or None, "
-                f"got {max_length!r}."
-            )
-        _check_fast_options(runtime, device, max_batch_tokens, threads, score_cache_size)
+        _check_options(model, batch_size, max_length, runtime, device)
+        _check_fast_options(max_batch_tokens, threads, score_cache_size)
         if long_passages is None:
-            long_passages = _recommended(model).get("long_passages", "truncate")
+            long_passages = recommended(model).get("long_passages", "truncate")
         _check_window_options(long_passages, max_windows, window_overlap)
         self._model_name = model
         self.device = device
@@ -201,8 +182,45 @@ class CrossEncoderScorer(Scorer):
         self._load_lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._encoder: CrossEncoder | None = None
-        self._engine: _Engine | None = None
-        self.calibration = _own_calibration(model) if calibration == "auto" else calibration
+        self._engine: Engine | None = None
+        self.calibration = (
+            own_calibration(model, self.backend) if calibration == "auto" else (calibration)
+        )
+
+    @classmethod
+    def from_encoder(cls, encoder: CrossEncoder, model: str, **options: Any) -> CrossEncoderScorer:
+        """A scorer over ``encoder``, a ``sentence_transformers.CrossEncoder`` already loaded
+        (so several scorers share one copy of the weights and none loads it again).
+
+        ``model`` names it as the constructor's ``model`` would (the score cache's key, and the
+        artifact whose calibration and manifest apply); ``options`` are the constructor's.
+        After :meth:`close` a later call loads ``model`` by its name.
+        """
+        scorer = cls(model, **options)
+        with scorer._load_lock:
+            scorer._encoder = encoder
+        return scorer
+
+    @property
+    def engine(self) -> Engine:
+        """The :class:`~rerank_plugins.scorers.local.engine.Engine` this scorer runs on: loads
+        the model and builds it on first access (waiting for a build another thread started)."""
+        return self._ready()
+
+    def use_engine(self, engine: Engine) -> None:
+        """Run on ``engine`` from now on: another scorer's (one engine shared, as one model is),
+        or one from :meth:`~rerank_plugins.scorers.local.engine.Engine.with_forward`.
+        :attr:`runtime` becomes the engine's; the score cache keeps the two apart."""
+        with self._engine_lock:
+            self._engine = engine
+            self.runtime = engine.runtime
+            self.runtime_reason = self.runtime_reason or "an engine given"
+            self._score_key = (self._model_name, self.runtime, self.max_length, self._windows)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (loaded, or given to :meth:`from_encoder`)."""
+        return self._encoder is not None
 
     @property
     def model(self) -> str:
@@ -243,7 +261,7 @@ class CrossEncoderScorer(Scorer):
         """Whether the model is loaded and the engine built (:meth:`prepare` has run)."""
         return self._engine is not None
 
-    def _ready(self) -> _Engine:
+    def _ready(self) -> Engine:
         """The tokenizer, forward pass and micro-batcher (built once, on first use)."""
         engine = self._engine
         if engine is None:
@@ -253,9 +271,7 @@ class CrossEncoderScorer(Scorer):
                 engine = self._engine
         return engine
 
-    def _build_engine(self, encoder: CrossEncoder) -> _Engine:
-        max_length = self.max_length or _model_max_length(encoder)
-        pairs = PairEncoder(encoder.tokenizer, max_length)
+    def _build_engine(self, encoder: CrossEncoder) -> Engine:
         if self.requested_runtime == "auto":
             from rerank_plugins.scorers.local._hardware import choose_runtime
 
@@ -263,83 +279,25 @@ class CrossEncoderScorer(Scorer):
             self.runtime, self.runtime_reason = str(choice), choice.why
         # Scores are cached under what changes them: model, the runtime in use, truncation.
         self._score_key = (self._model_name, self.runtime, self.max_length, self._windows)
-        if self.runtime in ("torch", "torch-bf16"):
-            forward = _torch_forward(
-                encoder, pairs.pad_id, self.threads, bf16=self.runtime == "torch-bf16"
-            )
-        elif self.runtime.startswith("openvino"):
-            from rerank_plugins.scorers.local import _onnx, _openvino
-
-            path = _onnx.exported_model(encoder.model, quantized=False, folder=self.cache_dir)
-            model = _openvino.OpenVinoModel(
-                path, bf16=self.runtime == "openvino-bf16", threads=self.threads
-            )
-            forward = _onnx_forward(model, pairs.pad_id)
-        else:
-            from rerank_plugins.scorers.local import _onnx
-
-            path = _onnx.exported_model(
-                encoder.model, quantized=self.runtime == "onnx-int8", folder=self.cache_dir
-            )
-            forward = _onnx_forward(_onnx.OnnxModel(path, threads=self.threads), pairs.pad_id)
-        # Dynamic int8 quantisation scales activations per pass, so a pair sharing a pass would
-        # get a score that depends on its neighbours: int8 runs one pair per pass (no padding at
-        # all, and as fast as bucketed passes here), so its scores never depend on the traffic.
-        per_pass = 1 if self.runtime == "onnx-int8" else self.batch_size
-        # ONNX Runtime sessions run passes from several threads at once: one lane per core lets
-        # concurrent callers use the cores a single pass leaves idle. PyTorch and OpenVINO
-        # (whose batched passes already use every core) keep one lane.
-        lanes = self.threads or _default_threads() if self.runtime.startswith("onnx") else 1
-        batcher = MicroBatcher(
-            forward,
+        return build_engine(
+            encoder,
+            self.runtime,
+            max_length=self.max_length or model_max_length(encoder),
+            batch_size=self.batch_size,
+            max_batch_tokens=self.max_batch_tokens,
+            threads=self.threads,
+            cache_dir=self.cache_dir,
             cost=self.cost,
-            max_tokens=self.max_batch_tokens,
-            max_size=per_pass,
-            lanes=lanes,
         )
-        return _Engine(pairs, batcher, max_length)
 
     def _load(self) -> CrossEncoder:
-        if self._model_name.startswith(BUNDLED_PREFIX):
-            from rerank_plugins.models import load_cross_encoder
-
-            return load_cross_encoder(
-                self._model_name,
-                device=self.device,
-                max_length=self.max_length,
-                trust_remote_code=self.trust_remote_code,
-            )
-        if (Path(self._model_name) / MANIFEST_FILE).is_file():
-            # A compact artifact written by rerank-plugins' training (adapter + manifest).
-            from rerank_plugins.artifact import load_reranker
-
-            return load_reranker(
-                self._model_name,
-                device=self.device,
-                max_length=self.max_length,
-                trust_remote_code=self.trust_remote_code,
-            )
-        st = require("sentence_transformers", extra="local", who="CrossEncoderScorer")
-        try:
-            encoder: CrossEncoder = st.CrossEncoder(
-                self._model_name,
-                device=self.device,
-                max_length=self.max_length,
-                trust_remote_code=self.trust_remote_code,
-                model_kwargs=self.model_kwargs or None,
-            )
-        except OSError as exc:  # includes FileNotFoundError and the hub's offline errors
-            raise unloadable(
-                "CrossEncoderScorer",
-                self._model_name,
-                exc,
-                "pass a local folder that holds the model's config.json, or "
-                "'bundled:scifact-minilm' for the reranker that ships with rerank-plugins "
-                "(trained on SciFact: for scientific claims against paper abstracts, not for "
-                "other text)",
-            ) from exc
-        check_labels(encoder.num_labels, self._model_name)
-        return encoder
+        return load_encoder(
+            self._model_name,
+            device=self.device,
+            max_length=self.max_length,
+            trust_remote_code=self.trust_remote_code,
+            model_kwargs=self.model_kwargs,
+        )
 
     def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
         """Consecutive units of ``batch_size`` pairs; with ``long_passages="windows"`` a passage
@@ -427,7 +385,7 @@ class CrossEncoderScorer(Scorer):
         if engine is not None:
             engine.batcher.close()
 
-    def _chunks(self, engine: _Engine, query: str, todo: list[str]) -> list[list[int]]:
+    def _chunks(self, engine: Engine, query: str, todo: list[str]) -> list[list[int]]:
         """Consecutive positions of ``todo`` whose expected tokens fill about one pass."""
         windows = self.max_windows if self.long_passages == "windows" else 1
         tokens = engine.pairs.estimate(
@@ -443,7 +401,7 @@ class CrossEncoderScorer(Scorer):
             size += work
         return chunks
 
-    def _score_chunk(self, engine: _Engine, query: str, todo: list[str]) -> list[float | None]:
+    def _score_chunk(self, engine: Engine, query: str, todo: list[str]) -> list[float | None]:
         """One raw score per text of ``todo`` (``None``: a pass would have overrun the
         deadline); a passage read as windows is scored whole, every window, or not at all."""
         if self.long_passages == "windows":
@@ -475,76 +433,32 @@ class CrossEncoderScorer(Scorer):
         return f"{type(self).__name__}(model={self.model!r}, runtime={runtime}{extra})"
 
 
-@dataclass(frozen=True)
-class _Engine:
-    pairs: PairEncoder
-    batcher: MicroBatcher
-    max_length: int
-
-
-def _check_fast_options(
-    runtime: object, device: object, max_batch_tokens: object, threads: object, cache: object
+def _check_options(
+    model: object, batch_size: object, max_length: object, runtime: object, device: object
 ) -> None:
-    if runtime != "auto" and runtime not in RUNTIMES:
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigurationError(
+            f"CrossEncoderScorer needs a model name or path, got {model!r}; pass e.g. "
+            f"{DEFAULT_MODEL!r} or 'bundled:scifact-minilm'."
+        )
+    check_int(WHO, "batch_size", batch_size)
+    check_int(WHO, "max_length", max_length, 8, allow_none=True)
+    if runtime != "auto" and runtime not in REGISTRY:
         raise ConfigurationError(
             f"CrossEncoderScorer runtime must be 'auto' or one of "
             f"{', '.join(map(repr, RUNTIMES))}, got {runtime!r}."
         )
-    if str(runtime).startswith(("onnx", "openvino")) and device not in (None, "cpu"):
+    if runtime in REGISTRY and REGISTRY[str(runtime)].cpu_only and device not in (None, "cpu"):
         raise ConfigurationError(
             f"CrossEncoderScorer runtime={runtime!r} runs on the CPU, got device={device!r}; "
             f"use runtime='auto', 'torch' or 'torch-bf16' for an accelerator."
         )
-    for name, value, low in (("max_batch_tokens", max_batch_tokens, 1), ("threads", threads, 1)):
-        if value is None and name == "threads":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigurationError(
-                f"CrossEncoderScorer {name} must be a positive integer, got {value!r}."
-            )
-    if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
-        raise ConfigurationError(
-            f"CrossEncoderScorer score_cache_size must be an integer >= 0 (0 turns the cache "
-            f"off), got {cache!r}."
-        )
 
 
-def _own_calibration(model: str) -> Calibration | None:
-    """The calibration a reranker artifact carries, bound to the name it is loaded by (the
-    artifact's own weights, whether named ``bundled:...`` or by its folder)."""
-    if model.startswith(BUNDLED_PREFIX):
-        from rerank_plugins.models import bundled_path
-
-        folder = bundled_path(model)
-    else:
-        folder = Path(model)
-    path = calibration_file(folder)
-    if path is None:
-        return None
-    calibration = Calibration.load(path)
-    if calibration.backend != CrossEncoderScorer.backend:
-        calibration.check_for(CrossEncoderScorer.backend, model, "sigmoid")
-    return replace(calibration, model=model)
-
-
-def _recommended(model: str) -> dict[str, Any]:
-    """The inference settings a reranker artifact's manifest recommends (``{}`` for others)."""
-    import json
-
-    if model.startswith(BUNDLED_PREFIX):
-        from rerank_plugins.models import bundled_path
-
-        folder = bundled_path(model)
-    else:
-        folder = Path(model)
-    manifest = folder / MANIFEST_FILE
-    if not manifest.is_file():
-        return {}
-    try:
-        inference = json.loads(manifest.read_text()).get("inference", {})
-    except (OSError, ValueError):
-        return {}  # a broken manifest is reported when the model loads
-    return dict(inference) if isinstance(inference, dict) else {}
+def _check_fast_options(max_batch_tokens: object, threads: object, cache: object) -> None:
+    check_int(WHO, "max_batch_tokens", max_batch_tokens)
+    check_int(WHO, "threads", threads, allow_none=True)
+    check_int(WHO, "score_cache_size", cache, 0)
 
 
 def _check_window_options(long_passages: object, max_windows: object, overlap: object) -> None:
@@ -553,109 +467,5 @@ def _check_window_options(long_passages: object, max_windows: object, overlap: o
             f"CrossEncoderScorer long_passages must be 'truncate' or 'windows', got "
             f"{long_passages!r}."
         )
-    for name, value, low in (("max_windows", max_windows, 1), ("window_overlap", overlap, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigurationError(
-                f"CrossEncoderScorer {name} must be an integer >= {low}, got {value!r}."
-            )
-
-
-def _default_threads() -> int:
-    from rerank_plugins.scorers.local._onnx import default_threads
-
-    return default_threads()
-
-
-def _model_max_length(encoder: CrossEncoder) -> int:
-    """Tokens per pair: the encoder's ``max_seq_length``, else the model's position limit."""
-    length = getattr(encoder, "max_seq_length", None)
-    if not isinstance(length, int) or length <= 0:
-        config = getattr(encoder.model, "config", None)
-        length = int(getattr(config, "max_position_embeddings", 512))
-    return int(length)
-
-
-def _torch_forward(encoder: Any, pad_id: int, threads: int | None, *, bf16: bool = False) -> Any:
-    torch = require("torch", extra="local", who="CrossEncoderScorer")
-    from rerank_plugins.scorers.local._onnx import _input_names
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    model = _bf16_copy(encoder.model) if bf16 else encoder.model.eval()
-    names = _input_names(model)
-    device = encoder.device
-
-    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
-        arrays = pad(pairs, pad_id)
-        features = {n: torch.from_numpy(arrays[n]).to(device) for n in names}
-        with torch.inference_mode():
-            logits = model(**features).logits
-        rows: list[list[float]] = logits.float().cpu().tolist()
-        return rows
-
-    return forward
-
-
-def _bf16_copy(model: Any) -> Any:
-    """A bf16 copy of ``model`` whose classification head stays fp32.
-
-    bf16 keeps 8 bits of mantissa: a logit near 5 would move in steps of 1/32, so two close
-    passages would tie and a pair's score would flip a step with the shape of its pass. The head
-    (a few thousand multiply-adds) runs in fp32 on the bf16 features, so scores stay continuous;
-    everything else (all the matrix products) runs in bf16. The loaded fp32 model is left as it
-    is (it is :attr:`CrossEncoderScorer.encoder`).
-    """
-    import copy
-
-    import torch
-
-    clone = copy.deepcopy(model).eval().to(torch.bfloat16)
-    head = getattr(clone, "classifier", None)
-    if isinstance(head, torch.nn.Module):
-        head.float()
-
-        def to_fp32(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-            return tuple(
-                a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args
-            )
-
-        head.register_forward_pre_hook(to_fp32)
-    return clone
-
-
-def _onnx_forward(session: Any, pad_id: int) -> Any:
-    def forward(pairs: list[EncodedPair]) -> list[list[float]]:
-        rows: list[list[float]] = session(pad(pairs, pad_id)).tolist()
-        return rows
-
-    return forward
-
-
-def check_labels(num_labels: int, model: str) -> None:
-    """Accept single-logit and two-class cross-encoders; anything else cannot be a relevance."""
-    if num_labels not in (1, 2):
-        raise ConfigurationError(
-            f"CrossEncoderScorer needs a cross-encoder with 1 output (a relevance logit) or 2 "
-            f"(not relevant / relevant); {model!r} has {num_labels}. Pick a reranking model such "
-            f"as {DEFAULT_MODEL!r}."
-        )
-
-
-def raw_scores(logits: list[Any]) -> list[float]:
-    """Turn model outputs into one raw logit per pair.
-
-    A single-logit model gives its logit; a two-class model gives ``l1 - l0``, whose sigmoid
-    equals the softmax probability of the positive class.
-
-    >>> raw_scores([0.5, -1.0])
-    [0.5, -1.0]
-    >>> raw_scores([[0.0, 2.0]])
-    [2.0]
-    """
-    out: list[float] = []
-    for row in logits:
-        if isinstance(row, list):
-            out.append(float(row[-1]) - float(row[0]) if len(row) == 2 else float(row[0]))
-        else:
-            out.append(float(row))
-    return out
+    check_int(WHO, "max_windows", max_windows)
+    check_int(WHO, "window_overlap", overlap, 0)

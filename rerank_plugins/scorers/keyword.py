@@ -1,4 +1,4 @@
-"""Deterministic scorers for tests and demos: no model, no network, same answer every time.
+"""A deterministic scorer for tests and demos: no model, no network, same answer every time.
 
 :class:`KeywordScorer` scores a text by the share of the query's words it contains. Its knobs
 (``delay_s``, ``fail_first``, ``fail_always``, ``config_error``) let a test exercise the budget,

@@ -150,10 +150,14 @@ def test_a_batcher_locked_out_by_one_slow_pass_runs_again():
 
 
 def test_the_cross_encoder_has_one_cost_model_in_tokens(loaded_cross_encoder, tmp_path: Path):
-    scorer = CrossEncoderScorer("seeded-minilm", runtime="torch", cache_dir=tmp_path)
-    scorer._encoder = loaded_cross_encoder  # type: ignore[assignment]
+    scorer = CrossEncoderScorer.from_encoder(
+        loaded_cross_encoder,  # type: ignore[arg-type]
+        "seeded-minilm",
+        runtime="torch",
+        cache_dir=tmp_path,
+    )
     scorer.prepare()
-    assert scorer._ready().batcher.cost is scorer.cost  # the batcher asks the scorer's model
+    assert scorer.engine.batcher.cost is scorer.cost  # the batcher asks the scorer's model
     work = scorer.work(QUERY, TEXTS)
     assert work[0] > work[2] > work[1] > 0  # longer texts cost more
     Reranker(scorer).rerank(QUERY, TEXTS)
@@ -163,7 +167,8 @@ def test_the_cross_encoder_has_one_cost_model_in_tokens(loaded_cross_encoder, tm
 
 
 def test_the_windows_a_passage_needs_are_work_too(loaded_cross_encoder, tmp_path: Path):
-    scorer = CrossEncoderScorer(
+    scorer = CrossEncoderScorer.from_encoder(
+        loaded_cross_encoder,  # type: ignore[arg-type]
         "seeded-minilm",
         runtime="torch",
         cache_dir=tmp_path,
@@ -171,11 +176,13 @@ def test_the_windows_a_passage_needs_are_work_too(loaded_cross_encoder, tmp_path
         long_passages="windows",
         max_windows=4,
     )
-    scorer._encoder = loaded_cross_encoder  # type: ignore[assignment]
-    truncating = CrossEncoderScorer(
-        "seeded-minilm", runtime="torch", cache_dir=tmp_path, max_length=64
+    truncating = CrossEncoderScorer.from_encoder(
+        loaded_cross_encoder,  # type: ignore[arg-type]
+        "seeded-minilm",
+        runtime="torch",
+        cache_dir=tmp_path,
+        max_length=64,
     )
-    truncating._encoder = loaded_cross_encoder  # type: ignore[assignment]
     long = TEXTS[0]
     assert scorer.work(QUERY, [long])[0] > 2 * truncating.work(QUERY, [long])[0]
     assert scorer.work(QUERY, [TEXTS[1]]) == truncating.work(QUERY, [TEXTS[1]])

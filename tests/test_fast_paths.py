@@ -65,9 +65,14 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    scorer = CrossEncoderScorer("seeded-minilm", runtime=runtime, cache_dir=export_dir, **kw)  # type: ignore[arg-type]
-    scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
-    return scorer
+    # The session's one loaded model, shared through the public seam.
+    return CrossEncoderScorer.from_encoder(
+        encoder,  # type: ignore[arg-type]
+        "seeded-minilm",
+        runtime=runtime,
+        cache_dir=export_dir,
+        **kw,
+    )
 
 
 def reference(encoder: object, query: str, texts: list[str]) -> list[float]:
@@ -118,7 +123,7 @@ def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(
 
 
 def test_auto_picks_from_what_the_machine_offers(loaded_cross_encoder, export_dir):
-    from rerank_plugins.scorers.local._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local import choose_runtime, cpu_flags
 
     assert choose_runtime("cpu", frozenset({"avx512_bf16"}), openvino=False) == "torch-bf16"
     assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"}), openvino=False) == (
@@ -482,9 +487,9 @@ def test_a_tokenizer_without_a_pair_template_is_a_configuration_error():
         ),
         ({"runtime": "onnx", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
         ({"runtime": "openvino-bf16", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
-        ({"max_batch_tokens": 0}, "max_batch_tokens must be a positive integer, got 0"),
-        ({"threads": 0}, "threads must be a positive integer, got 0"),
-        ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0"),
+        ({"max_batch_tokens": 0}, "got max_batch_tokens=0; pass an integer >= 1"),
+        ({"threads": 0}, "got threads=0; pass an integer >= 1 or None"),
+        ({"score_cache_size": -1}, "got score_cache_size=-1; pass an integer >= 0"),
     ],
 )
 def test_bad_fast_options_are_rejected_when_built(kwargs, message):
@@ -507,7 +512,7 @@ def test_a_missing_engine_names_the_fast_extra(module, runtime, cross_encoder_pa
 
 
 def test_auto_without_openvino_falls_back_to_torch(cross_encoder_path, tmp_path):
-    from rerank_plugins.scorers.local._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local import choose_runtime, cpu_flags
 
     code = (
         "import sys; sys.modules['openvino'] = None\n"

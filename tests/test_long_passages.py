@@ -27,15 +27,15 @@ RELEVANT = (
 
 
 def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    scorer = CrossEncoderScorer(
+    # The session's one loaded model, shared through the public seam.
+    return CrossEncoderScorer.from_encoder(
+        encoder,  # type: ignore[arg-type]
         "seeded-minilm",
         runtime=runtime,
         cache_dir=export_dir,
         max_length=64,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
-    scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
-    return scorer
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_a_long_passage_keeps_its_best_window(runtime, loaded_cross_encoder, exp
         window_overlap=8, score_cache_size=0,
     )  # fmt: skip
     passage = FILLER * 3 + RELEVANT
-    engine = scorer._ready()
+    engine = scorer.engine
     pairs, owners = engine.pairs.encode_windows(QUERY, [passage], max_windows=8, overlap=8)
     assert len(pairs) > 1 and set(owners) == {0}
     assert all(len(p) <= 64 for p in pairs)
@@ -97,7 +97,7 @@ def test_the_budget_counts_windows(loaded_cross_encoder, export_dir):
 def test_bad_window_options_name_the_fix():
     with pytest.raises(ConfigurationError, match="long_passages must be 'truncate' or 'windows'"):
         CrossEncoderScorer("x", long_passages="chunk")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="max_windows must be an integer >= 1"):
+    with pytest.raises(ConfigurationError, match="got max_windows=0; pass an integer >= 1"):
         CrossEncoderScorer("x", long_passages="windows", max_windows=0)
 
 

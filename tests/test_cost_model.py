@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from rerank_plugins import CrossEncoderScorer, LLMJudgeScorer, Reranker
 from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import Deadline
-from rerank_plugins.scorers.local._batching import EncodedPair
-from rerank_plugins.scorers.local._microbatch import MicroBatcher
+from rerank_plugins.scorers.local import EncodedPair, MicroBatcher
 from rerank_plugins.testing import KeywordScorer
 
 QUERY = "does aspirin reduce the risk of heart attack"

@@ -23,8 +23,7 @@ import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker, TransientError
 from rerank_plugins._cache import ScoreCache, cache_dir
-from rerank_plugins.scorers.local._batching import EncodedPair, PairEncoder, pad, plan_batches
-from rerank_plugins.scorers.local._microbatch import MicroBatcher
+from rerank_plugins.scorers.local import EncodedPair, MicroBatcher, PairEncoder, pad, plan_batches
 
 QUERY = "does aspirin reduce the risk of heart attack"
 TEXTS = [
@@ -45,7 +44,7 @@ ALONE_VS_BATCH = {
 
 
 def _cpu_has_bf16() -> bool:
-    from rerank_plugins.scorers.local._openvino import has_bf16
+    from rerank_plugins.scorers.local import has_bf16
 
     return has_bf16()
 

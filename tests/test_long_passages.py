@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker
-from rerank_plugins.scorers.local._batching import PairEncoder
+from rerank_plugins.scorers.local import PairEncoder
 
 QUERY = "does aspirin reduce the risk of heart attack"
 SHORT = ["Aspirin lowers the risk of myocardial infarction.", "The Eiffel tower is in Paris.", ""]

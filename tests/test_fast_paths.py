@@ -24,6 +24,7 @@ import pytest
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker, TransientError
 from rerank_plugins._cache import ScoreCache, cache_dir
 from rerank_plugins.scorers.local import EncodedPair, MicroBatcher, PairEncoder, pad, plan_batches
+from tests._local import seeded_scorer
 
 QUERY = "does aspirin reduce the risk of heart attack"
 TEXTS = [
@@ -63,15 +64,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx-cache")
 
 
-def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    # The session's one loaded model, shared through the public seam.
-    return CrossEncoderScorer.from_encoder(
-        encoder,  # type: ignore[arg-type]
-        "seeded-minilm",
-        runtime=runtime,
-        cache_dir=export_dir,
-        **kw,
-    )
+make = seeded_scorer
 
 
 def reference(encoder: object, query: str, texts: list[str]) -> list[float]:

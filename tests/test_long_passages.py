@@ -13,6 +13,7 @@ import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker
 from rerank_plugins.scorers.local import PairEncoder
+from tests._local import seeded_scorer
 
 QUERY = "does aspirin reduce the risk of heart attack"
 SHORT = ["Aspirin lowers the risk of myocardial infarction.", "The Eiffel tower is in Paris.", ""]
@@ -27,15 +28,7 @@ RELEVANT = (
 
 
 def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    # The session's one loaded model, shared through the public seam.
-    return CrossEncoderScorer.from_encoder(
-        encoder,  # type: ignore[arg-type]
-        "seeded-minilm",
-        runtime=runtime,
-        cache_dir=export_dir,
-        max_length=64,
-        **kw,
-    )
+    return seeded_scorer(runtime, encoder, export_dir, max_length=64, **kw)
 
 
 @pytest.fixture(scope="module")

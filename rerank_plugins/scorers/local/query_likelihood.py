@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_int
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
@@ -108,9 +109,8 @@ class QueryLikelihoodScorer(Scorer):
                 "QueryLikelihoodScorer's prompt needs exactly one {passage} placeholder, e.g. "
                 f"{DEFAULT_PROMPT!r}."
             )
-        for name, value in (("max_passage_tokens", max_passage_tokens), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
+        check_int(_WHO, "max_passage_tokens", max_passage_tokens)
+        check_int(_WHO, "batch_size", batch_size)
         self._model = model
         self._tokenizer = tokenizer
         self._model_name = (

@@ -155,7 +155,7 @@ class QueryLikelihoodScorer(Scorer):
 
     @property
     def ready(self) -> bool:
-        """Whether the language model is loaded (:meth:`prepare` has run)."""
+        """Whether the language model is loaded (``prepare()`` has run)."""
         return self._loaded is not None
 
     def _load(self) -> tuple[Any, Any, str, bool]:

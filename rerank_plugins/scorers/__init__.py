@@ -2,7 +2,8 @@
 
 A spec is ``backend`` or ``backend:model``: ``cross-encoder:cross-encoder/ms-marco-MiniLM-L6-v2``,
 ``cross-encoder:bundled:scifact-minilm``, ``keyword``. Each backend's module is imported only when
-its spec is used.
+its spec is used, except the model-free ``keyword`` scorer (:mod:`rerank_plugins.scorers.keyword`),
+which this package imports directly.
 """
 
 from __future__ import annotations

@@ -237,6 +237,32 @@ def test_cache_is_bounded_and_can_be_turned_off(loaded_cross_encoder, export_dir
     assert off.forward_passes == 2 and len(off.score_cache) == 0
 
 
+def test_the_engine_seam_runs_a_given_forward_pass_and_planner(loaded_cross_encoder, export_dir):
+    scorer = make("torch", loaded_cross_encoder, export_dir)
+    want = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    engine = scorer.engine
+    seen: list[int] = []
+    planned: list[list[int]] = []
+
+    def counting(pairs: list[EncodedPair]) -> list[list[float]]:
+        seen.append(len(pairs))
+        return engine.batcher.forward(pairs)
+
+    def planner(lengths: list[int], **kw: int) -> list[list[int]]:
+        planned.append(list(lengths))
+        return plan_batches(lengths, **kw)
+
+    scorer.use_engine(engine.with_forward(counting, max_size=1, planner=planner))
+    assert scorer.runtime.startswith("custom-") and scorer.engine is not engine
+    got = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    assert got == pytest.approx(want, abs=1e-5)  # not the cache: a new runtime, a new key
+    assert seen == [1] * len(TEXTS) and planned  # one pair a pass, grouped by the given planner
+    assert scorer.engine.batcher.cost is scorer.cost
+    twin = make("torch", loaded_cross_encoder, export_dir)
+    twin.use_engine(scorer.engine)  # one engine shared by two scorers
+    assert twin.runtime == scorer.runtime and twin.engine is scorer.engine
+
+
 def test_concurrent_calls_get_their_own_scores(loaded_cross_encoder, export_dir):
     scorer = make("onnx", loaded_cross_encoder, export_dir, score_cache_size=0)
     reranker = Reranker(scorer)

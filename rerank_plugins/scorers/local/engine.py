@@ -17,6 +17,7 @@ use; tests and benchmarks reach it through public calls only:
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +35,8 @@ from rerank_plugins.scorers.local._runtimes import (
 
 __all__ = ["Engine", "EncodedPair", "Forward", "build_engine", "padded_forward", "raw_scores"]
 
+_CUSTOM = itertools.count(1)
+
 
 @dataclass(frozen=True)
 class Engine:
@@ -45,7 +48,8 @@ class Engine:
         batcher: Runs encoded pairs in shared passes (``batcher.run``; ``batcher.passes``
             counts them; ``batcher.cost`` is the scorer's cost model).
         max_length: Tokens per pair.
-        runtime: The runtime that built the forward pass (or ``"custom"``).
+        runtime: The runtime that built the forward pass (``"custom-<n>"`` for one given to
+            :meth:`with_forward`).
     """
 
     pairs: PairEncoder
@@ -59,10 +63,15 @@ class Engine:
         *,
         max_size: int | None = None,
         planner: Planner | None = None,
+        runtime: str | None = None,
     ) -> Engine:
         """This engine with a new micro-batcher around ``forward`` (default: the same pass),
         at most ``max_size`` pairs a pass, grouped by ``planner``; the tokenizer, token budget,
         lanes and cost model stay. Hand it to a scorer with ``use_engine``.
+
+        ``runtime`` names the new pass (what the scorer reports, and the score cache's key):
+        by default the same name without a new ``forward``, else a new ``"custom-<n>"``, so
+        scores of different passes never mix in a cache.
 
         A forward over padded arrays (an ONNX or OpenVINO model) is
         ``padded_forward(model, engine.pairs.pad_id)``.
@@ -77,7 +86,9 @@ class Engine:
             pool_tokens=old.pool_tokens,
             planner=planner if planner is not None else old.planner,
         )
-        return replace(self, batcher=batcher, runtime="custom" if forward else self.runtime)
+        if runtime is None:
+            runtime = self.runtime if forward is None else f"custom-{next(_CUSTOM)}"
+        return replace(self, batcher=batcher, runtime=runtime)
 
 
 def build_engine(

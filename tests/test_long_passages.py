@@ -67,6 +67,10 @@ def test_a_long_passage_keeps_its_best_window(runtime, loaded_cross_encoder, exp
 
 def test_windows_overlap_and_cover_the_passage(loaded_cross_encoder):
     pairs = PairEncoder(loaded_cross_encoder.tokenizer, 32)  # type: ignore[attr-defined]
+    with pytest.raises(
+        ConfigurationError, match=r"encode_windows got overlap=-1; pass an integer >= 0"
+    ):
+        pairs.encode_windows(QUERY, [RELEVANT], max_windows=2, overlap=-1)
     passage = " ".join(f"w{i}" for i in range(200))
     out, owners = pairs.encode_windows("q", [passage, "short"], max_windows=50, overlap=4)
     text_ids = pairs._tok.encode(passage, add_special_tokens=False).ids

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rerank_plugins._checks import check_int
 from rerank_plugins._exceptions import ConfigurationError
 
 __all__ = [
@@ -150,10 +151,8 @@ class PairEncoder:
         Returns:
             The pairs, text by text, and for each pair the position of its text in ``texts``.
         """
-        if max_windows < 1 or overlap < 0:
-            raise ConfigurationError(
-                f"max_windows must be >= 1 and overlap >= 0, got {max_windows} and {overlap}."
-            )
+        check_int("PairEncoder.encode_windows", "max_windows", max_windows)
+        check_int("PairEncoder.encode_windows", "overlap", overlap, 0)
         q_full = self._tok.encode(query, add_special_tokens=False)
         q_keep = min(len(q_full.ids), self.room // 2)
         width = self.room - q_keep

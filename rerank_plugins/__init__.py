@@ -40,9 +40,9 @@ from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
 if TYPE_CHECKING:
     from rerank_plugins.scorers.cohere import CohereScorer
-    from rerank_plugins.scorers.local.cross_encoder import CrossEncoderScorer
     from rerank_plugins.scorers.fallback import FallbackScorer
     from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
+    from rerank_plugins.scorers.local.cross_encoder import CrossEncoderScorer
     from rerank_plugins.scorers.replicas import ReplicaScorer
     from rerank_plugins.scorers.tei import TEIScorer
     from rerank_plugins.scorers.voyage import VoyageScorer

@@ -21,13 +21,13 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from rerank_plugins import METADATA_KEYS, Reranker
 from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
 from rerank_plugins.llama_index import RerankPostprocessor
-from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 from rerank_plugins.models.gemma import (
     BASE_MODEL_PROMPTS,
     gemma_langchain_llm,
     gemma_llama_index_llm,
     load_gemma,
 )
+from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 
 pytestmark = pytest.mark.slow
 

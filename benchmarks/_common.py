@@ -25,7 +25,7 @@ def dev_work(claims: int) -> list[tuple[str, list[str]]]:
 
 def cpu() -> str:
     """The CPU's name and the flags that decide the fast paths (AMX, AVX-512 BF16 and VNNI)."""
-    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
+    from rerank_plugins.scorers.local import cpu_flags, cpu_name
 
     flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_vnni")))
     return f"{cpu_name()} ({' '.join(flags) or 'no AMX / AVX-512 BF16 / VNNI'})"

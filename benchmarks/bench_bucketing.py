@@ -1,5 +1,5 @@
 """Length bucketing, side by side in one run: the least-cost split of the sorted pairs into passes
-(``rerank_plugins.scorers._batching.plan_batches``) against filling each pass greedily (the
+(``rerank_plugins.scorers.local.plan_batches``) against filling each pass greedily (the
 planner it replaced, kept here as the baseline).
 
 Run: ``python benchmarks/bench_bucketing.py`` (offline; a few minutes on 2 cores).
@@ -59,9 +59,8 @@ def padding(plans: list[list[list[int]]], lengths: list[list[int]]) -> tuple[flo
 
 
 def measure(runtime: str, settings: str, work: list[tuple[str, list[str]]], rounds: int) -> Any:
-    import rerank_plugins.scorers._microbatch as microbatch
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers._batching import plan_batches
+    from rerank_plugins.scorers.local import plan_batches
 
     # "bundled": the model's own settings (256 tokens, long abstracts as windows); else plain
     # truncation at 512 tokens, as LlamaIndex runs it.
@@ -72,21 +71,21 @@ def measure(runtime: str, settings: str, work: list[tuple[str, list[str]]], roun
         "bundled:scifact-minilm", runtime=runtime, score_cache_size=0, device="cpu", **options
     )
     scorer.prepare()
-    engine = scorer._ready()
+    engine = scorer.engine
     planners = {"greedy": greedy, "least-cost": plan_batches}
+    engines = {name: engine.with_forward(planner=planner) for name, planner in planners.items()}
     times: dict[str, list[float]] = {name: [] for name in planners}
-    for planner in planners.values():  # warm each path once
-        microbatch.plan_batches = planner  # type: ignore[assignment]
+    for each in engines.values():  # warm each path once
+        scorer.use_engine(each)
         scorer.score_unit(*work[0], timeout=None)
     for r in range(rounds):
         for q, (query, texts) in enumerate(work):
             names = list(planners) if (q + r) % 2 == 0 else list(reversed(planners))
             for name in names:
-                microbatch.plan_batches = planners[name]  # type: ignore[assignment]
+                scorer.use_engine(engines[name])
                 start = time.perf_counter()
                 scorer.score_unit(query, texts, timeout=None)
                 times[name].append(time.perf_counter() - start)
-    microbatch.plan_batches = plan_batches
     lengths = [[len(p) for p in _pairs(scorer, engine, q, texts)] for q, texts in work]
     out: dict[str, Any] = {"runtime": runtime, "settings": settings}
     for name, planner in planners.items():
@@ -136,8 +135,7 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from rerank_plugins.scorers._batching import PASS_TOKENS
-    from rerank_plugins.scorers._hardware import cpu_flags
+    from rerank_plugins.scorers.local import PASS_TOKENS, cpu_flags
 
     bf16 = bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
     load_before = load()

@@ -72,9 +72,13 @@ def main() -> int:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers import _onnx
-    from rerank_plugins.scorers._hardware import cpu_flags
-    from rerank_plugins.scorers.cross_encoder import _onnx_forward
+    from rerank_plugins.scorers.local import (
+        QUANTIZATION,
+        OnnxModel,
+        cpu_flags,
+        exported_model,
+        padded_forward,
+    )
 
     load_before = load()
     work = dev_work(args.claims)
@@ -82,8 +86,8 @@ def main() -> int:
         "bundled:scifact-minilm", runtime="onnx-int8", score_cache_size=0, device="cpu"
     )
     scorer.prepare()
-    engine = scorer._ready()
-    fp32 = _onnx.exported_model(scorer.encoder.model, quantized=False)
+    engine = scorer.engine
+    fp32 = exported_model(scorer.encoder.model, quantized=False)
     graph = onnx.load(str(fp32)).graph
     weights = {init.name for init in graph.initializer}
     # The products with a weight matrix: the ones dynamic quantisation turns into int8 (attention's
@@ -92,10 +96,11 @@ def main() -> int:
              if n.op_type == "MatMul" and any(i in weights for i in n.input)]  # fmt: skip
 
     def scores(path: Path) -> tuple[list[list[float]], float]:
-        engine.batcher._forward = _onnx_forward(_onnx.OnnxModel(path), engine.pairs.pad_id)
+        # One pair per pass for every variant, as "onnx-int8" runs.
+        forward = padded_forward(OnnxModel(path), engine.pairs.pad_id)
+        scorer.use_engine(engine.with_forward(forward, max_size=1))
         return score_all(scorer, work)
 
-    engine.batcher.max_size = 1  # one pair per pass for every variant, as "onnx-int8" runs
     reference, fp32_ms = scores(fp32)
     rows = [{"kept_fp32": "fp32 (the reference)", "matmuls_fp32": len(names),
              "same_top3": 1.0, "mean_max_diff": 0.0, "worst_max_diff": 0.0,
@@ -123,7 +128,7 @@ def main() -> int:
         for label, keep in KEPT_FP32.items():
             kept = [n for n in names if keep(n)]
             path = Path(tmp) / f"int8-{len(rows)}.onnx"
-            settings = _onnx.QUANTIZATION  # the "onnx-int8" runtime's own settings
+            settings = QUANTIZATION  # the "onnx-int8" runtime's own settings
             quantize_dynamic(str(fp32), str(path),
                              weight_type=getattr(QuantType, str(settings["weight_type"])),
                              per_channel=bool(settings["per_channel"]),
@@ -172,13 +177,12 @@ def openvino_int8(
     import openvino as ov
 
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers._batching import pad
-    from rerank_plugins.scorers.cross_encoder import _onnx_forward
+    from rerank_plugins.scorers.local import pad, padded_forward
 
     scorer = CrossEncoderScorer(
         "bundled:scifact-minilm", runtime="openvino-bf16", score_cache_size=0, device="cpu"
     )
-    engine = scorer._ready()
+    engine = scorer.engine
     core = ov.Core()
     encoded = [engine.pairs.encode(q, [t])[0] for q, t in calibration_pairs(calibration)]
     static = nncf.quantize(
@@ -209,7 +213,7 @@ def openvino_int8(
         def run(arrays: dict[str, Any], request: Any = request, names: Any = names) -> Any:
             return request.infer({n: arrays[n] for n in names})[0].copy()
 
-        engine.batcher._forward = _onnx_forward(run, engine.pairs.pad_id)
+        scorer.use_engine(engine.with_forward(padded_forward(run, engine.pairs.pad_id)))
         scorer.score_unit(*work[0], timeout=None)  # warm
         out.append((label, *score_all(scorer, work)))
     return out

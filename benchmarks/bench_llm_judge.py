@@ -16,7 +16,7 @@ system alike:
   through transformers, greedy) in its three modes with their default unit sizes: pointwise grades
   (5 candidates per prompt), pointwise yes-probability (one prompt per candidate, 1 new token),
   listwise (windows of 20, stride 10). Gemma is a base model, so it gets the few-shot prompts of
-  ``rerank_plugins.testing.gemma``; passages are cut at ``--passage-chars``.
+  ``rerank_plugins.models.gemma``; passages are cut at ``--passage-chars``.
 
 Quality is the evaluation's own nDCG@10 and P@3 of each system's ranking of the same candidates
 (candidates a system left unscored follow in retrieval order, as the contract says), beside the
@@ -56,12 +56,12 @@ def load_candidates(n_claims: int, k: int) -> tuple[Any, list[tuple[str, str, li
 def systems(passage_chars: int) -> dict[str, tuple[Any, Callable[[str], str]]]:
     """name -> (scorer, how each candidate text is cut before it reaches the scorer)."""
     from rerank_plugins import CrossEncoderScorer
-    from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
-    from rerank_plugins.testing.gemma import (
+    from rerank_plugins.models.gemma import (
         BASE_MODEL_PROMPTS,
         gemma_langchain_llm,
         gemma_llama_index_llm,
     )
+    from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 
     # No score cache: the cut abstracts are new texts anyway, and each claim is timed once.
     ce = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch", score_cache_size=0)
@@ -126,8 +126,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from rerank_plugins import Reranker
-    from rerank_plugins.scorers._hardware import cpu_name
-    from rerank_plugins.testing.gemma import load_gemma
+    from rerank_plugins.models.gemma import load_gemma
+    from rerank_plugins.scorers.local import cpu_name
 
     load_before = os.getloadavg()[0]
     ds, queries = load_candidates(args.claims, args.k)

@@ -30,8 +30,8 @@ from rerank_plugins import CrossEncoderScorer, Reranker
 from rerank_plugins.data import scifact_path
 from rerank_plugins.evaluation.beir import load_corpus
 from rerank_plugins.evaluation.retrieval import DenseRetriever
+from rerank_plugins.models.gemma import load_gemma
 from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
-from rerank_plugins.testing.gemma import load_gemma
 from rerank_plugins.training import AdapterSpec, train_cross_encoder
 from rerank_plugins.training.synthetic import (
     cloze_queries,

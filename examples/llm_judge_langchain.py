@@ -30,7 +30,7 @@ from langchain_core.documents import Document
 
 from rerank_plugins import LLMJudgeScorer
 from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
-from rerank_plugins.testing.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_langchain_llm
+from rerank_plugins.models.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_langchain_llm
 
 _WORD = re.compile(r"\w+")
 CI = bool(os.environ.get("CI"))

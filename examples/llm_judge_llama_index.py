@@ -27,7 +27,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from rerank_plugins import LLMJudgeScorer
 from rerank_plugins.llama_index import RerankPostprocessor
-from rerank_plugins.testing.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_llama_index_llm
+from rerank_plugins.models.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_llama_index_llm
 
 _WORD = re.compile(r"\w+")
 CI = bool(os.environ.get("CI"))

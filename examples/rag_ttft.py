@@ -68,7 +68,7 @@ def llama_index_runs(
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 
     from rerank_plugins.llama_index import RerankPostprocessor
-    from rerank_plugins.testing.gemma import gemma_llama_index_llm
+    from rerank_plugins.models.gemma import gemma_llama_index_llm
 
     class Clock(BaseEventHandler):
         """When each stage's instrumentation event first fired, since the query started."""
@@ -146,7 +146,7 @@ def langchain_runs(
     from langchain_core.runnables import RunnablePassthrough
 
     from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
-    from rerank_plugins.testing.gemma import gemma_langchain_llm
+    from rerank_plugins.models.gemma import gemma_langchain_llm
 
     class Clock(BaseCallbackHandler):
         def __init__(self) -> None:

@@ -40,9 +40,9 @@ from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
 if TYPE_CHECKING:
     from rerank_plugins.scorers.cohere import CohereScorer
-    from rerank_plugins.scorers.cross_encoder import CrossEncoderScorer
     from rerank_plugins.scorers.fallback import FallbackScorer
     from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
+    from rerank_plugins.scorers.local.cross_encoder import CrossEncoderScorer
     from rerank_plugins.scorers.replicas import ReplicaScorer
     from rerank_plugins.scorers.tei import TEIScorer
     from rerank_plugins.scorers.voyage import VoyageScorer
@@ -88,7 +88,7 @@ __all__ = [
 # Scorers that wrap a heavy library load on first attribute access (PEP 562).
 _LAZY = {
     "CohereScorer": "rerank_plugins.scorers.cohere",
-    "CrossEncoderScorer": "rerank_plugins.scorers.cross_encoder",
+    "CrossEncoderScorer": "rerank_plugins.scorers.local.cross_encoder",
     "FallbackScorer": "rerank_plugins.scorers.fallback",
     "LLMJudgeScorer": "rerank_plugins.scorers.llm_judge",
     "ReplicaScorer": "rerank_plugins.scorers.replicas",

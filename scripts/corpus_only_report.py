@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins.scorers._hardware import cpu_name
+from rerank_plugins.scorers.local import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "benchmarks" / "results" / "corpus_only.json"
@@ -144,8 +144,8 @@ def teacher_cost(runs: Path, prompt: str, lists: int = 20) -> dict[str, Any]:
     import os
     import time
 
+    from rerank_plugins.models.gemma import load_gemma
     from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
-    from rerank_plugins.testing.gemma import load_gemma
     from rerank_plugins.training.data import read_preferences
     from rerank_plugins.training.synthetic import teacher_examples, teacher_logits
 

@@ -27,9 +27,9 @@ def main() -> int:
     from rerank_plugins.evaluation.beir import dev_train_split, load_beir
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
     from rerank_plugins.evaluation.retrieval import retrieve
-    from rerank_plugins.scorers._hardware import cpu_name
+    from rerank_plugins.models.gemma import load_gemma
+    from rerank_plugins.scorers.local import cpu_name
     from rerank_plugins.scorers.query_likelihood import QueryLikelihoodScorer
-    from rerank_plugins.testing.gemma import load_gemma
 
     load = [round(x, 2) for x in os.getloadavg()]
     ds = load_beir(args.data, split="train")

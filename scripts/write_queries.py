@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from rerank_plugins.evaluation.beir import load_corpus
-    from rerank_plugins.testing.gemma import load_gemma
+    from rerank_plugins.models.gemma import load_gemma
     from rerank_plugins.training.synthetic import write_queries, written_queries
 
     corpus = load_corpus(args.corpus)

@@ -62,7 +62,7 @@ SCIFACT = str(scifact_path())
     [
         (["demo", "--reranker", "nosuch"], "Unknown reranker backend 'nosuch'"),
         (["demo", "--reranker-option", "batch_size=0"],
-         "CrossEncoderScorer batch_size must be a positive integer, got 0"),
+         "CrossEncoderScorer got batch_size=0; pass an integer >= 1"),
         (["demo", "--reranker", "cross-encoder:"], "has an empty model part after ':'"),
         (["demo", "--queries", "99999"], "--queries 99999: not among the"),
         (["eval", SCIFACT, "--split", "dev", "--reranker", "keyword", "--queries", "99999"],

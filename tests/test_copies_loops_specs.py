@@ -219,7 +219,7 @@ def test_every_scorer_closes_and_then_works_again(server):
             assert same is scorer
             assert Reranker(scorer).rerank(QUERY, TEXTS).items[0].text == "the red fox"
         if scorer is cross:
-            assert cross._engine is None and cross._encoder is None  # model and lanes released
+            assert not cross.ready and not cross.loaded  # model and lanes released
         assert Reranker(scorer).rerank(QUERY, TEXTS).stats.scored == len(TEXTS)
 
         async def twice(scorer: Scorer = scorer) -> None:

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rerank_plugins import CrossEncoderScorer, LLMJudgeScorer, Reranker
+from rerank_plugins import LLMJudgeScorer, Reranker
 from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import Deadline
-from rerank_plugins.scorers._batching import EncodedPair
-from rerank_plugins.scorers._microbatch import MicroBatcher
+from rerank_plugins.scorers.local import EncodedPair, MicroBatcher
 from rerank_plugins.testing import KeywordScorer
+from tests._local import seeded_scorer
 
 QUERY = "does aspirin reduce the risk of heart attack"
 TEXTS = [
@@ -150,10 +150,9 @@ def test_a_batcher_locked_out_by_one_slow_pass_runs_again():
 
 
 def test_the_cross_encoder_has_one_cost_model_in_tokens(loaded_cross_encoder, tmp_path: Path):
-    scorer = CrossEncoderScorer("seeded-minilm", runtime="torch", cache_dir=tmp_path)
-    scorer._encoder = loaded_cross_encoder  # type: ignore[assignment]
+    scorer = seeded_scorer("torch", loaded_cross_encoder, tmp_path)
     scorer.prepare()
-    assert scorer._ready().batcher.cost is scorer.cost  # the batcher asks the scorer's model
+    assert scorer.engine.batcher.cost is scorer.cost  # the batcher asks the scorer's model
     work = scorer.work(QUERY, TEXTS)
     assert work[0] > work[2] > work[1] > 0  # longer texts cost more
     Reranker(scorer).rerank(QUERY, TEXTS)
@@ -163,19 +162,11 @@ def test_the_cross_encoder_has_one_cost_model_in_tokens(loaded_cross_encoder, tm
 
 
 def test_the_windows_a_passage_needs_are_work_too(loaded_cross_encoder, tmp_path: Path):
-    scorer = CrossEncoderScorer(
-        "seeded-minilm",
-        runtime="torch",
-        cache_dir=tmp_path,
-        max_length=64,
-        long_passages="windows",
+    scorer = seeded_scorer(
+        "torch", loaded_cross_encoder, tmp_path, max_length=64, long_passages="windows",
         max_windows=4,
-    )
-    scorer._encoder = loaded_cross_encoder  # type: ignore[assignment]
-    truncating = CrossEncoderScorer(
-        "seeded-minilm", runtime="torch", cache_dir=tmp_path, max_length=64
-    )
-    truncating._encoder = loaded_cross_encoder  # type: ignore[assignment]
+    )  # fmt: skip
+    truncating = seeded_scorer("torch", loaded_cross_encoder, tmp_path, max_length=64)
     long = TEXTS[0]
     assert scorer.work(QUERY, [long])[0] > 2 * truncating.work(QUERY, [long])[0]
     assert scorer.work(QUERY, [TEXTS[1]]) == truncating.work(QUERY, [TEXTS[1]])

@@ -22,15 +22,16 @@ TEXTS = [
 
 def test_model_loads_lazily_and_once(cross_encoder_path):
     scorer = CrossEncoderScorer(str(cross_encoder_path), runtime="torch")
-    assert scorer._encoder is None
+    assert not scorer.loaded
     first = scorer.encoder
     assert scorer.encoder is first
     assert scorer.trust_remote_code is False
 
 
 def test_single_logit_scores_are_the_sigmoid_of_the_logit(cross_encoder_path, loaded_cross_encoder):
-    scorer = CrossEncoderScorer(str(cross_encoder_path), runtime="torch")
-    scorer._encoder = loaded_cross_encoder
+    scorer = CrossEncoderScorer.from_encoder(
+        loaded_cross_encoder, str(cross_encoder_path), runtime="torch"
+    )
     result = Reranker(scorer).rerank(PAIRS_Q, TEXTS)
     # sentence-transformers' own default for a 1-label model is the sigmoid.
     expected = loaded_cross_encoder.predict([(PAIRS_Q, t) for t in TEXTS]).tolist()
@@ -56,8 +57,9 @@ def test_two_class_scores_are_the_positive_class_probability(two_class_cross_enc
 
 
 def test_shared_between_threads_gives_the_same_scores(cross_encoder_path, loaded_cross_encoder):
-    scorer = CrossEncoderScorer(str(cross_encoder_path), batch_size=2, runtime="torch")
-    scorer._encoder = loaded_cross_encoder
+    scorer = CrossEncoderScorer.from_encoder(
+        loaded_cross_encoder, str(cross_encoder_path), batch_size=2, runtime="torch"
+    )
     reranker = Reranker(scorer)
     queries = [f"{PAIRS_Q} {i}" for i in range(6)]
     sequential = [reranker.rerank(q, TEXTS).items for q in queries]
@@ -88,8 +90,8 @@ def test_hub_model_offline_says_what_to_pass(monkeypatch):
     ("kwargs", "message"),
     [
         ({"model": ""}, "needs a model name or path"),
-        ({"model": "x", "batch_size": 0}, "batch_size must be a positive integer, got 0"),
-        ({"model": "x", "max_length": 4}, "max_length must be an integer of at least 8"),
+        ({"model": "x", "batch_size": 0}, "got batch_size=0; pass an integer >= 1"),
+        ({"model": "x", "max_length": 4}, "got max_length=4; pass an integer >= 8 or None"),
     ],
 )
 def test_bad_configuration_is_rejected_when_built(kwargs, message):

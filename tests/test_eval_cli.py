@@ -241,7 +241,7 @@ def test_demo_on_bundled_data_says_what_it_used(
 def test_demo_runs_the_bundled_reranker_on_the_runtime_auto_picks_and_says_which(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rerank_plugins.scorers._hardware import choose_runtime
+    from rerank_plugins.scorers.local import choose_runtime
 
     cache = str(tmp_path / "cache")
     args = [

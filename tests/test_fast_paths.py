@@ -23,8 +23,8 @@ import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker, TransientError
 from rerank_plugins._cache import ScoreCache, cache_dir
-from rerank_plugins.scorers._batching import EncodedPair, PairEncoder, pad, plan_batches
-from rerank_plugins.scorers._microbatch import MicroBatcher
+from rerank_plugins.scorers.local import EncodedPair, MicroBatcher, PairEncoder, pad, plan_batches
+from tests._local import seeded_scorer
 
 QUERY = "does aspirin reduce the risk of heart attack"
 TEXTS = [
@@ -45,7 +45,7 @@ ALONE_VS_BATCH = {
 
 
 def _cpu_has_bf16() -> bool:
-    from rerank_plugins.scorers._openvino import has_bf16
+    from rerank_plugins.scorers.local import has_bf16
 
     return has_bf16()
 
@@ -64,10 +64,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx-cache")
 
 
-def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    scorer = CrossEncoderScorer("seeded-minilm", runtime=runtime, cache_dir=export_dir, **kw)  # type: ignore[arg-type]
-    scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
-    return scorer
+make = seeded_scorer
 
 
 def reference(encoder: object, query: str, texts: list[str]) -> list[float]:
@@ -118,7 +115,7 @@ def test_bf16_keeps_the_loaded_model_fp32_and_the_head_continuous(
 
 
 def test_auto_picks_from_what_the_machine_offers(loaded_cross_encoder, export_dir):
-    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local import choose_runtime, cpu_flags
 
     assert choose_runtime("cpu", frozenset({"avx512_bf16"}), openvino=False) == "torch-bf16"
     assert choose_runtime("cpu", frozenset({"amx_bf16", "amx_int8"}), openvino=False) == (
@@ -182,7 +179,7 @@ def test_export_key_changes_with_the_weights(loaded_cross_encoder):
 
     import torch
 
-    from rerank_plugins.scorers._onnx import export_key, weights_digest
+    from rerank_plugins.scorers.local._onnx import export_key, weights_digest
 
     model = loaded_cross_encoder.model
     other = copy.deepcopy(model)
@@ -238,6 +235,32 @@ def test_cache_is_bounded_and_can_be_turned_off(loaded_cross_encoder, export_dir
     off.score_unit(QUERY, TEXTS[:2], timeout=None)
     off.score_unit(QUERY, TEXTS[:2], timeout=None)
     assert off.forward_passes == 2 and len(off.score_cache) == 0
+
+
+def test_the_engine_seam_runs_a_given_forward_pass_and_planner(loaded_cross_encoder, export_dir):
+    scorer = make("torch", loaded_cross_encoder, export_dir)
+    want = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    engine = scorer.engine
+    seen: list[int] = []
+    planned: list[list[int]] = []
+
+    def counting(pairs: list[EncodedPair]) -> list[list[float]]:
+        seen.append(len(pairs))
+        return engine.batcher.forward(pairs)
+
+    def planner(lengths: list[int], **kw: int) -> list[list[int]]:
+        planned.append(list(lengths))
+        return plan_batches(lengths, **kw)
+
+    scorer.use_engine(engine.with_forward(counting, max_size=1, planner=planner))
+    assert scorer.runtime.startswith("custom-") and scorer.engine is not engine
+    got = scorer.score_unit(QUERY, TEXTS, timeout=None).scores
+    assert got == pytest.approx(want, abs=1e-5)  # not the cache: a new runtime, a new key
+    assert seen == [1] * len(TEXTS) and planned  # one pair a pass, grouped by the given planner
+    assert scorer.engine.batcher.cost is scorer.cost
+    twin = make("torch", loaded_cross_encoder, export_dir)
+    twin.use_engine(scorer.engine)  # one engine shared by two scorers
+    assert twin.runtime == scorer.runtime and twin.engine is scorer.engine
 
 
 def test_concurrent_calls_get_their_own_scores(loaded_cross_encoder, export_dir):
@@ -482,9 +505,9 @@ def test_a_tokenizer_without_a_pair_template_is_a_configuration_error():
         ),
         ({"runtime": "onnx", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
         ({"runtime": "openvino-bf16", "device": "cuda"}, "runs on the CPU, got device='cuda'"),
-        ({"max_batch_tokens": 0}, "max_batch_tokens must be a positive integer, got 0"),
-        ({"threads": 0}, "threads must be a positive integer, got 0"),
-        ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0"),
+        ({"max_batch_tokens": 0}, "got max_batch_tokens=0; pass an integer >= 1"),
+        ({"threads": 0}, "got threads=0; pass an integer >= 1 or None"),
+        ({"score_cache_size": -1}, "got score_cache_size=-1; pass an integer >= 0"),
     ],
 )
 def test_bad_fast_options_are_rejected_when_built(kwargs, message):
@@ -507,7 +530,7 @@ def test_a_missing_engine_names_the_fast_extra(module, runtime, cross_encoder_pa
 
 
 def test_auto_without_openvino_falls_back_to_torch(cross_encoder_path, tmp_path):
-    from rerank_plugins.scorers._hardware import choose_runtime, cpu_flags
+    from rerank_plugins.scorers.local import choose_runtime, cpu_flags
 
     code = (
         "import sys; sys.modules['openvino'] = None\n"

@@ -152,7 +152,7 @@ def test_a_real_cross_encoder_cold_call_keeps_its_budget(cross_encoder_path):
 def test_under_a_deadline_a_unit_is_scored_in_retrieval_order_chunks(cross_encoder_path):
     scorer = CrossEncoderScorer(str(cross_encoder_path), max_batch_tokens=64, score_cache_size=0)
     texts = [f"apples and pears number {i} " * (1 + i % 3) for i in range(12)]
-    engine = scorer._ready()
+    engine = scorer.engine
     chunks = scorer._chunks(engine, "apples", texts)
     assert [j for chunk in chunks for j in chunk] == list(range(12)) and len(chunks) > 1
     estimate = engine.pairs.estimate("apples", texts)

@@ -3,7 +3,7 @@
 It proves the plumbing and the parsers against a real model's output. A 270M base model's judgement
 is weak, so this asserts the contract, not quality: a subset of the input, new objects, the
 metadata, scores in [0, 1], the inputs unchanged, sync and async alike, and that the parsers read
-the replies (few-shot prompts from ``rerank_plugins.testing.gemma``). The model loads once per
+the replies (few-shot prompts from ``rerank_plugins.models.gemma``). The model loads once per
 session (about 15 s from the converted cache; the first run converts the GGUF, about a minute).
 """
 
@@ -21,13 +21,13 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from rerank_plugins import METADATA_KEYS, Reranker
 from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
 from rerank_plugins.llama_index import RerankPostprocessor
-from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
-from rerank_plugins.testing.gemma import (
+from rerank_plugins.models.gemma import (
     BASE_MODEL_PROMPTS,
     gemma_langchain_llm,
     gemma_llama_index_llm,
     load_gemma,
 )
+from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from rerank_plugins import ConfigurationError, CrossEncoderScorer, Reranker
-from rerank_plugins.scorers._batching import PairEncoder
+from rerank_plugins.scorers.local import PairEncoder
+from tests._local import seeded_scorer
 
 QUERY = "does aspirin reduce the risk of heart attack"
 SHORT = ["Aspirin lowers the risk of myocardial infarction.", "The Eiffel tower is in Paris.", ""]
@@ -27,15 +28,7 @@ RELEVANT = (
 
 
 def make(runtime: str, encoder: object, export_dir: Path, **kw: object) -> CrossEncoderScorer:
-    scorer = CrossEncoderScorer(
-        "seeded-minilm",
-        runtime=runtime,
-        cache_dir=export_dir,
-        max_length=64,
-        **kw,  # type: ignore[arg-type]
-    )
-    scorer._encoder = encoder  # type: ignore[assignment]  # the session's one loaded model
-    return scorer
+    return seeded_scorer(runtime, encoder, export_dir, max_length=64, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +56,7 @@ def test_a_long_passage_keeps_its_best_window(runtime, loaded_cross_encoder, exp
         window_overlap=8, score_cache_size=0,
     )  # fmt: skip
     passage = FILLER * 3 + RELEVANT
-    engine = scorer._ready()
+    engine = scorer.engine
     pairs, owners = engine.pairs.encode_windows(QUERY, [passage], max_windows=8, overlap=8)
     assert len(pairs) > 1 and set(owners) == {0}
     assert all(len(p) <= 64 for p in pairs)
@@ -74,6 +67,10 @@ def test_a_long_passage_keeps_its_best_window(runtime, loaded_cross_encoder, exp
 
 def test_windows_overlap_and_cover_the_passage(loaded_cross_encoder):
     pairs = PairEncoder(loaded_cross_encoder.tokenizer, 32)  # type: ignore[attr-defined]
+    with pytest.raises(
+        ConfigurationError, match=r"encode_windows got overlap=-1; pass an integer >= 0"
+    ):
+        pairs.encode_windows(QUERY, [RELEVANT], max_windows=2, overlap=-1)
     passage = " ".join(f"w{i}" for i in range(200))
     out, owners = pairs.encode_windows("q", [passage, "short"], max_windows=50, overlap=4)
     text_ids = pairs._tok.encode(passage, add_special_tokens=False).ids
@@ -97,7 +94,7 @@ def test_the_budget_counts_windows(loaded_cross_encoder, export_dir):
 def test_bad_window_options_name_the_fix():
     with pytest.raises(ConfigurationError, match="long_passages must be 'truncate' or 'windows'"):
         CrossEncoderScorer("x", long_passages="chunk")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="max_windows must be an integer >= 1"):
+    with pytest.raises(ConfigurationError, match="got max_windows=0; pass an integer >= 1"):
         CrossEncoderScorer("x", long_passages="windows", max_windows=0)
 
 

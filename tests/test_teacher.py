@@ -132,7 +132,7 @@ def test_train_with_a_teacher_names_what_it_needs(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def gemma() -> Any:
-    from rerank_plugins.testing.gemma import load_gemma
+    from rerank_plugins.models.gemma import load_gemma
 
     return load_gemma()
 
@@ -189,7 +189,9 @@ def test_query_likelihood_names_what_is_wrong():
         QueryLikelihoodScorer("some/model", tokenizer=object())
     with pytest.raises(ConfigurationError, match="a loaded transformers causal LM"):
         QueryLikelihoodScorer(object(), tokenizer=object())
-    with pytest.raises(ConfigurationError, match="batch_size must be a positive integer"):
+    with pytest.raises(
+        ConfigurationError, match="QueryLikelihoodScorer got batch_size=0; pass an integer >= 1"
+    ):
         QueryLikelihoodScorer("some/model", batch_size=0)
     with pytest.raises(ConfigurationError, match="names a model and model= gives one"):
         from_spec("query-likelihood:some/model", model=object())

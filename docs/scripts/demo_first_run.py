@@ -35,7 +35,7 @@ TABLE = ROOT / "docs" / "assets" / "tables" / "demo-first-run.md"
 
 def cpu() -> str:
     """The CPU's model name and the bf16/int8 units it offers."""
-    from rerank_plugins.scorers._hardware import cpu_flags, cpu_name
+    from rerank_plugins.scorers.local import cpu_flags, cpu_name
 
     units = [f for f in ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni") if f in cpu_flags()]
     return f"{cpu_name()} ({' '.join(units) or 'no bf16/int8 units'})"

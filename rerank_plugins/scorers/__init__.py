@@ -2,7 +2,8 @@
 
 A spec is ``backend`` or ``backend:model``: ``cross-encoder:cross-encoder/ms-marco-MiniLM-L6-v2``,
 ``cross-encoder:bundled:scifact-minilm``, ``keyword``. Each backend's module is imported only when
-its spec is used.
+its spec is used, except the model-free ``keyword`` scorer (:mod:`rerank_plugins.scorers.keyword`),
+which this package imports directly.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._scorer import Scorer
+from rerank_plugins.scorers.keyword import KeywordScorer
 
 __all__ = ["BACKENDS", "from_spec", "parse_option"]
 
-# backend name -> (module, class). Add a backend with one line.
-BACKENDS: dict[str, tuple[str, str]] = {
+# backend name -> (module, class), imported when its spec is first used; or the class itself
+# for a backend light enough to import with this package. Add a backend with one line.
+BACKENDS: dict[str, tuple[str, str] | type[Scorer]] = {
     "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
-    "cross-encoder": ("rerank_plugins.scorers.cross_encoder", "CrossEncoderScorer"),
-    "keyword": ("rerank_plugins.testing", "KeywordScorer"),
+    "cross-encoder": ("rerank_plugins.scorers.local.cross_encoder", "CrossEncoderScorer"),
+    "keyword": KeywordScorer,
     "llm-judge": ("rerank_plugins.scorers.llm_judge", "LLMJudgeScorer"),
-    "query-likelihood": ("rerank_plugins.scorers.query_likelihood", "QueryLikelihoodScorer"),
+    "query-likelihood": ("rerank_plugins.scorers.local.query_likelihood", "QueryLikelihoodScorer"),
     "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
     "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
 }
@@ -67,8 +70,9 @@ def from_spec(spec: str, **options: Any) -> Scorer:
             f"Unknown reranker backend {backend!r} in spec {spec!r}; use one of: {known} "
             f"(as 'backend' or 'backend:model')."
         )
-    module, cls_name = BACKENDS[backend]
-    cls = getattr(importlib.import_module(module), cls_name)
+    entry = BACKENDS[backend]
+    cls = entry if isinstance(entry, type) else getattr(importlib.import_module(entry[0]), entry[1])
+    cls_name = cls.__name__
     given = options.pop("model", None)
     if given is not None and model:
         raise ConfigurationError(

@@ -1,103 +1,10 @@
-"""Deterministic scorers for tests and demos: no model, no network, same answer every time.
+"""Helpers for tests and demos: the protocol server (:mod:`rerank_plugins.testing.server`) and
+its fault-injecting proxy (:mod:`rerank_plugins.testing.proxy`).
 
-:class:`KeywordScorer` scores a text by the share of the query's words it contains. Its knobs
-(``delay_s``, ``fail_first``, ``fail_always``, ``config_error``) let a test exercise the budget,
-retries, fallback and configuration errors through the real core and adapters. It counts the
-units it was asked to score, so a test can assert that no scoring happened.
+:class:`KeywordScorer` is a scorer like the others (:mod:`rerank_plugins.scorers.keyword`); it
+stays importable from here.
 """
 
-from __future__ import annotations
-
-import asyncio
-import re
-import threading
-import time
-from collections.abc import Sequence
-
-from rerank_plugins._calibration import CalibrationLike
-from rerank_plugins._exceptions import ConfigurationError, TransientError
-from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+from rerank_plugins.scorers.keyword import KeywordScorer
 
 __all__ = ["KeywordScorer"]
-
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
-
-
-class KeywordScorer(Scorer):
-    """Relevance = share of the query's words found in the text, in ``[0, 1]``.
-
-    Args:
-        unit_size: Texts per unit.
-        delay_s: Seconds each unit sleeps (to exercise ``budget_ms``).
-        fail_first: The first ``fail_first`` units raise :class:`TransientError` (then succeed).
-        fail_always: Every unit raises :class:`TransientError`.
-        config_error: Every unit raises :class:`ConfigurationError` (like a rejected API key).
-        max_retries: Retries after a transient failure.
-
-    Example:
-        >>> KeywordScorer().score_unit("red apple", ["a red car", "red apple"], timeout=None).scores
-        [0.5, 1.0]
-    """
-
-    backend = "keyword"
-    normalization = Normalization.IDENTITY
-
-    def __init__(
-        self,
-        *,
-        unit_size: int = 4,
-        delay_s: float = 0.0,
-        fail_first: int = 0,
-        fail_always: bool = False,
-        config_error: bool = False,
-        max_retries: int = 2,
-        calibration: CalibrationLike = None,
-    ) -> None:
-        self.unit_size = unit_size
-        self.delay_s = delay_s
-        self.fail_first = fail_first
-        self.fail_always = fail_always
-        self.config_error = config_error
-        self.max_retries = max_retries
-        self._lock = threading.Lock()
-        self.calls = 0
-        """Units this scorer was asked to score, failed ones included."""
-        self.calibration = calibration
-
-    @property
-    def model(self) -> str:
-        return "word-overlap"
-
-    def _begin(self) -> None:
-        with self._lock:
-            self.calls += 1
-            call = self.calls
-        if self.config_error:
-            raise ConfigurationError(
-                "KeywordScorer was built with config_error=True; build it without to score."
-            )
-        if self.fail_always or call <= self.fail_first:
-            raise TransientError(f"scripted transient failure #{call}", reason="http_503")
-
-    @staticmethod
-    def _score(query: str, texts: Sequence[str]) -> UnitScores:
-        wanted = _words(query)
-        return UnitScores([len(wanted & _words(t)) / max(len(wanted), 1) for t in texts])
-
-    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
-        self._begin()
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        return self._score(query, texts)
-
-    async def ascore_unit(
-        self, query: str, texts: Sequence[str], *, timeout: float | None
-    ) -> UnitScores:
-        self._begin()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        return self._score(query, texts)

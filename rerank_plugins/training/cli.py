@@ -503,7 +503,7 @@ def _teacher(args: argparse.Namespace) -> Any:
     backend, _, model = args.teacher.partition(":")
     options = dict(args.teacher_option)
     if backend == "query-likelihood" and model == GEMMA:
-        from rerank_plugins.testing.gemma import load_gemma
+        from rerank_plugins.models.gemma import load_gemma
 
         gemma = load_gemma()
         return from_spec("query-likelihood", model=gemma.model, tokenizer=gemma.tokenizer,

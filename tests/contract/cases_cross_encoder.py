@@ -28,16 +28,16 @@ def _maker(runtime: str) -> Any:
             return None  # a local model has no transient failures and no sleep knob
         path = request.getfixturevalue("cross_encoder_path")
         cache = request.getfixturevalue("tmp_path_factory").getbasetemp() / "onnx-cache"
-        scorer = CrossEncoderScorer(
+        scorer = CrossEncoderScorer.from_encoder(
+            request.getfixturevalue("loaded_cross_encoder"),
             str(path),
             batch_size=4,
             runtime=runtime,
-            cache_dir=str(cache),  # type: ignore[arg-type]
+            cache_dir=str(cache),
         )
-        scorer._encoder = request.getfixturevalue("loaded_cross_encoder")
         if runtime not in _ENGINES:
-            _ENGINES[runtime] = scorer._ready()
-        scorer._engine = _ENGINES[runtime]
+            _ENGINES[runtime] = scorer.engine
+        scorer.use_engine(_ENGINES[runtime])
         _BASELINE[id(scorer)] = scorer.forward_passes
         return scorer
 

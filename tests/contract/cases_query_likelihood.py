@@ -22,7 +22,7 @@ def _make(behaviour: str, request: pytest.FixtureRequest) -> Scorer | None:
         return QueryLikelihoodScorer(str(missing))
     if behaviour != "ok":
         return None
-    from rerank_plugins.testing.gemma import load_gemma
+    from rerank_plugins.models.gemma import load_gemma
 
     gemma = load_gemma()  # once per process
     return QueryLikelihoodScorer(gemma.model, tokenizer=gemma.tokenizer, batch_size=4)

@@ -43,7 +43,8 @@ class OpenVinoModel:
     """A compiled OpenVINO model over an exported cross-encoder, on the CPU.
 
     Args:
-        path: The ``.onnx`` file (fp32, from :func:`rerank_plugins.scorers._onnx.exported_model`).
+        path: The ``.onnx`` file (fp32, from
+            :func:`rerank_plugins.scorers.local._onnx.exported_model`).
         bf16: Run the matrix products in bf16 (needs bf16 units; see :func:`has_bf16`).
         threads: Threads of one pass (default: OpenVINO's choice, the cores this process may use).
     """

@@ -27,6 +27,8 @@ from typing import Any
 
 from rerank_plugins._cache import cache_dir
 from rerank_plugins._optional import require
+from rerank_plugins.scorers.local._batching import input_names
+from rerank_plugins.scorers.local._hardware import default_threads
 
 __all__ = [
     "EXPORT_VERSION",
@@ -50,22 +52,6 @@ third of the per-tensor error, at the same speed here), unsigned activations (U8
 of ONNX Runtime's integer GEMM)."""
 
 WHO = "CrossEncoderScorer(runtime='onnx')"
-
-
-def default_threads() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def _input_names(model: Any) -> list[str]:
-    """The inputs the model's ``forward`` takes, in its signature order."""
-    import inspect
-
-    params = inspect.signature(model.forward).parameters
-    return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]
 
 
 def weights_digest(model: Any) -> str:
@@ -129,7 +115,7 @@ def _atomic_target(final: Path) -> Path:
 def _export(model: Any, target: Path) -> None:
     torch = require("torch", extra="fast", who=WHO)
     require("onnx", extra="fast", who=WHO)
-    names = _input_names(model)
+    names = input_names(model)
     # Export a copy: the exporter toggles train/eval modes, and eager attention gives the graph
     # pattern ONNX Runtime's attention fusion recognises (numerically the same as SDPA).
     clone = copy.deepcopy(model).to("cpu").eval()

@@ -20,10 +20,18 @@ torch's scores and is faster on some CPUs, slower on others: ask for it by name.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from pathlib import Path
 
-__all__ = ["AutoChoice", "choose_runtime", "cpu_flags", "cpu_name", "has_openvino"]
+__all__ = [
+    "AutoChoice",
+    "choose_runtime",
+    "cpu_flags",
+    "cpu_name",
+    "default_threads",
+    "has_openvino",
+]
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 """CPU flags (as Linux names them) that mean bf16 matrix products run in hardware."""
@@ -42,6 +50,14 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith("flags"):
             return frozenset(line.partition(":")[2].split())
     return frozenset()
+
+
+def default_threads() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def cpu_name() -> str:

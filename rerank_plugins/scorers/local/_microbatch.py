@@ -31,9 +31,12 @@ from dataclasses import dataclass, field
 from rerank_plugins._cost import CostModel
 from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import TimedOutError
-from rerank_plugins.scorers._batching import EncodedPair, plan_batches
+from rerank_plugins.scorers.local._batching import EncodedPair, plan_batches
 
 __all__ = ["MicroBatcher"]
+
+Planner = Callable[..., list[list[int]]]
+"""``planner(lengths, *, max_tokens, max_size)``: positions grouped into passes."""
 
 _ORDER = itertools.count()
 
@@ -80,6 +83,9 @@ class MicroBatcher:
             memory stalls, a machine shared with others).
         pool_tokens: Most real tokens considered when planning one pass; requests beyond it
             (later deadlines) wait for a later pass, so an urgent request is never starved.
+        planner: Groups pair lengths into passes (default
+            :func:`~rerank_plugins.scorers.local._batching.plan_batches`); a benchmark passes
+            another to compare.
 
     The batcher owns its helper threads (a pool started on first need); :meth:`close` stops
     them once their passes are done (the scorer that owns the batcher calls it).
@@ -94,8 +100,11 @@ class MicroBatcher:
         max_size: int,
         lanes: int = 1,
         pool_tokens: int | None = None,
+        planner: Planner = plan_batches,
     ) -> None:
-        self._forward = forward
+        self.forward = forward
+        """The forward pass every pass runs (public: an engine is rebuilt around another)."""
+        self.planner = planner
         self.cost = cost if cost is not None else CostModel()
         self.max_tokens = max_tokens
         self.max_size = max_size
@@ -229,7 +238,7 @@ class MicroBatcher:
                 pool.append((req, i))
                 tokens += len(req.pairs[i])
         lengths = [len(req.pairs[i]) for req, i in pool]
-        first = plan_batches(lengths, max_tokens=self.max_tokens, max_size=self.max_size)[0]
+        first = self.planner(lengths, max_tokens=self.max_tokens, max_size=self.max_size)[0]
         batch = [pool[j] for j in first]
         for req, i in batch:
             req.todo.discard(i)
@@ -302,7 +311,7 @@ class MicroBatcher:
             others = self._running_work - work
         started = time.monotonic()
         try:
-            rows = self._forward([req.pairs[i] for req, i in batch])
+            rows = self.forward([req.pairs[i] for req, i in batch])
             if len(rows) != len(batch):
                 raise RuntimeError(f"forward returned {len(rows)} rows for {len(batch)} pairs")
         except BaseException as exc:

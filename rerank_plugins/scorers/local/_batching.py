@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rerank_plugins._checks import check_int
 from rerank_plugins._exceptions import ConfigurationError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "PASS_TOKENS",
     "EncodedPair",
     "PairEncoder",
+    "input_names",
     "pad",
     "plan_batches",
 ]
@@ -149,10 +151,8 @@ class PairEncoder:
         Returns:
             The pairs, text by text, and for each pair the position of its text in ``texts``.
         """
-        if max_windows < 1 or overlap < 0:
-            raise ConfigurationError(
-                f"max_windows must be >= 1 and overlap >= 0, got {max_windows} and {overlap}."
-            )
+        check_int("PairEncoder.encode_windows", "max_windows", max_windows)
+        check_int("PairEncoder.encode_windows", "overlap", overlap, 0)
         q_full = self._tok.encode(query, add_special_tokens=False)
         q_keep = min(len(q_full.ids), self.room // 2)
         width = self.room - q_keep
@@ -239,3 +239,12 @@ def pad(pairs: Sequence[EncodedPair], pad_id: int) -> dict[str, Any]:
         types[row, :n] = p.token_type_ids
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def input_names(model: Any) -> list[str]:
+    """The inputs the model's ``forward`` takes, in its signature order (what a padded pass
+    feeds it; every runtime asks, so it lives here rather than with one of them)."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]

@@ -1,4 +1,4 @@
-"""The shared boundary of the hosted scorers (``rerank_plugins/scorers/_http.py``) and their
+"""The shared boundary of the hosted scorers (``rerank_plugins.scorers.hosted``) and their
 options: Retry-After, status translation, mapping by index, timeouts, validation, lazy imports,
 normalisation, and async clients per event loop."""
 
@@ -24,7 +24,7 @@ from rerank_plugins import (
     TransientError,
 )
 from rerank_plugins.scorers import from_spec
-from rerank_plugins.scorers._http import (
+from rerank_plugins.scorers.hosted import (
     Secret,
     request_timeout,
     retry_after_seconds,

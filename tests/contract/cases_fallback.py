@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rerank_plugins import FallbackScorer, Scorer
-from rerank_plugins.scorers._http import HostedScorer
+from rerank_plugins.scorers.hosted import HostedScorer
 from rerank_plugins.testing import KeywordScorer
 from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
-from rerank_plugins.scorers._http import HostedScorer
+from rerank_plugins.scorers.hosted._http import HostedScorer
 
 __all__ = ["ReplicaScorer"]
 
@@ -56,9 +56,9 @@ _MIN_SAMPLES = 5  # before this many, an endpoint has no p95 of its own
 _IDLE_HALF_LIFE_S = 2.0  # an idle endpoint's latency estimate halves its gap to the typical one
 _BALANCERS = ("p2c", "least_outstanding")
 _PROTOCOLS = {
-    "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
-    "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
-    "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
+    "cohere": ("rerank_plugins.scorers.hosted.cohere", "CohereScorer"),
+    "tei": ("rerank_plugins.scorers.hosted.tei", "TEIScorer"),
+    "voyage": ("rerank_plugins.scorers.hosted.voyage", "VoyageScorer"),
 }
 
 

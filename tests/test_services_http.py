@@ -145,7 +145,7 @@ def test_request_timeout_is_the_time_left_capped():
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
-        ("timeout", 0, "timeout=0; pass a positive number of seconds"),
+        ("timeout", 0, "timeout=0; pass a positive number."),
         ("timeout", "soon", "option 'timeout' expects float"),  # a spec's "5" becomes 5.0
         ("max_retries", -1, "max_retries=-1; pass an integer >= 0"),
         ("max_concurrency", 0, "max_concurrency=0; pass an integer >= 1"),
@@ -163,7 +163,7 @@ def test_bad_options_are_configuration_errors(backend, option, value, says):
 @pytest.mark.parametrize(
     ("spec", "option", "value", "says"),
     [
-        ("cohere", "max_tokens_per_doc", 0, "max_tokens_per_doc=0; pass a positive integer"),
+        ("cohere", "max_tokens_per_doc", 0, "max_tokens_per_doc=0; pass an integer >= 1 or None"),
         ("voyage", "truncation", "yes", "truncation='yes'; pass True or False"),
         ("tei", "raw_scores", 1, "raw_scores=1; pass True or False"),
         ("tei", "truncate", None, "truncate=None; pass True or False"),

@@ -7,8 +7,7 @@ use the same ones. Importing this package imports no SDK: each scorer loads its 
 use.
 """
 
-from rerank_plugins.scorers.hosted._http import (
-    HostedScorer,
+from rerank_plugins.scorers.hosted._boundary import (
     Secret,
     request_timeout,
     resolve_api_key,
@@ -17,6 +16,7 @@ from rerank_plugins.scorers.hosted._http import (
     status_error,
     transport_error,
 )
+from rerank_plugins.scorers.hosted._http import HostedScorer
 from rerank_plugins.scorers.hosted.cohere import CohereScorer
 from rerank_plugins.scorers.hosted.tei import TEIScorer
 from rerank_plugins.scorers.hosted.voyage import VoyageScorer

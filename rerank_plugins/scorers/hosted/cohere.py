@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_int
 from rerank_plugins._exceptions import (
-    ConfigurationError,
     MalformedResponseError,
     RerankError,
 )
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import UnitScores
-from rerank_plugins.scorers.hosted._http import HostedScorer, scores_by_index
+from rerank_plugins.scorers.hosted._boundary import scores_by_index
+from rerank_plugins.scorers.hosted._http import HostedScorer
 
 __all__ = ["CohereScorer"]
 
@@ -37,10 +38,8 @@ class CohereScorer(HostedScorer[Any, Any]):
         base_url: Another endpoint speaking Cohere's protocol (``/v2/rerank`` under it), e.g.
             ``"http://vllm-host:8000"``; ``None`` for Cohere's API.
         max_tokens_per_doc: Truncate each text to this many tokens (Cohere's default: 4,096).
-        timeout: The longest one request may take, in seconds (the budget's time left, if
-            shorter, wins).
-        max_retries: Retries of a failed request by the core, within the budget.
-        max_concurrency: Requests in flight at once within one call.
+        timeout, max_retries, max_concurrency, calibration: As for every
+            :class:`~rerank_plugins.scorers.hosted.HostedScorer`.
         unit_size: Texts per request (Cohere recommends at most 1,000).
 
     Raises:
@@ -72,26 +71,10 @@ class CohereScorer(HostedScorer[Any, Any]):
         unit_size: int = 1000,
         calibration: CalibrationLike = None,
     ) -> None:
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_concurrency=max_concurrency,
-            unit_size=unit_size,
+        super().__init__(locals())
+        self.max_tokens_per_doc = check_int(
+            "CohereScorer", "max_tokens_per_doc", max_tokens_per_doc, allow_none=True
         )
-        if max_tokens_per_doc is not None and (
-            isinstance(max_tokens_per_doc, bool)
-            or not isinstance(max_tokens_per_doc, int)
-            or max_tokens_per_doc < 1
-        ):
-            raise ConfigurationError(
-                f"CohereScorer got max_tokens_per_doc={max_tokens_per_doc!r}; pass a positive "
-                f"integer (e.g. 4096) or None for Cohere's default."
-            )
-        self.max_tokens_per_doc = max_tokens_per_doc
-        self.calibration = calibration
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {

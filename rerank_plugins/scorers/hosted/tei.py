@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_bool
 from rerank_plugins._exceptions import (
-    ConfigurationError,
     MalformedResponseError,
     RerankError,
 )
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import Normalization, UnitScores
-from rerank_plugins.scorers.hosted._http import HostedScorer, scores_by_index
+from rerank_plugins.scorers.hosted._boundary import scores_by_index
+from rerank_plugins.scorers.hosted._http import HostedScorer
 
 __all__ = ["TEIScorer"]
 
@@ -40,10 +41,8 @@ class TEIScorer(HostedScorer[Any, Any]):
         truncate: Let TEI truncate texts longer than the model's maximum (``False``: TEI
             rejects them with HTTP 413/422).
         raw_scores: Ask TEI for logits (``True``) or activated scores (``False``).
-        timeout: The longest one request may take, in seconds (the budget's time left, if
-            shorter, wins).
-        max_retries: Retries of a failed request by the core, within the budget.
-        max_concurrency: Requests in flight at once within one call.
+        timeout, max_retries, max_concurrency, calibration: As for every
+            :class:`~rerank_plugins.scorers.hosted.HostedScorer`.
         unit_size: Texts per request; at most the server's ``--max-client-batch-size``
             (TEI's default: 32).
 
@@ -74,25 +73,13 @@ class TEIScorer(HostedScorer[Any, Any]):
         unit_size: int = 32,
         calibration: CalibrationLike = None,
     ) -> None:
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_concurrency=max_concurrency,
-            unit_size=unit_size,
-        )
-        for name, value in (("truncate", truncate), ("raw_scores", raw_scores)):
-            if not isinstance(value, bool):
-                raise ConfigurationError(f"TEIScorer got {name}={value!r}; pass True or False.")
-        self.truncate = truncate
-        self.raw_scores = raw_scores
+        super().__init__(locals())
+        self.truncate = check_bool("TEIScorer", "truncate", truncate)
+        self.raw_scores = check_bool("TEIScorer", "raw_scores", raw_scores)
         # What the scores mean follows from what the server is asked for (see the class doc).
         vars(self)["normalization"] = (
             Normalization.SIGMOID if raw_scores else Normalization.IDENTITY
         )
-        self.calibration = calibration
 
     @property
     def key_hint(self) -> str:
@@ -157,4 +144,4 @@ class TEIScorer(HostedScorer[Any, Any]):
         return UnitScores(scores_by_index("TEIScorer", pairs, n))
 
     def _translate(self, exc: Exception) -> RerankError | None:
-        return None  # httpx's own timeouts and connection errors: see _http.transport_error
+        return None  # httpx's own timeouts and connection errors: see transport_error in _boundary

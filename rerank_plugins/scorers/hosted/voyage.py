@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_bool
 from rerank_plugins._exceptions import (
-    ConfigurationError,
     ConnectionFailedError,
     MalformedResponseError,
     RerankError,
@@ -20,7 +20,8 @@ from rerank_plugins._exceptions import (
 from rerank_plugins._http_errors import scrub, scrub_logger
 from rerank_plugins._optional import require
 from rerank_plugins._scorer import UnitScores
-from rerank_plugins.scorers.hosted._http import HostedScorer, Secret, scores_by_index
+from rerank_plugins.scorers.hosted._boundary import Secret, scores_by_index
+from rerank_plugins.scorers.hosted._http import HostedScorer
 
 __all__ = ["VoyageScorer"]
 
@@ -45,10 +46,8 @@ class VoyageScorer(HostedScorer[Any, Any]):
             (the SDK's convention), e.g. ``"http://127.0.0.1:8080/v1"``; ``None`` for Voyage.
         truncation: Truncate query and texts to the model's context (``False``: the API
             rejects over-long input with HTTP 400).
-        timeout: The longest one request may take, in seconds (the budget's time left, if
-            shorter, wins).
-        max_retries: Retries of a failed request by the core, within the budget.
-        max_concurrency: Requests in flight at once within one call.
+        timeout, max_retries, max_concurrency, calibration: As for every
+            :class:`~rerank_plugins.scorers.hosted.HostedScorer`.
         unit_size: Texts per request (Voyage accepts at most 1,000).
 
     Raises:
@@ -80,21 +79,8 @@ class VoyageScorer(HostedScorer[Any, Any]):
         unit_size: int = 1000,
         calibration: CalibrationLike = None,
     ) -> None:
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_concurrency=max_concurrency,
-            unit_size=unit_size,
-        )
-        if not isinstance(truncation, bool):
-            raise ConfigurationError(
-                f"VoyageScorer got truncation={truncation!r}; pass True or False."
-            )
-        self.truncation = truncation
-        self.calibration = calibration
+        super().__init__(locals())
+        self.truncation = check_bool("VoyageScorer", "truncation", truncation)
         # The SDK logs failed responses' bodies (at INFO, at WARNING with voyageai.log set), and
         # a server may echo the key there: its records pass through the package's scrubber.
         scrub_logger("voyage")

@@ -6,11 +6,11 @@ callable, wrapped by :func:`as_client`) to grade passages or to order them; the 
 """
 
 from rerank_plugins.scorers.llm._clients import Completion, LLMClient, as_client, translate_error
-from rerank_plugins.scorers.llm.judge import (
+from rerank_plugins.scorers.llm.judge import LLMJudgeScorer
+from rerank_plugins.scorers.llm.prompts import (
     LISTWISE_PROMPT,
     POINTWISE_PROMPT,
     YES_NO_PROMPT,
-    LLMJudgeScorer,
 )
 
 __all__ = [

@@ -41,8 +41,8 @@ def work(scorer: Scorer) -> int:
     assert isinstance(scorer, FallbackScorer)
     hosted, local = scorer.scorers
     assert isinstance(hosted, HostedScorer) and isinstance(local, KeywordScorer)
-    assert hosted._secret is not None
-    return len(RerankServer.shared().served(hosted._secret.get())) + local.calls
+    assert hosted.secret is not None
+    return len(RerankServer.shared().served(hosted.secret.get())) + local.calls
 
 
 CASES = [ScorerCase("fallback", make, work)]

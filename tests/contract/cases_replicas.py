@@ -57,8 +57,8 @@ def work(scorer: Scorer) -> int:
     assert isinstance(scorer, ReplicaScorer)
     total = 0
     for endpoint, server in zip(scorer.endpoints, servers(), strict=True):
-        assert endpoint._secret is not None
-        total += len(server.served(endpoint._secret.get()))
+        assert endpoint.secret is not None
+        total += len(server.served(endpoint.secret.get()))
     return total
 
 

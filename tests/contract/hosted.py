@@ -40,7 +40,7 @@ def hosted_case(backend: str) -> ScorerCase:
         return scorer
 
     def work(scorer: Scorer) -> int:
-        assert isinstance(scorer, HostedScorer) and scorer._secret is not None
-        return len(RerankServer.shared().served(scorer._secret.get()))
+        assert isinstance(scorer, HostedScorer) and scorer.secret is not None
+        return len(RerankServer.shared().served(scorer.secret.get()))
 
     return ScorerCase(backend, make, work)

@@ -27,6 +27,7 @@ from rerank_plugins._exceptions import ConfigurationError, RerankError
 from rerank_plugins._http_errors import raise_translated
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.scorers.hosted._boundary import (
+    Secret,
     body_message,
     env_hint,
     request_timeout,
@@ -111,6 +112,12 @@ class HostedScorer(Scorer, Generic[C, A]):
     def model(self) -> str:
         return self._model
 
+    @property
+    def secret(self) -> Secret | None:
+        """The API key this scorer sends, as a :class:`Secret` (``None``: a server without
+        auth); ``secret.get()`` reads it, e.g. to find its requests in a test server's log."""
+        return self._secret
+
     def __repr__(self) -> str:
         where = "" if self.base_url is None else f", base_url={self.base_url!r}"
         return f"{type(self).__name__}(model={self._model!r}{where})"
@@ -142,12 +149,6 @@ class HostedScorer(Scorer, Generic[C, A]):
         makes new ones)."""
         await self._aclients.aclose_loop(asyncio.get_running_loop())
         self.close()
-
-    def __enter__(self) -> HostedScorer[C, A]:
-        return self
-
-    async def __aenter__(self) -> HostedScorer[C, A]:
-        return self
 
     def _sync_client(self) -> C:
         with self._client_lock:

@@ -247,16 +247,8 @@ class ReplicaScorer(Scorer):
         for e in self._endpoints:
             await e.scorer.aclose()
 
-    def __enter__(self) -> ReplicaScorer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> ReplicaScorer:
-        return self
-
     async def __aexit__(self, *exc: object) -> None:
+        """Close the running loop's async clients, then the sync ones (off the loop)."""
         await self.aclose()
         await asyncio.to_thread(self.close)
 

@@ -264,7 +264,7 @@ def _from_llama_index(response: Any) -> Completion:
     return Completion(
         text=str(text),
         logprobs=positions,
-        usage={k: float(v) for k, v in usage.items() if is_number(v)},
+        usage={k: float(cast(float, v)) for k, v in usage.items() if is_number(v)},
     )
 
 

@@ -1,19 +1,4 @@
 """The LLM judge, kept importable here; it lives in :mod:`rerank_plugins.scorers.llm.judge`."""
 
-from rerank_plugins.scorers.llm.judge import (
-    LISTWISE_PROMPT,
-    POINTWISE_PROMPT,
-    YES_NO_PROMPT,
-    LLMJudgeScorer,
-    escape_data,
-    sliding_windows,
-)
-
-__all__ = [
-    "LISTWISE_PROMPT",
-    "POINTWISE_PROMPT",
-    "YES_NO_PROMPT",
-    "LLMJudgeScorer",
-    "escape_data",
-    "sliding_windows",
-]
+from rerank_plugins.scorers.llm.judge import *  # noqa: F403 (every public name of the judge)
+from rerank_plugins.scorers.llm.judge import __all__ as __all__

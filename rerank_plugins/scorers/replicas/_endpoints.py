@@ -7,7 +7,7 @@ import importlib
 import statistics
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -98,14 +98,7 @@ def typical_latency(endpoints: Sequence[Endpoint], q: float, now: float) -> floa
 
 def with_endpoints(out: UnitScores, counts: dict[str, dict[str, float]]) -> UnitScores:
     """``out`` with the unit's per-endpoint counts attached."""
-    return UnitScores(
-        out.scores,
-        out.billed,
-        out.budget_exhausted,
-        out.scored_by,
-        out.groups,
-        {url: dict(c) for url, c in counts.items()},
-    )
+    return replace(out, endpoints={url: dict(c) for url, c in counts.items()})
 
 
 def scorer_class(protocol: str) -> Callable[..., HostedScorer[Any, Any]]:
@@ -120,18 +113,28 @@ def scorer_class(protocol: str) -> Callable[..., HostedScorer[Any, Any]]:
     return kind
 
 
+def _check_list(value: object, what: str, example: str, one: str) -> None:
+    """Refuse anything but a non-empty list (a string is not a list of URLs)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ConfigurationError(
+            f"ReplicaScorer needs a list of {what}, got {type(value).__name__}; pass e.g. "
+            f"{example}."
+        )
+    if not value:
+        raise ConfigurationError(
+            f"ReplicaScorer got an empty list of endpoints; pass at least {one}."
+        )
+
+
 def checked_urls(urls: object) -> list[str]:
     """``urls`` as a list of distinct, well-formed http(s) URLs; anything else is refused."""
-    if isinstance(urls, (str, bytes)) or not isinstance(urls, Sequence):
-        raise ConfigurationError(
-            f"ReplicaScorer needs a list of URLs, got {type(urls).__name__}; pass e.g. "
-            f"['http://10.0.0.1:7997', 'http://10.0.0.2:7997']."
-        )
-    if not urls:
-        raise ConfigurationError(
-            "ReplicaScorer got an empty list of endpoints; pass at least one replica URL, e.g. "
-            "['http://10.0.0.1:7997']."
-        )
+    _check_list(
+        urls,
+        "URLs",
+        "['http://10.0.0.1:7997', 'http://10.0.0.2:7997']",
+        "one replica URL, e.g. ['http://10.0.0.1:7997']",
+    )
+    assert isinstance(urls, Sequence)
     seen: dict[str, str] = {}
     for url in urls:
         key = _url_key(url)
@@ -166,16 +169,13 @@ def url_of(scorer: HostedScorer[Any, Any]) -> str:
 
 def checked_endpoints(endpoints: object) -> list[HostedScorer[Any, Any]]:
     """``endpoints`` as a list of hosted scorers of one protocol and model, each at its own URL."""
-    if isinstance(endpoints, (str, bytes)) or not isinstance(endpoints, Sequence):
-        raise ConfigurationError(
-            f"ReplicaScorer needs a list of hosted scorers, got {type(endpoints).__name__}; "
-            f"pass e.g. [CohereScorer(base_url=...), ...], or use ReplicaScorer.from_urls."
-        )
-    if not endpoints:
-        raise ConfigurationError(
-            "ReplicaScorer got an empty list of endpoints; pass at least one replica, e.g. "
-            "ReplicaScorer.from_urls('cohere', ['http://10.0.0.1:7997'], model=...)."
-        )
+    _check_list(
+        endpoints,
+        "hosted scorers",
+        "[CohereScorer(base_url=...), ...], or use ReplicaScorer.from_urls",
+        "one replica, e.g. ReplicaScorer.from_urls('cohere', ['http://10.0.0.1:7997'], model=...)",
+    )
+    assert isinstance(endpoints, Sequence)
     scorers = list(endpoints)
     for s in scorers:
         if not isinstance(s, HostedScorer):

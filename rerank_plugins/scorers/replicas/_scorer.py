@@ -29,6 +29,7 @@ use, stopped by :meth:`ReplicaScorer.close` or when the scorer is dropped).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import statistics
 import threading
@@ -147,24 +148,13 @@ class ReplicaScorer(Scorer):
         self._finalizer = weakref.finalize(self, self._runner.stop)
 
     @classmethod
-    def from_urls(
-        cls,
-        protocol: str,
-        urls: Sequence[str],
-        *,
-        balance: str = "p2c",
-        hedging: bool = True,
-        hedge_min_ms: float = 5.0,
-        eject_after: int = 3,
-        probe_interval_s: float = 1.0,
-        max_probe_interval_s: float = 30.0,
-        max_retries: int = 1,
-        seed: int | None = None,
-        **scorer_options: Any,
-    ) -> ReplicaScorer:
+    def from_urls(cls, protocol: str, urls: Sequence[str], **options: Any) -> ReplicaScorer:
         """A replica set of ``protocol`` (``"cohere"``, ``"tei"`` or ``"voyage"``) over ``urls``.
 
-        ``scorer_options`` go to each endpoint's scorer (``model``, ``api_key``, ``timeout``...).
+        ``options`` are the replica set's own where the constructor takes them (``balance``,
+        ``hedging``, ``hedge_min_ms``, ``eject_after``, ``probe_interval_s``,
+        ``max_probe_interval_s``, ``max_retries``, ``seed``); the others go to each endpoint's
+        scorer (``model``, ``api_key``, ``timeout``...).
 
         Example:
             >>> ReplicaScorer.from_urls("tei", ["http://10.0.0.1:8080", "http://10.0.0.1:8080/"])
@@ -175,17 +165,13 @@ class ReplicaScorer(Scorer):
         """
         kind = scorer_class(protocol)
         checked = checked_urls(urls)
-        return cls(
-            [kind(base_url=url, **scorer_options) for url in checked],
-            balance=balance,
-            hedging=hedging,
-            hedge_min_ms=hedge_min_ms,
-            eject_after=eject_after,
-            probe_interval_s=probe_interval_s,
-            max_probe_interval_s=max_probe_interval_s,
-            max_retries=max_retries,
-            seed=seed,
-        )
+        own = {
+            name: options[name]
+            for name, param in inspect.signature(cls.__init__).parameters.items()
+            if param.kind is param.KEYWORD_ONLY and name in options
+        }
+        for_scorer = {name: value for name, value in options.items() if name not in own}
+        return cls([kind(base_url=url, **for_scorer) for url in checked], **own)
 
     # -- what it is ----------------------------------------------------------------------
     @property

@@ -74,6 +74,11 @@ class HostedScorer(Scorer, Generic[C, A]):
         max_concurrency: Requests in flight at once within one call.
         calibration: Maps the scores to probabilities of relevance (see
             :class:`~rerank_plugins.Scorer`); ``None`` for none.
+
+    Raises:
+        AuthenticationError: no key given or found in the environment (where one is required).
+        MissingDependencyError: the provider's extra (``cohere``, ``voyage``, ``tei``) is not
+            installed (on first use).
     """
 
     normalization: Normalization = Normalization.IDENTITY

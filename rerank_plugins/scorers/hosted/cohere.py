@@ -42,17 +42,14 @@ class CohereScorer(HostedScorer[Any, Any]):
             :class:`~rerank_plugins.scorers.hosted.HostedScorer`.
         unit_size: Texts per request (Cohere recommends at most 1,000).
 
-    Raises:
-        AuthenticationError: no key given or found in the environment.
-        MissingDependencyError: the ``cohere`` extra is not installed (on first use).
-
-    Example:
+    Example (the package's test server speaks Cohere's protocol; so do vLLM and Infinity):
         >>> from rerank_plugins import Reranker
         >>> from rerank_plugins.testing.server import RerankServer
         >>> with RerankServer() as server:
         ...     scorer = CohereScorer(api_key=server.api_key, base_url=server.url)
-        ...     Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"]).items[0].text
-        'the red fox'
+        ...     result = Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"])
+        >>> result.items[0].text, result.stats.billed  # the billed units, summed per call
+        ('the red fox', {'search_units': 1.0})
     """
 
     backend: ClassVar[str] = "cohere"

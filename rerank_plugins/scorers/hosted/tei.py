@@ -46,13 +46,15 @@ class TEIScorer(HostedScorer[Any, Any]):
         unit_size: Texts per request; at most the server's ``--max-client-batch-size``
             (TEI's default: 32).
 
-    Example:
+    Example (``raw_score`` keeps TEI's logit; ``score`` is its sigmoid):
         >>> from rerank_plugins import Reranker
-        >>> from rerank_plugins.testing.server import RerankServer
-        >>> with RerankServer() as server:
-        ...     scorer = TEIScorer(base_url=server.url, api_key=server.api_key)
-        ...     Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"]).items[0].text
-        'the red fox'
+        >>> from rerank_plugins.testing import server as test_server
+        >>> with test_server.RerankServer() as tei:
+        ...     best = Reranker(TEIScorer(base_url=tei.url, api_key=tei.api_key)).rerank(
+        ...         "red fox", ["a cat", "the red fox"]
+        ...     ).items[0]
+        >>> best.text, round(best.raw_score, 2), round(best.score, 2)
+        ('the red fox', 3.47, 0.97)
     """
 
     backend: ClassVar[str] = "tei"

@@ -50,17 +50,13 @@ class VoyageScorer(HostedScorer[Any, Any]):
             :class:`~rerank_plugins.scorers.hosted.HostedScorer`.
         unit_size: Texts per request (Voyage accepts at most 1,000).
 
-    Raises:
-        AuthenticationError: no key given or found in the environment.
-        MissingDependencyError: the ``voyage`` extra is not installed (on first use).
-
-    Example:
-        >>> from rerank_plugins import Reranker
-        >>> from rerank_plugins.testing.server import RerankServer
-        >>> with RerankServer() as server:
-        ...     scorer = VoyageScorer(api_key=server.api_key, base_url=server.voyage_url)
-        ...     Reranker(scorer, top_n=1).rerank("red fox", ["a cat", "the red fox"]).items[0].text
-        'the red fox'
+    Example (``voyage_url`` carries the version prefix, as Voyage's SDK expects):
+        >>> import rerank_plugins.testing.server
+        >>> with rerank_plugins.testing.server.RerankServer() as server:
+        ...     voyage = VoyageScorer(api_key=server.api_key, base_url=server.voyage_url)
+        ...     result = rerank_plugins.Reranker(voyage).rerank("red fox", ["a cat", "the red fox"])
+        >>> result.stats.billed  # Voyage bills tokens: the query's once per text, plus the texts'
+        {'total_tokens': 9.0}
     """
 
     backend: ClassVar[str] = "voyage"

@@ -215,8 +215,8 @@ def test_one_async_client_per_event_loop(backend):
 
     async def client_of_this_loop() -> object:
         await Reranker(scorer).arerank("fox", ["a fox"])
-        first = await scorer._async_client()
-        assert await scorer._async_client() is first
+        first = await scorer.async_client()
+        assert await scorer.async_client() is first
         return first
 
     one = asyncio.run(client_of_this_loop())
@@ -272,7 +272,7 @@ def test_async_clients_are_released_with_their_loop(backend):
     for _ in range(30):
         asyncio.run(Reranker(scorer).arerank("fox", ["a fox", "a hen"]))
     assert open_fds() <= before + 2
-    assert len(scorer._aclients) == 0
+    assert scorer.open_clients["async"] == 0
 
 
 @pytest.mark.parametrize("backend", ["cohere", "tei"])
@@ -282,12 +282,12 @@ def test_clients_close_on_request_and_as_context_managers(backend):
     async def use_then_close() -> int:
         async with scorer:
             await Reranker(scorer).arerank("fox", ["a fox"])
-            assert len(scorer._aclients) == 1
-        return len(scorer._aclients)
+            assert scorer.open_clients["async"] == 1
+        return scorer.open_clients["async"]
 
     assert asyncio.run(use_then_close()) == 0
     with scorer:
         Reranker(scorer).rerank("fox", ["a fox"])
-        assert scorer._client is not None
-    assert scorer._client is None
+        assert scorer.open_clients["sync"] == 1
+    assert scorer.open_clients["sync"] == 0
     assert Reranker(scorer).rerank("fox", ["a fox"]).stats.scored == 1  # a new client

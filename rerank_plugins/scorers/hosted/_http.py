@@ -168,6 +168,19 @@ class HostedScorer(Scorer, Generic[C, A]):
     async def _async_client(self) -> A:
         return await self._aclients.acquire(self._new_async_client)
 
+    async def async_client(self) -> A:
+        """The running event loop's SDK client, made on first use and owned by the scorer
+        (for code that needs the SDK itself; the scorer closes it, never the caller)."""
+        return await self._async_client()
+
+    @property
+    def open_clients(self) -> dict[str, int]:
+        """How many clients the scorer holds open now: ``{"sync": 0 or 1, "async": one per
+        event loop}`` (what :meth:`close` and :meth:`aclose` release)."""
+        with self._client_lock:
+            sync = int(self._client is not None)
+        return {"sync": sync, "async": len(self._aclients)}
+
     @abstractmethod
     def _new_client(self) -> C:
         """A sync client with the SDK's own retries off."""

@@ -107,7 +107,6 @@ class HostedScorer(Scorer, Generic[C, A]):
         self.max_retries = cast(int, check_int(who, "max_retries", max_retries, 0))
         self.max_concurrency = cast(int, check_int(who, "max_concurrency", max_concurrency))
         self.unit_size = cast(int, check_int(who, "unit_size", unit_size))
-        self.calibration = options.get("calibration")
         self._client_lock = threading.Lock()
         self._client: C | None = None
         self._client_finalizer: weakref.finalize[Any, Any] | None = None

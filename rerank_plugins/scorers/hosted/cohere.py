@@ -72,6 +72,7 @@ class CohereScorer(HostedScorer[Any, Any]):
         self.max_tokens_per_doc = check_int(
             "CohereScorer", "max_tokens_per_doc", max_tokens_per_doc, allow_none=True
         )
+        self.calibration = calibration  # once what the scores mean is known
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {

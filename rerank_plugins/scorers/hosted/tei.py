@@ -82,6 +82,7 @@ class TEIScorer(HostedScorer[Any, Any]):
         vars(self)["normalization"] = (
             Normalization.SIGMOID if raw_scores else Normalization.IDENTITY
         )
+        self.calibration = calibration  # once what the scores mean is known
 
     @property
     def key_hint(self) -> str:

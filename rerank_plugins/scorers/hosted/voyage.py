@@ -77,6 +77,7 @@ class VoyageScorer(HostedScorer[Any, Any]):
     ) -> None:
         super().__init__(locals())
         self.truncation = check_bool("VoyageScorer", "truncation", truncation)
+        self.calibration = calibration  # once what the scores mean is known
         # The SDK logs failed responses' bodies (at INFO, at WARNING with voyageai.log set), and
         # a server may echo the key there: its records pass through the package's scrubber.
         scrub_logger("voyage")

@@ -55,7 +55,7 @@ def load_candidates(n_claims: int, k: int) -> tuple[Any, list[tuple[str, str, li
 
 def systems(passage_chars: int) -> dict[str, tuple[Any, Callable[[str], str]]]:
     """name -> (scorer, how each candidate text is cut before it reaches the scorer)."""
-    from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins import CrossEncoderScorer, LLMJudgeScorer
     from rerank_plugins.models.gemma import (
         BASE_MODEL_PROMPTS,
         gemma_langchain_llm,
@@ -72,33 +72,23 @@ def systems(passage_chars: int) -> dict[str, tuple[Any, Callable[[str], str]]]:
     def cut(text: str) -> str:
         return text[:passage_chars]
 
-    common = {"max_passage_chars": passage_chars}
+    def judge(llm: Any, kind: str, **options: Any) -> tuple[Any, Callable[[str], str]]:
+        """The judge over ``llm`` with the base model's prompt for ``kind``, on whole texts."""
+        prompt = BASE_MODEL_PROMPTS[kind]
+        scorer = LLMJudgeScorer(llm, prompt=prompt, max_passage_chars=passage_chars, **options)
+        return scorer, whole
+
     return {
         "cross-encoder, bundled (full abstracts)": (ce, whole),
         f"cross-encoder, bundled (abstracts cut at {passage_chars} chars)": (ce, cut),
-        "Gemma 3 270M, pointwise grades (5 per prompt)": (
-            LLMJudgeScorer(
-                gemma_langchain_llm(max_new_tokens=24), prompt=BASE_MODEL_PROMPTS["grade"], **common
-            ),
-            whole,
+        "Gemma 3 270M, pointwise grades (5 per prompt)": judge(
+            gemma_langchain_llm(max_new_tokens=24), "grade"
         ),
-        "Gemma 3 270M, pointwise yes-probability": (
-            LLMJudgeScorer(
-                gemma_llama_index_llm(max_new_tokens=1),
-                score_by="yes_probability",
-                prompt=BASE_MODEL_PROMPTS["yes_probability"],
-                **common,
-            ),
-            whole,
+        "Gemma 3 270M, pointwise yes-probability": judge(
+            gemma_llama_index_llm(max_new_tokens=1), "yes_probability", score_by="yes_probability"
         ),
-        "Gemma 3 270M, listwise (window 20, stride 10)": (
-            LLMJudgeScorer(
-                gemma_langchain_llm(max_new_tokens=100),
-                mode="listwise",
-                prompt=BASE_MODEL_PROMPTS["listwise"],
-                **common,
-            ),
-            whole,
+        "Gemma 3 270M, listwise (window 20, stride 10)": judge(
+            gemma_langchain_llm(max_new_tokens=100), "listwise", mode="listwise"
         ),
     }
 

@@ -1,7 +1,7 @@
 """The one error boundary of everything that speaks HTTP: hosted scorers, TEI and LLM clients.
 
-Three things, written once and used by :mod:`rerank_plugins.scorers._http` (Cohere, Voyage, TEI)
-and :mod:`rerank_plugins.scorers._llm_clients` (LangChain, LlamaIndex and callable LLMs):
+Three things, written once and used by :mod:`rerank_plugins.scorers.hosted` (Cohere, Voyage, TEI)
+and :mod:`rerank_plugins.scorers.llm` (LangChain, LlamaIndex and callable LLMs):
 
 - :func:`status_class`: an HTTP status → which kind of package error it is;
 - :func:`retry_after_seconds`: a ``Retry-After`` header, as delta-seconds or an HTTP date;

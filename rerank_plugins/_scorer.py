@@ -122,7 +122,7 @@ class Scorer(ABC):
     threads) and releases them in :meth:`close` / :meth:`aclose`, or at the end of a ``with`` /
     ``async with`` block; what the caller passes in (a loaded model, an LLM object) stays the
     caller's. Copies share the scorer: ``copy.copy`` and ``copy.deepcopy`` return the scorer
-    itself (as :class:`~rerank_plugins.scorers._http.Secret` does), so a framework that deep
+    itself (as :class:`~rerank_plugins.scorers.hosted.Secret` does), so a framework that deep
     copies a pipeline keeps one model and one set of clients, with one owner.
 
     Example:

@@ -19,8 +19,8 @@ from rerank_plugins._exceptions import (
     TransientError,
 )
 from rerank_plugins._http_errors import retry_after_seconds, scrub, status_class
-from rerank_plugins.scorers._http import Secret, status_error
-from rerank_plugins.scorers._llm_clients import translate_error
+from rerank_plugins.scorers.hosted import Secret, status_error
+from rerank_plugins.scorers.llm import translate_error
 
 
 class _Response:
@@ -57,7 +57,7 @@ def test_transport_failures_are_typed_transient_errors_with_their_reason():
 
     import httpx
 
-    from rerank_plugins.scorers._http import transport_error
+    from rerank_plugins.scorers.hosted import transport_error
 
     cases = [
         (httpx.ReadTimeout("slow"), TimedOutError, "timeout"),

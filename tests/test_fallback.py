@@ -190,7 +190,7 @@ def test_close_releases_every_scorer_of_the_chain(server):
     hosted = server.scorer_for("tei")
     chain = FallbackScorer([hosted, KeywordScorer()])
     Reranker(chain).rerank("cats", ["dogs", "cats"])
-    assert hosted._client is not None
+    assert hosted.open_clients["sync"] == 1
     chain.close()
-    assert hosted._client is None
+    assert hosted.open_clients["sync"] == 0
     assert "tei:tei > keyword:word-overlap" in chain.name

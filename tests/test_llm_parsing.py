@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rerank_plugins.scorers._llm_parsing import (
+from rerank_plugins.scorers.llm.parsing import (
     UnparseableReply,
     clean_reply,
     complete_permutation,

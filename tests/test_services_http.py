@@ -1,4 +1,4 @@
-"""The shared boundary of the hosted scorers (``rerank_plugins/scorers/_http.py``) and their
+"""The shared boundary of the hosted scorers (``rerank_plugins.scorers.hosted``) and their
 options: Retry-After, status translation, mapping by index, timeouts, validation, lazy imports,
 normalisation, and async clients per event loop."""
 
@@ -24,7 +24,7 @@ from rerank_plugins import (
     TransientError,
 )
 from rerank_plugins.scorers import from_spec
-from rerank_plugins.scorers._http import (
+from rerank_plugins.scorers.hosted import (
     Secret,
     request_timeout,
     retry_after_seconds,
@@ -145,7 +145,7 @@ def test_request_timeout_is_the_time_left_capped():
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
-        ("timeout", 0, "timeout=0; pass a positive number of seconds"),
+        ("timeout", 0, "timeout=0; pass a positive number."),
         ("timeout", "soon", "option 'timeout' expects float"),  # a spec's "5" becomes 5.0
         ("max_retries", -1, "max_retries=-1; pass an integer >= 0"),
         ("max_concurrency", 0, "max_concurrency=0; pass an integer >= 1"),
@@ -163,7 +163,7 @@ def test_bad_options_are_configuration_errors(backend, option, value, says):
 @pytest.mark.parametrize(
     ("spec", "option", "value", "says"),
     [
-        ("cohere", "max_tokens_per_doc", 0, "max_tokens_per_doc=0; pass a positive integer"),
+        ("cohere", "max_tokens_per_doc", 0, "max_tokens_per_doc=0; pass an integer >= 1 or None"),
         ("voyage", "truncation", "yes", "truncation='yes'; pass True or False"),
         ("tei", "raw_scores", 1, "raw_scores=1; pass True or False"),
         ("tei", "truncate", None, "truncate=None; pass True or False"),
@@ -215,8 +215,8 @@ def test_one_async_client_per_event_loop(backend):
 
     async def client_of_this_loop() -> object:
         await Reranker(scorer).arerank("fox", ["a fox"])
-        first = await scorer._async_client()
-        assert await scorer._async_client() is first
+        first = await scorer.async_client()
+        assert await scorer.async_client() is first
         return first
 
     one = asyncio.run(client_of_this_loop())
@@ -272,7 +272,7 @@ def test_async_clients_are_released_with_their_loop(backend):
     for _ in range(30):
         asyncio.run(Reranker(scorer).arerank("fox", ["a fox", "a hen"]))
     assert open_fds() <= before + 2
-    assert len(scorer._aclients) == 0
+    assert scorer.open_clients["async"] == 0
 
 
 @pytest.mark.parametrize("backend", ["cohere", "tei"])
@@ -282,12 +282,12 @@ def test_clients_close_on_request_and_as_context_managers(backend):
     async def use_then_close() -> int:
         async with scorer:
             await Reranker(scorer).arerank("fox", ["a fox"])
-            assert len(scorer._aclients) == 1
-        return len(scorer._aclients)
+            assert scorer.open_clients["async"] == 1
+        return scorer.open_clients["async"]
 
     assert asyncio.run(use_then_close()) == 0
     with scorer:
         Reranker(scorer).rerank("fox", ["a fox"])
-        assert scorer._client is not None
-    assert scorer._client is None
+        assert scorer.open_clients["sync"] == 1
+    assert scorer.open_clients["sync"] == 0
     assert Reranker(scorer).rerank("fox", ["a fox"]).stats.scored == 1  # a new client

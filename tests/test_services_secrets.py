@@ -77,9 +77,9 @@ def test_key_is_not_picklable_but_copies_share_it(server, backend):
     key = server.new_key()
     scorer = server.scorer_for(backend, key=key)
     with pytest.raises(TypeError) as info:
-        pickle.dumps(scorer._secret)
+        pickle.dumps(scorer.secret)
     assert key not in str(info.value) and "not picklable" in str(info.value)
-    assert copy.deepcopy(scorer._secret) is scorer._secret
+    assert copy.deepcopy(scorer.secret) is scorer.secret
 
 
 def test_key_not_in_logs_or_errors_of_failing_calls(server, backend, caplog, capfd):
@@ -155,8 +155,8 @@ def test_key_comes_from_the_argument_then_the_environment(backend, monkeypatch):
         monkeypatch.setenv(var, "from-the-second-variable")
     base = server.voyage_url if backend == "voyage" else server.url
     from_env = cls(base_url=base)
-    assert from_env._secret.get() == server.api_key
+    assert from_env.secret.get() == server.api_key
     assert Reranker(from_env).rerank("fox", ["a cat", "a fox"]).items[0].text == "a fox"
-    assert cls(api_key="explicit", base_url=base)._secret.get() == "explicit"
+    assert cls(api_key="explicit", base_url=base).secret.get() == "explicit"
     with pytest.raises(AuthenticationError, match="empty"):
         cls(api_key="  ", base_url=base)

@@ -137,16 +137,8 @@ class FallbackScorer(Scorer):
             if callable(closer):
                 await closer()
 
-    def __enter__(self) -> FallbackScorer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> FallbackScorer:
-        return self
-
     async def __aexit__(self, *exc: object) -> None:
+        """Close the running loop's async clients, then the sync ones (off the loop)."""
         await self.aclose()
         await asyncio.to_thread(self.close)
 

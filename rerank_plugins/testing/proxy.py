@@ -26,7 +26,8 @@ import contextlib
 import json
 import socket
 import threading
-from types import TracebackType
+
+from rerank_plugins.testing._background import Background
 
 __all__ = ["FaultProxy"]
 
@@ -34,7 +35,7 @@ _CHUNK = 65536
 _IO_TIMEOUT_S = 120.0
 
 
-class FaultProxy:
+class FaultProxy(Background):
     """A stalling or failing TCP proxy in front of ``127.0.0.1:<target_port>``.
 
     Args:
@@ -98,17 +99,6 @@ class FaultProxy:
         if self._listener is not None:
             _close(self._listener)
             self._listener = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- serving -------------------------------------------------------------------------
     def _accept(self) -> None:

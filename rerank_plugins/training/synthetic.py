@@ -130,7 +130,7 @@ def cloze_queries(corpus: Mapping[str, tuple[str, str]], *, seed: int = 0) -> li
 def llm_writer(llm: Any) -> Callable[[str], str]:
     """A ``prompt -> text`` callable from a LangChain chat model or LLM, a LlamaIndex LLM, or a
     plain callable (returned as it is)."""
-    from rerank_plugins.scorers._llm_clients import as_client
+    from rerank_plugins.scorers.llm import as_client
 
     client = as_client(llm, who="written_queries")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rerank_plugins import FallbackScorer, Scorer
-from rerank_plugins.scorers._http import HostedScorer
+from rerank_plugins.scorers.hosted import HostedScorer
 from rerank_plugins.testing import KeywordScorer
 from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase
@@ -41,8 +41,8 @@ def work(scorer: Scorer) -> int:
     assert isinstance(scorer, FallbackScorer)
     hosted, local = scorer.scorers
     assert isinstance(hosted, HostedScorer) and isinstance(local, KeywordScorer)
-    assert hosted._secret is not None
-    return len(RerankServer.shared().served(hosted._secret.get())) + local.calls
+    assert hosted.secret is not None
+    return len(RerankServer.shared().served(hosted.secret.get())) + local.calls
 
 
 CASES = [ScorerCase("fallback", make, work)]

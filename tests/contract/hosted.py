@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 
 from rerank_plugins import Scorer
-from rerank_plugins.scorers._http import HostedScorer
+from rerank_plugins.scorers.hosted import HostedScorer
 from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase
 
 
-def _key(server: RerankServer, behaviour: str) -> str:
+def behaviour_key(server: RerankServer, behaviour: str) -> str:
+    """A key that makes ``server`` show ``behaviour`` (slow, transient, config or none)."""
     if behaviour == "slow":
         return server.key_for("slow", delay_s=0.15)
     if behaviour == "transient":
@@ -35,12 +36,12 @@ def hosted_case(backend: str) -> ScorerCase:
             options = {"unit_size": 1, "max_concurrency": 1}
         elif behaviour == "transient":
             options = {"max_retries": 1}
-        scorer = server.scorer_for(backend, key=_key(server, behaviour), **options)
+        scorer = server.scorer_for(backend, key=behaviour_key(server, behaviour), **options)
         scorer.prepare()  # import the SDK and build the client outside the budget
         return scorer
 
     def work(scorer: Scorer) -> int:
-        assert isinstance(scorer, HostedScorer) and scorer._secret is not None
-        return len(RerankServer.shared().served(scorer._secret.get()))
+        assert isinstance(scorer, HostedScorer) and scorer.secret is not None
+        return len(RerankServer.shared().served(scorer.secret.get()))
 
     return ScorerCase(backend, make, work)

@@ -29,8 +29,9 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeGuard
+from typing import Any, NoReturn, cast
 
+from rerank_plugins._checks import is_int, is_number
 from rerank_plugins._deadline import run_sync, run_with_deadline
 from rerank_plugins._exceptions import (
     AuthenticationError,
@@ -166,7 +167,7 @@ def _from_langchain(result: Any) -> Completion:
     return Completion(
         text=_content_text(content),
         logprobs=_openai_logprobs(meta.get("logprobs")),
-        usage={k: float(v) for k, v in usage.items() if _is_number(v)},
+        usage={k: float(v) for k, v in usage.items() if is_number(v)},
     )
 
 
@@ -263,7 +264,7 @@ def _from_llama_index(response: Any) -> Completion:
     return Completion(
         text=str(text),
         logprobs=positions,
-        usage={k: float(v) for k, v in usage.items() if _is_number(v)},
+        usage={k: float(cast(float, v)) for k, v in usage.items() if is_number(v)},
     )
 
 
@@ -374,10 +375,6 @@ def _model_name(obj: Any) -> str:
     return llm_type if isinstance(llm_type, str) and llm_type else type(first).__name__
 
 
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _scrub(text: str) -> str:
     return scrub(text)
 
@@ -423,6 +420,6 @@ def _status_code(exc: BaseException) -> int | None:
         getattr(getattr(exc, "response", None), "status_code", None),
         getattr(exc, "status", None),
     ):
-        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
-            return value
+        if is_int(value) and 100 <= cast(int, value) < 600:
+            return cast(int, value)
     return None

@@ -29,66 +29,36 @@ use, stopped by :meth:`ReplicaScorer.close` or when the scorer is dropped).
 from __future__ import annotations
 
 import asyncio
-import importlib
+import inspect
 import random
 import statistics
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
+from rerank_plugins._checks import check_bool, check_int, check_number
 from rerank_plugins._deadline import Deadline, current
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
-from rerank_plugins.scorers._http import HostedScorer
+from rerank_plugins.scorers.hosted import HostedScorer
+from rerank_plugins.scorers.replicas._endpoints import (
+    Endpoint,
+    checked_endpoints,
+    checked_urls,
+    scorer_class,
+    typical_latency,
+    url_of,
+    with_endpoints,
+)
+from rerank_plugins.scorers.replicas._loop import LoopThread
 
 __all__ = ["ReplicaScorer"]
 
 T = TypeVar("T")
 
-_SAMPLES = 128  # latencies kept per endpoint
-_SAMPLE_AGE_S = 60.0  # older latencies are forgotten: what is learned recovers
-_MIN_SAMPLES = 5  # before this many, an endpoint has no p95 of its own
-_IDLE_HALF_LIFE_S = 2.0  # an idle endpoint's latency estimate halves its gap to the typical one
 _BALANCERS = ("p2c", "least_outstanding")
-_PROTOCOLS = {
-    "cohere": ("rerank_plugins.scorers.cohere", "CohereScorer"),
-    "tei": ("rerank_plugins.scorers.tei", "TEIScorer"),
-    "voyage": ("rerank_plugins.scorers.voyage", "VoyageScorer"),
-}
-
-
-@dataclass
-class _Endpoint:
-    """One replica: its scorer, its health and what it has learned (guarded by the set's lock)."""
-
-    url: str
-    scorer: HostedScorer[Any, Any]
-    outstanding: int = 0
-    failures: int = 0  # consecutive
-    ejected_until: float | None = None
-    probing: bool = False
-    backoff: float = 1.0
-    ewma: float | None = None
-    last_seen: float = 0.0
-    samples: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
-    totals: dict[str, float] = field(default_factory=dict)
-
-    def count(self, key: str, value: float = 1.0) -> None:
-        self.totals[key] = self.totals.get(key, 0.0) + value
-
-    def recent(self, now: float) -> list[float]:
-        return [s for t, s in self.samples if now - t <= _SAMPLE_AGE_S]
-
-    def quantile(self, q: float, now: float) -> float | None:
-        values = sorted(self.recent(now))
-        if len(values) < _MIN_SAMPLES:
-            return None
-        return values[min(len(values) - 1, int(q * len(values)))]
 
 
 class ReplicaScorer(Scorer):
@@ -143,29 +113,23 @@ class ReplicaScorer(Scorer):
         max_retries: int = 1,
         seed: int | None = None,
     ) -> None:
-        scorers = _checked_endpoints(endpoints)
-        _check_number("hedge_min_ms", hedge_min_ms, minimum=0.0)
-        _check_number("probe_interval_s", probe_interval_s, minimum=1e-3)
-        _check_number(
-            "max_probe_interval_s",
-            max_probe_interval_s,
-            minimum=probe_interval_s,
-            floor=f"probe_interval_s ({probe_interval_s:g})",
-        )
-        for name, value, low in (("eject_after", eject_after, 1), ("max_retries", max_retries, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigurationError(
-                    f"ReplicaScorer got {name}={value!r}; pass an integer >= {low}."
-                )
+        scorers = checked_endpoints(endpoints)
+        check_number("ReplicaScorer", "hedge_min_ms", hedge_min_ms, minimum=0.0)
+        check_number("ReplicaScorer", "probe_interval_s", probe_interval_s, minimum=1e-3)
+        check_number("ReplicaScorer", "max_probe_interval_s", max_probe_interval_s, minimum=0.0)
+        if max_probe_interval_s < probe_interval_s:
+            raise ConfigurationError(
+                f"ReplicaScorer got max_probe_interval_s={max_probe_interval_s!r}; pass a number "
+                f">= probe_interval_s ({probe_interval_s:g})."
+            )
+        check_int("ReplicaScorer", "eject_after", eject_after)
+        check_int("ReplicaScorer", "max_retries", max_retries, 0)
         if balance not in _BALANCERS:
             raise ConfigurationError(
                 f"ReplicaScorer got balance={balance!r}; pass 'p2c' or 'least_outstanding'."
             )
-        if not isinstance(hedging, bool):
-            raise ConfigurationError(f"ReplicaScorer got hedging={hedging!r}; pass True or False.")
-        self._endpoints = [
-            _Endpoint(_url_of(s), s, backoff=float(probe_interval_s)) for s in scorers
-        ]
+        check_bool("ReplicaScorer", "hedging", hedging)
+        self._endpoints = [Endpoint(url_of(s), s, backoff=float(probe_interval_s)) for s in scorers]
         first = scorers[0]
         self.normalization: Normalization = first.normalization
         self.unit_size = first.unit_size
@@ -180,28 +144,17 @@ class ReplicaScorer(Scorer):
         self.max_probe_interval_s = float(max_probe_interval_s)
         self._lock = threading.Lock()
         self._random = random.Random(seed)
-        self._runner = _LoopThread(scorers)
+        self._runner = LoopThread(scorers)
         self._finalizer = weakref.finalize(self, self._runner.stop)
 
     @classmethod
-    def from_urls(
-        cls,
-        protocol: str,
-        urls: Sequence[str],
-        *,
-        balance: str = "p2c",
-        hedging: bool = True,
-        hedge_min_ms: float = 5.0,
-        eject_after: int = 3,
-        probe_interval_s: float = 1.0,
-        max_probe_interval_s: float = 30.0,
-        max_retries: int = 1,
-        seed: int | None = None,
-        **scorer_options: Any,
-    ) -> ReplicaScorer:
+    def from_urls(cls, protocol: str, urls: Sequence[str], **options: Any) -> ReplicaScorer:
         """A replica set of ``protocol`` (``"cohere"``, ``"tei"`` or ``"voyage"``) over ``urls``.
 
-        ``scorer_options`` go to each endpoint's scorer (``model``, ``api_key``, ``timeout``...).
+        ``options`` are the replica set's own where the constructor takes them (``balance``,
+        ``hedging``, ``hedge_min_ms``, ``eject_after``, ``probe_interval_s``,
+        ``max_probe_interval_s``, ``max_retries``, ``seed``); the others go to each endpoint's
+        scorer (``model``, ``api_key``, ``timeout``...).
 
         Example:
             >>> ReplicaScorer.from_urls("tei", ["http://10.0.0.1:8080", "http://10.0.0.1:8080/"])
@@ -210,25 +163,15 @@ class ReplicaScorer(Scorer):
             rerank_plugins._exceptions.ConfigurationError: ReplicaScorer got the URL \
 'http://10.0.0.1:8080/' twice; list each replica once.
         """
-        if protocol not in _PROTOCOLS:
-            raise ConfigurationError(
-                f"ReplicaScorer speaks one of {', '.join(sorted(_PROTOCOLS))}, got protocol="
-                f"{protocol!r}; pass e.g. 'cohere' for Infinity or vLLM."
-            )
-        checked = _checked_urls(urls)
-        module, name = _PROTOCOLS[protocol]
-        kind = getattr(importlib.import_module(module), name)
-        return cls(
-            [kind(base_url=url, **scorer_options) for url in checked],
-            balance=balance,
-            hedging=hedging,
-            hedge_min_ms=hedge_min_ms,
-            eject_after=eject_after,
-            probe_interval_s=probe_interval_s,
-            max_probe_interval_s=max_probe_interval_s,
-            max_retries=max_retries,
-            seed=seed,
-        )
+        kind = scorer_class(protocol)
+        checked = checked_urls(urls)
+        own = {
+            name: options[name]
+            for name, param in inspect.signature(cls.__init__).parameters.items()
+            if param.kind is param.KEYWORD_ONLY and name in options
+        }
+        for_scorer = {name: value for name, value in options.items() if name not in own}
+        return cls([kind(base_url=url, **for_scorer) for url in checked], **own)
 
     # -- what it is ----------------------------------------------------------------------
     @property
@@ -264,25 +207,8 @@ class ReplicaScorer(Scorer):
         ``ejections``, ``outstanding``, and its recent ``latency_p50_ms`` / ``latency_p95_ms``
         (``None`` before a few answers)."""
         now = time.monotonic()
-        out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            for e in self._endpoints:
-                p50, p95 = e.quantile(0.5, now), e.quantile(0.95, now)
-                state = "healthy"
-                if e.ejected_until is not None:
-                    state = "probing" if e.probing or now >= e.ejected_until else "ejected"
-                out[e.url] = {
-                    "state": state,
-                    **{
-                        k: int(e.totals.get(k, 0))
-                        for k in ("requests", "errors", "timeouts", "hedges", "cancelled")
-                    },
-                    "ejections": int(e.totals.get("ejections", 0)),
-                    "outstanding": e.outstanding,
-                    "latency_p50_ms": None if p50 is None else p50 * 1000.0,
-                    "latency_p95_ms": None if p95 is None else p95 * 1000.0,
-                }
-        return out
+            return {e.url: e.stats(now) for e in self._endpoints}
 
     # -- resources -----------------------------------------------------------------------
     def prepare(self) -> None:
@@ -307,16 +233,8 @@ class ReplicaScorer(Scorer):
         for e in self._endpoints:
             await e.scorer.aclose()
 
-    def __enter__(self) -> ReplicaScorer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> ReplicaScorer:
-        return self
-
     async def __aexit__(self, *exc: object) -> None:
+        """Close the running loop's async clients, then the sync ones (off the loop)."""
         await self.aclose()
         await asyncio.to_thread(self.close)
 
@@ -333,11 +251,11 @@ class ReplicaScorer(Scorer):
     async def _ascore(self, query: str, texts: Sequence[str], deadline: Deadline) -> UnitScores:
         counts: dict[str, dict[str, float]] = {}
         tried: set[str] = set()
-        tasks: dict[asyncio.Task[UnitScores], tuple[_Endpoint, float]] = {}
+        tasks: dict[asyncio.Task[UnitScores], tuple[Endpoint, float]] = {}
         hedged = False
         last: TransientError | None = None
 
-        def start(endpoint: _Endpoint, *, hedge: bool) -> None:
+        def start(endpoint: Endpoint, *, hedge: bool) -> None:
             tried.add(endpoint.url)
             task = asyncio.ensure_future(self._attempt(endpoint, query, texts, deadline, counts))
             tasks[task] = (endpoint, time.monotonic())
@@ -366,7 +284,7 @@ class ReplicaScorer(Scorer):
                     tasks.pop(task)
                     error = task.exception()
                     if error is None:
-                        return _with_endpoints(task.result(), counts)
+                        return with_endpoints(task.result(), counts)
                     if not isinstance(error, TransientError):
                         raise error  # configuration errors go to the caller at once
                     last = error
@@ -385,7 +303,7 @@ class ReplicaScorer(Scorer):
 
     async def _attempt(
         self,
-        endpoint: _Endpoint,
+        endpoint: Endpoint,
         query: str,
         texts: Sequence[str],
         deadline: Deadline,
@@ -427,7 +345,7 @@ class ReplicaScorer(Scorer):
 
     # -- health and learning -------------------------------------------------------------
     def _note(
-        self, endpoint: _Endpoint, counts: dict[str, dict[str, float]], key: str, value: float = 1
+        self, endpoint: Endpoint, counts: dict[str, dict[str, float]], key: str, value: float = 1
     ) -> None:
         with self._lock:
             endpoint.count(key, value)
@@ -435,7 +353,7 @@ class ReplicaScorer(Scorer):
             mine[key] = mine.get(key, 0.0) + value
 
     def _succeeded(
-        self, endpoint: _Endpoint, counts: dict[str, dict[str, float]], seconds: float
+        self, endpoint: Endpoint, counts: dict[str, dict[str, float]], seconds: float
     ) -> None:
         now = time.monotonic()
         self._note(endpoint, counts, "latency_ms", seconds * 1000.0)
@@ -452,7 +370,7 @@ class ReplicaScorer(Scorer):
 
     def _failed(
         self,
-        endpoint: _Endpoint,
+        endpoint: Endpoint,
         counts: dict[str, dict[str, float]],
         exc: TransientError,
         seconds: float,
@@ -461,7 +379,7 @@ class ReplicaScorer(Scorer):
         self._note(endpoint, counts, "timeouts" if timed_out else "errors")
         now = time.monotonic()
         with self._lock:
-            typical = self._typical(0.95, now)
+            typical = typical_latency(self._endpoints, 0.95, now)
             probe_failed = endpoint.probing
             endpoint.probing = False
             if timed_out and typical is not None and seconds < 2 * typical:
@@ -478,21 +396,16 @@ class ReplicaScorer(Scorer):
             mine = counts.setdefault(endpoint.url, {})
             mine["ejections"] = mine.get("ejections", 0.0) + 1
 
-    def _typical(self, q: float, now: float) -> float | None:
-        """The median over endpoints of their own ``q`` quantile (robust to one slow replica)."""
-        values = [v for e in self._endpoints if (v := e.quantile(q, now)) is not None]
-        return statistics.median(values) if values else None
-
-    def _hedge_delay(self, endpoint: _Endpoint, now: float) -> float | None:
+    def _hedge_delay(self, endpoint: Endpoint, now: float) -> float | None:
         with self._lock:
             own = endpoint.quantile(0.95, now)
-            typical = self._typical(0.95, now)
+            typical = typical_latency(self._endpoints, 0.95, now)
         known = [v for v in (own, typical) if v is not None]
         return max(self.hedge_min_s, min(known)) if known else None
 
     def _until_hedge(
         self,
-        tasks: Mapping[asyncio.Task[UnitScores], tuple[_Endpoint, float]],
+        tasks: Mapping[asyncio.Task[UnitScores], tuple[Endpoint, float]],
         hedged: bool,
         tried: set[str],
         deadline: Deadline,
@@ -508,25 +421,19 @@ class ReplicaScorer(Scorer):
             return left
         wait = max(0.0, started + delay - now)
         with self._lock:
-            expected = self._typical(0.5, now) or 0.0
+            expected = typical_latency(self._endpoints, 0.5, now) or 0.0
         if left is not None and wait + expected >= left:
             return left  # no room for a second try: just wait for this one
         return wait if left is None else min(wait, left)
 
-    def _load(self, endpoint: _Endpoint, now: float, typical: float) -> float:
-        ewma = typical if endpoint.ewma is None else endpoint.ewma
-        idle = max(0.0, now - endpoint.last_seen)
-        ewma = typical + (ewma - typical) * 0.5 ** (idle / _IDLE_HALF_LIFE_S)
-        return float((endpoint.outstanding + 1) * ewma)
-
-    def _pick(self, tried: set[str], deadline: Deadline) -> _Endpoint:
+    def _pick(self, tried: set[str], deadline: Deadline) -> Endpoint:
         chosen = self._pick_other(tried, deadline, force=True)
         assert chosen is not None
         return chosen
 
     def _pick_other(
         self, tried: set[str], deadline: Deadline, *, force: bool = False
-    ) -> _Endpoint | None:
+    ) -> Endpoint | None:
         """The endpoint for the next request, among those not yet tried for this unit."""
         now = time.monotonic()
         with self._lock:
@@ -535,7 +442,7 @@ class ReplicaScorer(Scorer):
                 return None
             if not force:
                 left = deadline.left()
-                expected = self._typical(0.5, now)
+                expected = typical_latency(self._endpoints, 0.5, now)
                 if left is not None and expected is not None and left <= expected:
                     return None  # no room for another try
             due = [
@@ -560,156 +467,4 @@ class ReplicaScorer(Scorer):
             ewmas = [e.ewma for e in self._endpoints if e.ewma is not None]
             typical = statistics.median(ewmas) if ewmas else 0.0
             a, b = self._random.sample(healthy, 2)
-            return a if self._load(a, now, typical) <= self._load(b, now, typical) else b
-
-
-def _with_endpoints(out: UnitScores, counts: dict[str, dict[str, float]]) -> UnitScores:
-    return UnitScores(
-        out.scores,
-        out.billed,
-        out.budget_exhausted,
-        out.scored_by,
-        out.groups,
-        {url: dict(c) for url, c in counts.items()},
-    )
-
-
-class _LoopThread:
-    """The private event loop the sync path runs on (started on first use)."""
-
-    def __init__(self, scorers: Sequence[HostedScorer[Any, Any]]) -> None:
-        self._scorers = list(scorers)
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    def _started(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="rerank-plugins-replicas", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    def run(self, coro: Coroutine[Any, Any, T], left: float | None) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._started())
-        try:
-            # The coroutine keeps the deadline itself; the grace only covers its cancellation.
-            return future.result(None if left is None else left + 1.0)
-        except TimeoutError as exc:
-            future.cancel()
-            raise TimedOutError("ReplicaScorer: the replicas outran the deadline") from exc
-        except BaseException:
-            future.cancel()
-            raise
-
-    def stop(self) -> None:
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-
-        async def release() -> None:
-            for scorer in self._scorers:
-                await scorer.aclose()
-            await loop.shutdown_asyncgens()
-
-        try:
-            asyncio.run_coroutine_threadsafe(release(), loop).result(10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
-
-
-def _check_number(name: str, value: object, *, minimum: float, floor: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        raise ConfigurationError(
-            f"ReplicaScorer got {name}={value!r}; pass a number >= {floor or f'{minimum:g}'}."
-        )
-
-
-def _checked_urls(urls: object) -> list[str]:
-    if isinstance(urls, (str, bytes)) or not isinstance(urls, Sequence):
-        raise ConfigurationError(
-            f"ReplicaScorer needs a list of URLs, got {type(urls).__name__}; pass e.g. "
-            f"['http://10.0.0.1:7997', 'http://10.0.0.2:7997']."
-        )
-    if not urls:
-        raise ConfigurationError(
-            "ReplicaScorer got an empty list of endpoints; pass at least one replica URL, e.g. "
-            "['http://10.0.0.1:7997']."
-        )
-    seen: dict[str, str] = {}
-    for url in urls:
-        key = _url_key(url)
-        if key in seen:
-            raise ConfigurationError(
-                f"ReplicaScorer got the URL {url!r} twice; list each replica once."
-            )
-        seen[key] = url
-    return [str(u) for u in urls]
-
-
-def _url_key(url: object) -> str:
-    """A URL in a form that compares equal for the same endpoint; malformed ones are refused."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    try:
-        port = None if parts is None else parts.port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"ReplicaScorer got a malformed URL {url!r}; pass a full http(s) URL with a host, "
-            f"e.g. 'http://10.0.0.1:7997'."
-        )
-    port = port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}{parts.path.rstrip('/')}"
-
-
-def _url_of(scorer: HostedScorer[Any, Any]) -> str:
-    return scorer.base_url or ""
-
-
-def _checked_endpoints(endpoints: object) -> list[HostedScorer[Any, Any]]:
-    if isinstance(endpoints, (str, bytes)) or not isinstance(endpoints, Sequence):
-        raise ConfigurationError(
-            f"ReplicaScorer needs a list of hosted scorers, got {type(endpoints).__name__}; "
-            f"pass e.g. [CohereScorer(base_url=...), ...], or use ReplicaScorer.from_urls."
-        )
-    if not endpoints:
-        raise ConfigurationError(
-            "ReplicaScorer got an empty list of endpoints; pass at least one replica, e.g. "
-            "ReplicaScorer.from_urls('cohere', ['http://10.0.0.1:7997'], model=...)."
-        )
-    scorers = list(endpoints)
-    for s in scorers:
-        if not isinstance(s, HostedScorer):
-            raise ConfigurationError(
-                f"ReplicaScorer balances hosted scorers (Cohere, TEI, Voyage), got "
-                f"{type(s).__name__}; for scorers of different kinds use FallbackScorer."
-            )
-        if s.base_url is None:
-            raise ConfigurationError(
-                f"ReplicaScorer: an endpoint {s!r} has no base_url; give each replica its own "
-                f"base_url (the provider's single API is not a replica set)."
-            )
-    kinds = sorted({type(s).__name__ for s in scorers})
-    if len(kinds) > 1:
-        raise ConfigurationError(
-            f"ReplicaScorer got endpoints that speak different protocols ({', '.join(kinds)}); "
-            f"replicas of one engine speak one, so use one scorer class for all (or a "
-            f"FallbackScorer to chain different engines)."
-        )
-    models = sorted({s.model for s in scorers})
-    if len(models) > 1:
-        raise ConfigurationError(
-            f"ReplicaScorer got endpoints serving different models ({', '.join(models)}); "
-            f"replicas serve one model: pass the same model= to each."
-        )
-    _checked_urls([_url_of(s) for s in scorers])
-    return scorers
+            return a if a.load(now, typical) <= b.load(now, typical) else b

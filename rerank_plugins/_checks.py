@@ -16,17 +16,19 @@ rerank_plugins._exceptions.ConfigurationError: Demo got batch_size=True; pass an
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from ._exceptions import ConfigurationError
 
 __all__ = ["check_bool", "check_int", "check_number", "is_int", "is_number"]
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """``True`` for an ``int`` that is not a ``bool``."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """``True`` for an ``int`` or ``float`` that is not a ``bool``."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -45,10 +47,12 @@ def check_int(
     if value is None and allow_none:
         return None
     if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
-        wanted = f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}..{maximum}"
+        wanted = (
+            f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}..{maximum}"
+        )
         alternative = " or None" if allow_none else ""
         raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_number(
@@ -61,13 +65,14 @@ def check_number(
     allow_none: bool = False,
     error: type[Exception] = ConfigurationError,
 ) -> float | None:
-    """Return ``value`` if it is a number ``> above`` (or ``>= minimum``); raise ``error`` if not."""
+    """Return ``value`` if it is a number ``> above`` (or ``>= minimum``); else raise ``error``."""
     if value is None and allow_none:
         return None
-    bad = not is_number(value) or value != value  # NaN is not a number here
-    if not bad and above is not None and not value > above:
+    number = value if is_number(value) and value == value else None  # NaN is not a number
+    bad = number is None
+    if number is not None and above is not None and not number > above:
         bad = True
-    if not bad and minimum is not None and not value >= minimum:
+    if number is not None and minimum is not None and not number >= minimum:
         bad = True
     if bad:
         if above is not None:
@@ -78,7 +83,7 @@ def check_number(
             wanted = "a number"
         alternative = " or None" if allow_none else ""
         raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_bool(who: str, name: str, value: object) -> bool:

@@ -19,27 +19,32 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError, RerankError
-from rerank_plugins.training.cli import (
-    _RUN_FILES,
-    _beir_data,
-    _corpus_data,
-    _estimate,
+from rerank_plugins.cli._training import (
+    RUN_FILES,
     add_data_arguments,
     add_training_arguments,
+    beir_data,
     clear_for_overwrite,
+    corpus_data,
+    estimate,
     evaluate_artifact,
     label_with_estimate,
+    set_threads,
+    write_summary,
 )
 from rerank_plugins.training.distill import DISTILL_LOSSES, PICKS, TEACHER_LISTS
 
 __all__ = ["add_arguments", "run"]
+
+NAME = "distill"
+HELP = "a faster, shallower copy of a reranker (rerank-plugins distill --help)"
+DESCRIPTION = "Distil a cross-encoder into a shallower, faster student tuned to your corpus."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,20 +92,17 @@ def run(args: argparse.Namespace) -> int:
     line before any work)."""
     try:
         _check_inputs(args)
-        summary = _distill(args)
+        write_summary(args, _distill(args))
     except RerankError as exc:
         print(f"rerank-plugins distill: error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(summary, indent=2)
-    Path(args.output, "summary.json").write_text(text + "\n")
-    print(text)
     return 0
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
     from rerank_plugins.evaluation.outputs import prepare_output
 
-    prepare_output(args.output, flag="--output", holds=_RUN_FILES, what="a distillation run",
+    prepare_output(args.output, flag="--output", holds=RUN_FILES, what="a distillation run",
                    overwrite=args.overwrite, resume=args.resume)  # fmt: skip
     if not (args.beir or args.corpus or args.teacher_lists):
         raise ConfigurationError(
@@ -130,10 +132,7 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
         write_teacher_lists,
     )
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     progress = not args.no_progress
     teacher = load_teacher(args.teacher, device=args.device)
@@ -148,7 +147,7 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
     if lists:
         labelled += _label(args, teacher, lists, progress, label_lists, write_teacher_lists)
     student, _ = make_student(teacher, args.layers, pick=args.pick, max_length=args.max_length)
-    _estimate(args, labelled, model=student)
+    estimate(args, labelled, model=student)
     del student
     result = distill(
         labelled, teacher=teacher, output_dir=args.output, depth=args.layers, pick=args.pick,
@@ -180,10 +179,10 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
     dev, held_out = None, None
     recipe: dict[str, Any] = {}
     if args.beir:
-        lists, dev, recipe, _ = _beir_data(args, progress)
+        lists, dev, recipe, _ = beir_data(args, progress)
         held_out = _development(args)
     if args.corpus:
-        made, made_dev, made_recipe = _corpus_data(args, progress, validate=dev is None)
+        made, made_dev, made_recipe = corpus_data(args, progress, validate=dev is None)
         lists += made
         dev = dev if dev is not None else made_dev
         recipe = {**recipe, "corpus": made_recipe}

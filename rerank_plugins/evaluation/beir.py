@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from rerank_plugins._checks import is_int
 from rerank_plugins._exceptions import RerankError
 
 __all__ = ["BeirDataset", "DatasetError", "dev_train_split", "load_beir", "load_corpus"]
@@ -198,7 +199,7 @@ def validation_split(
         >>> validation_split(["a", "b", "c", "d", "e"], every=2)
         (['a', 'c', 'e'], ['b', 'd'])
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 2:
+    if not is_int(every) or every < 2:
         raise DatasetError(
             f"The validation slice takes every Nth training query with N >= 2, got {every!r}."
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rerank_plugins._checks import is_number
 from rerank_plugins.evaluation.beir import BeirDataset, DatasetError
 
 __all__ = [
@@ -339,10 +340,10 @@ def _graded(file: Path, line: int, passages: Any) -> tuple[list[str], list[float
     labels: list[float] = []
     for i, passage in enumerate(passages):
         text = passage.get("text") if isinstance(passage, dict) else None
-        score = passage.get("score") if isinstance(passage, dict) else None
+        score: Any = passage.get("score") if isinstance(passage, dict) else None
         if not isinstance(text, str):
             raise _bad(file, line, f"passage {i} needs a string 'text'")
-        if isinstance(score, bool) or not isinstance(score, int | float) or score < 0:
+        if not is_number(score) or score < 0:
             raise _bad(
                 file, line, f"passage {i} needs a non-negative number 'score', got {score!r}"
             )

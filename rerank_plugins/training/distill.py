@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rerank_plugins._checks import is_int
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins.artifact import (
@@ -88,7 +89,7 @@ def student_layers(teacher_depth: int, depth: int, pick: Pick = "spread") -> tup
         >>> student_layers(12, 4)
         (2, 5, 8, 11)
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth < teacher_depth:
+    if not is_int(depth) or not 1 <= depth < teacher_depth:
         raise ConfigurationError(
             f"A student keeps fewer layers than its teacher: the teacher has {teacher_depth}, so "
             f"pass a depth from 1 to {teacher_depth - 1} (got {depth!r})."

@@ -7,13 +7,14 @@ import argparse
 import dataclasses
 import time
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rerank_plugins._core import OPTION_NAMES, RerankOptions
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._scorer import Scorer
-from rerank_plugins.cli._common import err, option, positive_int, progress_bars
+from rerank_plugins.cli._common import err, option, positive_int, progress_bars, run_measuring
 
 SUBSETS = ("all", "dev", "train", "validation", "fit")
 """``--subset``: all judged queries, or a part of the project's fixed split."""
@@ -72,19 +73,16 @@ def _add_contract_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) 
         )
 
 
-def add_run_options(
-    p: argparse.ArgumentParser,
-    *,
-    reranker_default: str,
-    runtime_default: str,
-    blend_default: float | None = None,
-) -> None:
+def add_run_options(p: argparse.ArgumentParser, *, runtime_default: str) -> None:
+    """The options of a command that reranks (``eval``, ``demo``): an argument table."""
+    from rerank_plugins.evaluation.demo import DEFAULT_BLEND, DEFAULT_RERANKER
+
     p.add_argument(
         "--reranker",
         default=None,  # None: the default below, which only the demo may swap when it cannot load
         metavar="SPEC",
         help="the scorer, as backend[:model], e.g. cross-encoder:bundled:scifact-minilm, "
-        f"cross-encoder:/path/to/model, keyword (default: {reranker_default})",
+        f"cross-encoder:/path/to/model, keyword (default: {DEFAULT_RERANKER})",
     )
     p.add_argument(
         "--reranker-option",
@@ -97,7 +95,7 @@ def add_run_options(
         f"({_RUNTIME_DEFAULTS[runtime_default]}) unless another runtime (auto, torch, torch-bf16, "
         "onnx, onnx-int8, openvino, openvino-bf16) is given here (default: none)",
     )
-    _add_contract_options(p, {"blend": blend_default})
+    _add_contract_options(p, {"blend": DEFAULT_BLEND})
     p.add_argument("--k", type=positive_int, default=20, help="candidates retrieved per query")
     p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
     p.add_argument(
@@ -133,6 +131,15 @@ def add_run_options(
         help="replace the reports an earlier run left in --out (without it, such a folder is "
         "refused before any work)",
     )
+
+
+def run_reranking(
+    command: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], int]
+) -> int:
+    """Run ``eval`` or ``demo``: the reranker resolved (:func:`resolve_reranker`), then as
+    :func:`~rerank_plugins.cli._common.run_measuring`."""
+    resolve_reranker(args)
+    return run_measuring(command, args, body)
 
 
 def resolve_reranker(args: argparse.Namespace) -> None:

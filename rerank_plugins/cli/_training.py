@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins._exceptions import ConfigurationError, RerankError
 
 __all__ = [
     "RUN_FILES",
@@ -20,6 +20,7 @@ __all__ = [
     "clear_for_overwrite",
     "evaluate_artifact",
     "label_with_estimate",
+    "run_training",
 ]
 
 _MAX_HELD_OUT = 200
@@ -164,6 +165,36 @@ def clear_for_overwrite(args: argparse.Namespace, command: str) -> None:
                 f"{', '.join(removed)} from {args.output}",
                 file=sys.stderr,
             )
+
+
+def run_training(
+    args: argparse.Namespace,
+    command: str,
+    *,
+    what: str,
+    check: Callable[[argparse.Namespace], None],
+    body: Callable[[argparse.Namespace], dict[str, Any]],
+    said: str = "",
+) -> int:
+    """Run ``train`` or ``distill``; returns the exit status.
+
+    Before any work: ``--output`` (a file in the way, an unwritable place or an earlier run
+    holding ``what`` is refused) and ``check(args)``; then the earlier run is cleared
+    (``--overwrite``), ``body(args)`` runs, and its summary is printed and saved. A mistake is
+    one line, ``rerank-plugins COMMAND: `` + ``said`` + the message, and exit status 2.
+    """
+    from rerank_plugins.evaluation.outputs import prepare_output
+
+    try:
+        prepare_output(args.output, flag="--output", holds=RUN_FILES, what=what,
+                       overwrite=args.overwrite, resume=args.resume)  # fmt: skip
+        check(args)
+        clear_for_overwrite(args, command)
+        write_summary(args, body(args))
+    except RerankError as exc:
+        print(f"rerank-plugins {command}: {said}{exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def write_summary(args: argparse.Namespace, summary: dict[str, Any]) -> None:

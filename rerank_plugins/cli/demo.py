@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import argparse
 
-from rerank_plugins.cli._common import run_measuring
 from rerank_plugins.cli._runs import (
     add_run_options,
     check_reports,
     measure,
-    resolve_reranker,
+    run_reranking,
     runtime_words,
     scorer_options,
     select_queries,
@@ -28,23 +27,15 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``demo`` options on ``parser``."""
-    from rerank_plugins.evaluation.demo import DEFAULT_BLEND, DEFAULT_RERANKER
-
     parser.add_argument(
         "--out", metavar="DIR", help="also write the reports into DIR (default: none written)"
     )
-    add_run_options(
-        parser,
-        reranker_default=DEFAULT_RERANKER,
-        runtime_default="auto",
-        blend_default=DEFAULT_BLEND,
-    )
+    add_run_options(parser, runtime_default="auto")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rerank-plugins demo``; returns the exit status (2 for a mistake)."""
-    resolve_reranker(args)
-    return run_measuring(NAME, args, _demo)
+    return run_reranking(NAME, args, _demo)
 
 
 def _demo(args: argparse.Namespace) -> int:

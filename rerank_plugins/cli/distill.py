@@ -20,23 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError
+from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins.cli._training import (
-    RUN_FILES,
     add_data_arguments,
     add_training_arguments,
     beir_data,
-    clear_for_overwrite,
     corpus_data,
     estimate,
     evaluate_artifact,
     label_with_estimate,
+    run_training,
     set_threads,
-    write_summary,
 )
 from rerank_plugins.training.distill import DISTILL_LOSSES, PICKS, TEACHER_LISTS
 
@@ -90,20 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``rerank-plugins distill``; returns the exit status (2 for a mistake, said in one
     line before any work)."""
-    try:
-        _check_inputs(args)
-        write_summary(args, _distill(args))
-    except RerankError as exc:
-        print(f"rerank-plugins distill: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    what = "a distillation run"
+    return run_training(args, NAME, what=what, check=_check_inputs, body=_distill, said="error: ")
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    from rerank_plugins.evaluation.outputs import prepare_output
-
-    prepare_output(args.output, flag="--output", holds=RUN_FILES, what="a distillation run",
-                   overwrite=args.overwrite, resume=args.resume)  # fmt: skip
     if not (args.beir or args.corpus or args.teacher_lists):
         raise ConfigurationError(
             "distill needs lists to learn from: --beir DIR (judged queries' candidates), "
@@ -118,18 +106,15 @@ def _check_inputs(args: argparse.Namespace) -> None:
         from rerank_plugins.evaluation.beir import load_corpus
 
         load_corpus(args.corpus)
-    clear_for_overwrite(args, "distill")
 
 
 def _distill(args: argparse.Namespace) -> dict[str, Any]:
     from rerank_plugins.training.distill import (
         distill,
-        label_lists,
         load_teacher,
         make_student,
         read_teacher_lists,
         student_layers,
-        write_teacher_lists,
     )
 
     set_threads(args)
@@ -145,7 +130,7 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
         )
     labelled: list[Any] = read_teacher_lists(args.teacher_lists) if args.teacher_lists else []
     if lists:
-        labelled += _label(args, teacher, lists, progress, label_lists, write_teacher_lists)
+        labelled += _label(args, teacher, lists, progress)
     student, _ = make_student(teacher, args.layers, pick=args.pick, max_length=args.max_length)
     estimate(args, labelled, model=student)
     del student
@@ -192,18 +177,16 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
     return lists, dev, recipe, held_out
 
 
-def _label(
-    args: argparse.Namespace, teacher: Any, lists: list[Any], progress: bool, label: Any,
-    write: Any,
-) -> list[Any]:  # fmt: skip
+def _label(args: argparse.Namespace, teacher: Any, lists: list[Any], progress: bool) -> list[Any]:
     """The lists labelled by the teacher, with the cost said first; saved for reuse."""
+    from rerank_plugins.training.distill import label_lists, write_teacher_lists
 
     def by_teacher(part: list[Any], done: Any) -> list[Any]:
-        return list(label(part, teacher, progress=done))
+        return list(label_lists(part, teacher, progress=done))
 
     labelled = label_with_estimate("distill", args.teacher, lists, by_teacher, progress)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    write(labelled, Path(args.output, TEACHER_LISTS))
+    write_teacher_lists(labelled, Path(args.output, TEACHER_LISTS))
     return labelled
 
 

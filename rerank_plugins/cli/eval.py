@@ -7,13 +7,12 @@ import argparse
 import time
 from pathlib import Path
 
-from rerank_plugins.cli._common import run_measuring
 from rerank_plugins.cli._runs import (
     SUBSETS,
     add_run_options,
     check_reports,
     measure,
-    resolve_reranker,
+    run_reranking,
     scorer_options,
     select_queries,
     write_reports,
@@ -26,8 +25,6 @@ DESCRIPTION = "Retrieve wide, rerank narrow, and report the lift before/after re
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``eval`` options on ``parser``."""
-    from rerank_plugins.evaluation.demo import DEFAULT_BLEND, DEFAULT_RERANKER
-
     parser.add_argument(
         "dataset", help="a folder in BEIR layout (corpus.jsonl, queries.jsonl, qrels/)"
     )
@@ -41,18 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "choose recipes and defaults here), fit (train without validation)",
     )
     parser.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
-    add_run_options(
-        parser,
-        reranker_default=DEFAULT_RERANKER,
-        runtime_default="torch",
-        blend_default=DEFAULT_BLEND,
-    )
+    add_run_options(parser, runtime_default="torch")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rerank-plugins eval``; returns the exit status (2 for a mistake)."""
-    resolve_reranker(args)
-    return run_measuring(NAME, args, _eval)
+    return run_reranking(NAME, args, _eval)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -25,25 +25,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError
+from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins.artifact import METHODS, MINILM_BASE, AdapterSpec
 from rerank_plugins.cli._common import option
 from rerank_plugins.cli._training import (
-    RUN_FILES,
     add_data_arguments,
     add_training_arguments,
     beir_data,
-    clear_for_overwrite,
     corpus_data,
     estimate,
     label_with_estimate,
+    run_training,
     set_threads,
-    write_summary,
 )
 from rerank_plugins.training.trainer import LOSSES
 
@@ -109,24 +106,7 @@ def run(args: argparse.Namespace) -> int:
     ``<output>/summary.json``; with ``--beir`` the raw scores of the development candidates go to
     ``<output>/dev_scores.json``.
     """
-    from rerank_plugins.evaluation.outputs import prepare_output
-
-    try:
-        # Before any work: a file in the way, an unwritable place or an earlier run is refused.
-        prepare_output(
-            args.output,
-            flag="--output",
-            holds=RUN_FILES,
-            what="a training run",
-            overwrite=args.overwrite,
-            resume=args.resume,
-        )
-        clear_for_overwrite(args, "train")
-        write_summary(args, _train(args))
-    except RerankError as exc:
-        print(f"rerank-plugins train: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_training(args, NAME, what="a training run", check=_check_sources, body=_train)
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,7 +115,6 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     set_threads(args)
     adapter = AdapterSpec(method=args.method, lora_rank=args.lora_rank, top_layers=args.top_layers)
     progress = not args.no_progress
-    _check_sources(args)
     train, dev, recipe, held_out = _lists(args, progress)
     estimate(args, train)
     result = train_cross_encoder(

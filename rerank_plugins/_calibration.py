@@ -34,6 +34,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from rerank_plugins._calibration_math import (
+    brier_score,
+    expected_calibration_error,
+    fit_isotonic,
+    fit_platt,
+    interpolate,
+    log_loss,
+    reliability_bins,
+    sigmoid,
+)
+from rerank_plugins._checks import is_number
 from rerank_plugins._exceptions import ConfigurationError
 
 __all__ = [
@@ -57,7 +68,6 @@ CalibrationLike: TypeAlias = "Calibration | str | os.PathLike[str] | None"
 """What a scorer's ``calibration=`` takes: a calibration, the path of its file, or ``None``."""
 _METHODS = ("platt", "isotonic")
 _NORMALIZATIONS = ("sigmoid", "identity", "rank")
-_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -117,10 +127,10 @@ class Calibration:
         """
         if self.method == "platt":
             a, b = float(self.parameters["a"]), float(self.parameters["b"])
-            return [_sigmoid(a * float(x) + b) for x in signal]
+            return [sigmoid(a * float(x) + b) for x in signal]
         xs = [float(v) for v in self.parameters["x"]]
         ys = [float(v) for v in self.parameters["y"]]
-        return [_interpolate(xs, ys, float(x)) for x in signal]
+        return [interpolate(xs, ys, float(x)) for x in signal]
 
     def calibrate(self, normalization: str, raw: Sequence[float]) -> list[float]:
         """P(relevant) for a scorer's raw scores (its signal, mapped)."""
@@ -317,6 +327,25 @@ def fit_calibration(
             irrelevant ones on this data; a monotone map that reverses order is refused).
     """
     normalization = str(getattr(normalization, "value", normalization))  # a Normalization too
+    xs, ys = _judged_pairs(signal, labels)
+    parameters = _fit(method, xs, ys, f"{backend}:{model}")
+    return Calibration(
+        method=method,
+        parameters=parameters,
+        backend=backend,
+        model=model,
+        normalization=normalization,
+        data=data,
+        first_stage=first_stage,
+        pairs=len(ys),
+        positives=sum(ys),
+    )
+
+
+def _judged_pairs(
+    signal: Sequence[float], labels: Sequence[int | bool]
+) -> tuple[list[float], list[int]]:
+    """The signal as floats and the labels as 0/1, refused unless both classes are there."""
     xs = [float(x) for x in signal]
     ys = [1 if bool(y) else 0 for y in labels]
     if len(xs) != len(ys):
@@ -331,33 +360,24 @@ def fit_calibration(
             f"fit_calibration needs relevant and irrelevant pairs, got {positives} relevant of "
             f"{len(ys)}; fit on judged data where the first stage finds both."
         )
+    return xs, ys
+
+
+def _fit(method: str, xs: list[float], ys: list[int], scorer: str) -> dict[str, Any]:
+    """The parameters of a ``method`` map fit on the pairs (a Platt slope must be positive)."""
     if method == "platt":
-        a, b = _fit_platt(xs, ys)
+        a, b = fit_platt(xs, ys)
         if not a > 0:
             raise ConfigurationError(
-                f"The Platt fit for {backend}:{model} has slope {a:.3g} (not positive): on this "
+                f"The Platt fit for {scorer} has slope {a:.3g} (not positive): on this "
                 f"data its scores rank relevant pairs below irrelevant ones, so no monotone map "
                 f"makes them probabilities; check the data and the scorer."
             )
-        parameters: dict[str, Any] = {"a": a, "b": b}
-    elif method == "isotonic":
-        px, py = _fit_isotonic(xs, ys)
-        parameters = {"x": px, "y": py}
-    else:
-        raise ConfigurationError(
-            f"Calibration method must be 'platt' or 'isotonic', got {method!r}."
-        )
-    return Calibration(
-        method=method,
-        parameters=parameters,
-        backend=backend,
-        model=model,
-        normalization=normalization,
-        data=data,
-        first_stage=first_stage,
-        pairs=len(ys),
-        positives=positives,
-    )
+        return {"a": a, "b": b}
+    if method == "isotonic":
+        px, py = fit_isotonic(xs, ys)
+        return {"x": px, "y": py}
+    raise ConfigurationError(f"Calibration method must be 'platt' or 'isotonic', got {method!r}.")
 
 
 def with_metrics(calibration: Calibration, metrics: Mapping[str, Any]) -> Calibration:
@@ -365,170 +385,9 @@ def with_metrics(calibration: Calibration, metrics: Mapping[str, Any]) -> Calibr
     return replace(calibration, metrics=dict(metrics))
 
 
-def expected_calibration_error(
-    probabilities: Sequence[float], labels: Sequence[int | bool], *, bins: int = 10
-) -> float:
-    """Expected calibration error over ``bins`` equal-width bins of ``[0, 1]``: the pair-weighted
-    mean of |mean probability - share relevant| per bin.
-
-    >>> expected_calibration_error([0.2, 0.2, 0.9, 0.9], [0, 1, 1, 1])
-    0.2
-    """
-    n = len(probabilities)
-    if n == 0:
-        return 0.0
-    total = 0.0
-    for _, _, count, mean_p, share in reliability_bins(probabilities, labels, bins=bins):
-        total += count * abs(mean_p - share)
-    return round(total / n, 12)
-
-
-def reliability_bins(
-    probabilities: Sequence[float], labels: Sequence[int | bool], *, bins: int = 10
-) -> list[tuple[float, float, int, float, float]]:
-    """The non-empty bins of a reliability diagram: ``(low, high, pairs, mean probability,
-    share relevant)`` for equal-width bins of ``[0, 1]`` (the last one includes 1.0)."""
-    sums = [[0, 0.0, 0] for _ in range(bins)]
-    for p, y in zip(probabilities, labels, strict=True):
-        i = min(bins - 1, max(0, int(float(p) * bins)))
-        sums[i][0] += 1
-        sums[i][1] += float(p)
-        sums[i][2] += 1 if y else 0
-    return [
-        (i / bins, (i + 1) / bins, int(c), float(s) / c, h / c)
-        for i, (c, s, h) in enumerate(sums)
-        if c
-    ]
-
-
-def brier_score(probabilities: Sequence[float], labels: Sequence[int | bool]) -> float:
-    """Mean squared difference between probability and outcome (0 is perfect).
-
-    >>> brier_score([1.0, 0.5], [1, 0])
-    0.125
-    """
-    pairs = list(zip(probabilities, labels, strict=True))
-    if not pairs:
-        return 0.0
-    return sum((float(p) - (1.0 if y else 0.0)) ** 2 for p, y in pairs) / len(pairs)
-
-
-def log_loss(probabilities: Sequence[float], labels: Sequence[int | bool]) -> float:
-    """Mean negative log-likelihood of the outcomes (probabilities clipped to [1e-6, 1 - 1e-6]).
-
-    >>> round(log_loss([0.5, 0.5], [1, 0]), 4)
-    0.6931
-    """
-    pairs = list(zip(probabilities, labels, strict=True))
-    if not pairs:
-        return 0.0
-    total = 0.0
-    for p, y in pairs:
-        q = min(1.0 - 1e-6, max(1e-6, float(p)))
-        total -= math.log(q if y else 1.0 - q)
-    return total / len(pairs)
-
-
-def _fit_platt(xs: Sequence[float], ys: Sequence[int]) -> tuple[float, float]:
-    """Platt's maximum-likelihood fit of ``sigmoid(a * x + b)`` (Newton with backtracking, as in
-    Lin, Lin and Weng 2007), on smoothed targets."""
-    pos = sum(ys)
-    neg = len(ys) - pos
-    hi, lo = (pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0)
-    targets = [hi if y else lo for y in ys]
-    a, b = 0.0, math.log((pos + 1.0) / (neg + 1.0))
-    loss = _platt_loss(xs, targets, a, b)
-    for _ in range(200):
-        g_a = g_b = h_aa = h_ab = h_bb = 0.0
-        for x, t in zip(xs, targets, strict=True):
-            p = _sigmoid(a * x + b)
-            d = p - t
-            w = max(p * (1.0 - p), _EPS)
-            g_a += d * x
-            g_b += d
-            h_aa += w * x * x
-            h_ab += w * x
-            h_bb += w
-        h_aa += 1e-12
-        h_bb += 1e-12
-        det = h_aa * h_bb - h_ab * h_ab
-        if (abs(g_a) < 1e-9 and abs(g_b) < 1e-9) or det <= 0:
-            break
-        step_a = (h_bb * g_a - h_ab * g_b) / det
-        step_b = (h_aa * g_b - h_ab * g_a) / det
-        scale = 1.0
-        while scale > 1e-10:
-            na, nb = a - scale * step_a, b - scale * step_b
-            new = _platt_loss(xs, targets, na, nb)
-            if new < loss + 1e-12:
-                break
-            scale /= 2.0
-        else:
-            break
-        a, b, loss = na, nb, new
-        if scale * max(abs(step_a), abs(step_b)) < 1e-10:
-            break
-    return a, b
-
-
-def _platt_loss(xs: Sequence[float], targets: Sequence[float], a: float, b: float) -> float:
-    total = 0.0
-    for x, t in zip(xs, targets, strict=True):
-        z = a * x + b
-        # -[t log p + (1 - t) log(1 - p)], written to stay finite for large |z|
-        total += math.log1p(math.exp(-abs(z))) + max(z, 0.0) - t * z
-    return total
-
-
-def _fit_isotonic(xs: Sequence[float], ys: Sequence[int]) -> tuple[list[float], list[float]]:
-    """Pool adjacent violators on pairs sorted by signal (equal signals pooled first); returns
-    one point per block: (mean signal, share relevant)."""
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    blocks: list[list[float]] = []  # [sum x, sum y, count]
-    for i in order:
-        x, y = xs[i], float(ys[i])
-        if blocks and blocks[-1][0] / blocks[-1][2] == x:
-            blocks[-1][0] += x
-            blocks[-1][1] += y
-            blocks[-1][2] += 1
-        else:
-            blocks.append([x, y, 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
-            sx, sy, c = blocks.pop()
-            blocks[-1][0] += sx
-            blocks[-1][1] += sy
-            blocks[-1][2] += c
-    return [b[0] / b[2] for b in blocks], [b[1] / b[2] for b in blocks]
-
-
-def _interpolate(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
-    if x <= xs[0]:
-        return ys[0]
-    if x >= xs[-1]:
-        return ys[-1]
-    lo, hi = 0, len(xs) - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if xs[mid] <= x:
-            lo = mid
-        else:
-            hi = mid
-    span = xs[hi] - xs[lo]
-    t = 0.0 if span <= 0 else (x - xs[lo]) / span
-    # Clamped to the segment, so rounding can never make the curve dip at a point.
-    return min(ys[hi], max(ys[lo], ys[lo] + t * (ys[hi] - ys[lo])))
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
 def _check_parameters(method: str, parameters: Mapping[str, Any], where: str) -> None:
     def number(v: object) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return is_number(v) and math.isfinite(v)  # type: ignore[arg-type]
 
     if method == "platt":
         if not (number(parameters.get("a")) and number(parameters.get("b"))):

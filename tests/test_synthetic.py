@@ -75,7 +75,10 @@ def test_negatives_are_never_the_source_and_look_like_the_positive():
             # title queries: every text without its title, so the form gives nothing away
             titles = {title for title, _ in TOPICS.values()}
             assert not any(t.startswith(title) for t in negatives for title in titles)
-    with pytest.raises(ConfigurationError, match="roundtrip_k must be >= 1"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"corpus_examples got roundtrip_k=0; pass an integer >= 1 or None\.",
+    ):
         corpus_examples(TOPICS, queries, ranked, roundtrip_k=0)
 
 
@@ -114,7 +117,9 @@ def test_written_queries_in_batches_keep_the_order_and_check_the_writer():
         written_queries(TOPICS)
     with pytest.raises(ConfigurationError, match="not both and not neither"):
         written_queries(TOPICS, str, write_many=list)
-    with pytest.raises(ConfigurationError, match="batch_size must be a whole number >= 1, got 0"):
+    with pytest.raises(
+        ConfigurationError, match=r"written_queries got batch_size=0; pass an integer >= 1\."
+    ):
         written_queries(TOPICS, write_many=list, batch_size=0)
     with pytest.raises(ConfigurationError, match=r"must contain \{passage\}"):
         written_queries(TOPICS, str, prompt="no slot")

@@ -38,7 +38,9 @@ def test_a_teacher_that_does_not_score_every_text_is_refused(teacher, message):
     ex = RankingExample("q", ("a", "b"), (1.0, 0.0))
     with pytest.raises(ConfigurationError, match=message):
         teacher_examples([ex], teacher)
-    with pytest.raises(ConfigurationError, match="temperature must be a positive number"):
+    with pytest.raises(
+        ConfigurationError, match=r"teacher_examples got temperature=0; pass a positive number\."
+    ):
         teacher_examples([ex], lambda q, t: [0.0, 1.0], temperature=0)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from rerank_plugins._checks import is_int
 from rerank_plugins._exceptions import RerankError
 
 __all__ = ["BeirDataset", "DatasetError", "dev_train_split", "load_beir", "load_corpus"]
@@ -198,7 +199,7 @@ def validation_split(
         >>> validation_split(["a", "b", "c", "d", "e"], every=2)
         (['a', 'c', 'e'], ['b', 'd'])
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 2:
+    if not is_int(every) or every < 2:
         raise DatasetError(
             f"The validation slice takes every Nth training query with N >= 2, got {every!r}."
         )
@@ -266,20 +267,26 @@ def _field(path: Path, index: int, obj: Mapping[str, object], key: str, *, requi
     return value
 
 
-def _load_corpus(path: Path) -> dict[str, tuple[str, str]]:
-    corpus: dict[str, tuple[str, str]] = {}
+def _records_by_id(path: Path, kind: str) -> Iterator[tuple[int, dict[str, object], str]]:
+    """Yield ``(line index, object, its _id)`` for each record; an id that repeats is refused."""
     first_line: dict[str, int] = {}
     for index, obj in _records(path):
-        doc_id = _field(path, index, obj, "_id", required=True)
-        if doc_id in corpus:
+        key = _field(path, index, obj, "_id", required=True)
+        if key in first_line:
             raise DatasetError(
-                f"{path}, line {index + 1}: document id {doc_id!r} repeats line "
-                f"{first_line[doc_id] + 1}; ids must be unique."
+                f"{path}, line {index + 1}: {kind} id {key!r} repeats line "
+                f"{first_line[key] + 1}; ids must be unique."
             )
+        first_line[key] = index
+        yield index, obj, key
+
+
+def _load_corpus(path: Path) -> dict[str, tuple[str, str]]:
+    corpus: dict[str, tuple[str, str]] = {}
+    for index, obj, doc_id in _records_by_id(path, "document"):
         title = _field(path, index, obj, "title", required=False)
         text = _field(path, index, obj, "text", required=True)
         corpus[doc_id] = (title, text)
-        first_line[doc_id] = index
     if not corpus:
         raise DatasetError(f"{path} has no documents; it needs one JSON object per line.")
     return corpus
@@ -288,13 +295,7 @@ def _load_corpus(path: Path) -> dict[str, tuple[str, str]]:
 def _load_queries(path: Path) -> tuple[dict[str, str], dict[str, int]]:
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
-    for index, obj in _records(path):
-        qid = _field(path, index, obj, "_id", required=True)
-        if qid in queries:
-            raise DatasetError(
-                f"{path}, line {index + 1}: query id {qid!r} repeats line {lines[qid] + 1}; "
-                f"ids must be unique."
-            )
+    for index, obj, qid in _records_by_id(path, "query"):
         text = _field(path, index, obj, "text", required=True)
         if not text.strip():
             raise DatasetError(f"{path}, line {index + 1}: query {qid!r} has blank text.")

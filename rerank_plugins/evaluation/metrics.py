@@ -24,6 +24,8 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from rerank_plugins._checks import is_int
+
 __all__ = [
     "DEFAULT_METRICS",
     "evaluate_ranking",
@@ -44,7 +46,7 @@ _METRIC = re.compile(r"^(P|nDCG|MRR|Recall)@([1-9][0-9]*)$")
 
 
 def _check(ranking: Sequence[str], k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(f"The cutoff k must be a positive integer, got {k!r}.")
     if len(set(ranking)) == len(ranking):
         return

@@ -65,16 +65,7 @@ def prepare_output(
         False
     """
     path = Path(folder)
-    existing = path
-    for above in (path, *path.parents):
-        if above.exists():
-            if not above.is_dir():
-                where = "is a file" if above == path else f"lies under {above}, which is a file"
-                raise ConfigurationError(
-                    f"{flag} {path} {where}; name a folder (it is created if missing)."
-                )
-            existing = above
-            break
+    existing = _nearest_folder(path, flag)
     earlier = [name for name in holds if (path / name).exists()]
     if earlier and not overwrite and not resume:
         raise ConfigurationError(
@@ -89,6 +80,19 @@ def prepare_output(
             f"{flag} {path} cannot be written ({exc.strerror or exc}); name a folder you can "
             f"write to."
         ) from None
+    return path
+
+
+def _nearest_folder(path: Path, flag: str) -> Path:
+    """``path``, or its nearest existing parent; refused if that is a file."""
+    for above in (path, *path.parents):
+        if above.exists():
+            if not above.is_dir():
+                where = "is a file" if above == path else f"lies under {above}, which is a file"
+                raise ConfigurationError(
+                    f"{flag} {path} {where}; name a folder (it is created if missing)."
+                )
+            return above
     return path
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rerank_plugins._checks import is_int
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 
@@ -436,7 +437,7 @@ def retrieve(
 
 
 def _check_k(k: object) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_int(k) or k < 1:  # type: ignore[operator]
         raise ConfigurationError(f"k must be a positive integer (candidates per query), got {k!r}.")
 
 

@@ -237,14 +237,6 @@ def run_evaluation(
         _rerank_one(dataset, qid, hits, reranker, metrics)
         for qid, hits in _progress(candidates.items(), progress, len(candidates))
     ]
-    comparisons = {
-        m: compare(
-            [o.metrics_before[m] for o in outcomes],
-            [o.metrics_after[m] for o in outcomes],
-            seed=seed,
-        )
-        for m in metrics
-    }
     return EvalResult(
         config={
             **(config or {}),
@@ -255,11 +247,25 @@ def run_evaluation(
         },
         metrics=metrics,
         outcomes=outcomes,
-        comparisons=comparisons,
+        comparisons=_comparisons(outcomes, metrics, seed),
         latency=_latency(outcomes),
         showcase=[_view(dataset, o) for o in _pick_showcase(outcomes, show, seed)],
         hurt_most=[_view(dataset, o) for o in _hurt_most(outcomes, hurt)],
     )
+
+
+def _comparisons(
+    outcomes: Sequence[QueryOutcome], metrics: Sequence[str], seed: int
+) -> dict[str, Comparison]:
+    """Each metric before and after reranking, compared (paired test, bootstrap interval)."""
+    return {
+        m: compare(
+            [o.metrics_before[m] for o in outcomes],
+            [o.metrics_after[m] for o in outcomes],
+            seed=seed,
+        )
+        for m in metrics
+    }
 
 
 def _calibration_of(reranker: Reranker) -> str | None:

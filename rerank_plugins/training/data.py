@@ -4,7 +4,11 @@ Every source becomes :class:`RankingExample` (a query, its texts, one relevance 
 input of sentence-transformers' listwise ranking losses:
 
 - :func:`beir_examples`: a BEIR-layout dataset's judgements as positives, negatives mined from
-  the first-stage retriever's candidates (hard) mixed with random documents of the corpus.
+  the first-stage retriever's candidates (hard) mixed with random documents of the corpus. Hard
+  negatives alone teach a reranker the wrong lesson on a dataset with incomplete judgements (many
+  top candidates are relevant but unjudged); random ones keep it anchored. A second, lexical
+  first stage (BM25) adds near misses of another kind: lexical and dense retrievers fail in
+  different ways.
 - :func:`read_preferences`: your own judgements as JSONL, one query per line, either a preference
   ``{"query": ..., "chosen": ..., "rejected": ...}`` (each a string or a list of strings) or
   graded passages ``{"query": ..., "passages": [{"text": ..., "score": 2}, ...]}``.
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rerank_plugins._checks import is_number
 from rerank_plugins.evaluation.beir import BeirDataset, DatasetError
 
 __all__ = [
@@ -56,27 +61,17 @@ class RankingExample:
 
 
 def beir_examples(
-    dataset: BeirDataset,
-    query_ids: Sequence[str],
-    candidates: Mapping[str, Sequence[str]],
-    *,
-    hard_negatives: int = 4,
-    random_negatives: int = 3,
-    max_positives: int = 1,
-    hard_pool: int = 20,
-    rounds: int = 1,
-    seed: int = 0,
-    bm25_candidates: Mapping[str, Sequence[str]] | None = None,
-    bm25_negatives: int = 0,
-) -> list[RankingExample]:
+    dataset: BeirDataset, query_ids: Sequence[str], candidates: Mapping[str, Sequence[str]], *,
+    hard_negatives: int = 4, random_negatives: int = 3, max_positives: int = 1,
+    hard_pool: int = 20, rounds: int = 1, seed: int = 0,
+    bm25_candidates: Mapping[str, Sequence[str]] | None = None, bm25_negatives: int = 0,
+) -> list[RankingExample]:  # fmt: skip
     """Training lists from a BEIR dataset: judged positives, mined hard and random negatives.
 
     Each round gives every query one list: up to ``max_positives`` of its judged documents, then
     ``hard_negatives`` drawn from the first ``hard_pool`` of its first-stage ``candidates`` that
     are not judged relevant, then ``random_negatives`` drawn from the rest of the corpus. With
     ``rounds > 1`` every round draws afresh, so an epoch over the result sees more negatives.
-    Hard negatives alone teach a reranker the wrong lesson on a dataset with incomplete
-    judgements (many top candidates are relevant but unjudged); random ones keep it anchored.
 
     Args:
         dataset: The dataset (:func:`~rerank_plugins.evaluation.beir.load_beir`).
@@ -90,8 +85,7 @@ def beir_examples(
         seed: Seed of the draws; the same seed gives the same lists.
         bm25_candidates: Query id -> document ids from a second, lexical first stage (BM25);
             ``bm25_negatives`` more hard negatives are drawn from its first ``hard_pool``, never a
-            judged document nor one already drawn. Lexical and dense retrievers fail in different
-            ways, so the reranker learns both kinds of near miss.
+            judged document nor one already drawn.
         bm25_negatives: Hard negatives per list drawn from ``bm25_candidates``.
 
     Returns:
@@ -114,33 +108,33 @@ def beir_examples(
             f"bm25_negatives={bm25_negatives} needs bm25_candidates to draw from; pass the BM25 "
             f"first stage's ranking (retrieve(..., kind='bm25')) or set bm25_negatives=0."
         )
-    rng = random.Random(seed)
-    doc_ids = list(dataset.corpus)
-    out: list[RankingExample] = []
-    for _ in range(rounds):
-        for qid in query_ids:
-            judged = dataset.qrels.get(qid, {})
-            relevant = [doc for doc, grade in judged.items() if grade > 0 and doc in dataset.corpus]
-            if not relevant:
-                raise DatasetError(
-                    f"Query {qid!r} has no relevant judged document in the corpus; train only on "
-                    f"judged queries (dev_train_split gives them)."
-                )
-            if qid not in candidates:
-                raise DatasetError(
-                    f"Query {qid!r} has no first-stage candidates to mine hard negatives from; "
-                    f"retrieve candidates for every training query."
-                )
-            lexical = (bm25_candidates or {}).get(qid, ()) if bm25_negatives else ()
-            out.append(
-                _one_list(
-                    dataset, qid, relevant, candidates[qid], doc_ids, rng,
-                    hard_negatives=hard_negatives, random_negatives=random_negatives,
-                    max_positives=max_positives, hard_pool=hard_pool,
-                    lexical=lexical, lexical_negatives=bm25_negatives,
-                )
-            )  # fmt: skip
+    rng, doc_ids, out = random.Random(seed), list(dataset.corpus), []
+    for qid in [qid for _ in range(rounds) for qid in query_ids]:
+        lexical = (bm25_candidates or {}).get(qid, ()) if bm25_negatives else ()
+        out.append(_one_list(
+            dataset, qid, _relevant(dataset, qid, candidates), candidates[qid], doc_ids, rng,
+            hard_negatives=hard_negatives, random_negatives=random_negatives,
+            max_positives=max_positives, hard_pool=hard_pool, lexical=lexical,
+            lexical_negatives=bm25_negatives,
+        ))  # fmt: skip
     return out
+
+
+def _relevant(dataset: BeirDataset, qid: str, candidates: Mapping[str, Sequence[str]]) -> list[str]:
+    """The query's judged relevant documents; refused without them or without candidates."""
+    judged = dataset.qrels.get(qid, {})
+    relevant = [doc for doc, grade in judged.items() if grade > 0 and doc in dataset.corpus]
+    if not relevant:
+        raise DatasetError(
+            f"Query {qid!r} has no relevant judged document in the corpus; train only on "
+            f"judged queries (dev_train_split gives them)."
+        )
+    if qid not in candidates:
+        raise DatasetError(
+            f"Query {qid!r} has no first-stage candidates to mine hard negatives from; "
+            f"retrieve candidates for every training query."
+        )
+    return relevant
 
 
 def _one_list(
@@ -346,10 +340,10 @@ def _graded(file: Path, line: int, passages: Any) -> tuple[list[str], list[float
     labels: list[float] = []
     for i, passage in enumerate(passages):
         text = passage.get("text") if isinstance(passage, dict) else None
-        score = passage.get("score") if isinstance(passage, dict) else None
+        score: Any = passage.get("score") if isinstance(passage, dict) else None
         if not isinstance(text, str):
             raise _bad(file, line, f"passage {i} needs a string 'text'")
-        if isinstance(score, bool) or not isinstance(score, int | float) or score < 0:
+        if not is_number(score) or score < 0:
             raise _bad(
                 file, line, f"passage {i} needs a non-negative number 'score', got {score!r}"
             )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rerank_plugins._checks import is_int
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins._optional import require
 from rerank_plugins.artifact import (
@@ -88,7 +89,7 @@ def student_layers(teacher_depth: int, depth: int, pick: Pick = "spread") -> tup
         >>> student_layers(12, 4)
         (2, 5, 8, 11)
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth < teacher_depth:
+    if not is_int(depth) or not 1 <= depth < teacher_depth:
         raise ConfigurationError(
             f"A student keeps fewer layers than its teacher: the teacher has {teacher_depth}, so "
             f"pass a depth from 1 to {teacher_depth - 1} (got {depth!r})."
@@ -282,29 +283,15 @@ def read_teacher_lists(path: str | Path) -> list[RankingExample]:
 
 
 def distill(
-    lists: Sequence[RankingExample],
-    *,
-    teacher: str | Teacher,
-    output_dir: str | Path,
-    depth: int = 3,
-    pick: Pick = "spread",
-    max_length: int | None = None,
-    loss: DistillLoss = "mse",
-    dev: Sequence[RankingExample] | None = None,
-    labelled: bool = False,
-    epochs: float = 1.0,
-    batch_size: int = 8,
-    learning_rate: float = 5e-5,
-    eval_steps: int | None = None,
-    patience: int | None = None,
-    seed: int = 0,
-    resume: bool = False,
-    progress: bool = True,
-    device: str | None = None,
-    recipe: dict[str, Any] | None = None,
-    precision: Literal["float32", "float16"] = "float32",
+    lists: Sequence[RankingExample], *, teacher: str | Teacher, output_dir: str | Path,
+    depth: int = 3, pick: Pick = "spread", max_length: int | None = None,
+    loss: DistillLoss = "mse", dev: Sequence[RankingExample] | None = None,
+    labelled: bool = False, epochs: float = 1.0, batch_size: int = 8,
+    learning_rate: float = 5e-5, eval_steps: int | None = None, patience: int | None = None,
+    seed: int = 0, resume: bool = False, progress: bool = True, device: str | None = None,
+    recipe: dict[str, Any] | None = None, precision: Literal["float32", "float16"] = "float32",
     autocast: Literal["none", "bf16"] = "none",
-) -> TrainingResult:
+) -> TrainingResult:  # fmt: skip
     """Distil ``teacher`` into a ``depth``-layer student over ``lists``, and save the student.
 
     Args:
@@ -344,30 +331,43 @@ def distill(
     loaded = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, device=device)
     student, spec = make_student(loaded, depth, pick=pick, max_length=max_length)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    train = list(lists) if labelled else label_lists(lists, loaded)
-    teacher_seconds = time.perf_counter() - started
-    if not labelled:
-        write_teacher_lists(train, out / TEACHER_LISTS)
+    train, record = _teacher_lists(lists, loaded, out, labelled, depth, pick, recipe)
     length = max_length if max_length is not None else int(loaded.model.max_length or 512)
-    # A step holds ``batch_size`` lists for either loss: MSE reads pairs, so as many pairs.
-    per_list = round(sum(len(ex.texts) for ex in train) / len(train))
-    step = batch_size * per_list if loss == "mse" else batch_size
-    record = {
-        "distilled_from": loaded.spec, "teacher_base": loaded.base, "depth": depth,
-        "pick": pick, "teacher_layers": list(student_layers(loaded.depth, depth, pick)),
-        "teacher_seconds": round(teacher_seconds, 1), **(recipe or {}),
-    }  # fmt: skip
     result = train_cross_encoder(
         train, output_dir=out, base=loaded.base, dev=dev, adapter=spec, loss=loss,
-        epochs=epochs, batch_size=step, learning_rate=learning_rate, max_length=length,
-        eval_steps=eval_steps, patience=patience, seed=seed, resume=resume, progress=progress,
-        device=device, recipe=record, precision=precision, head_lr_scale=1.0,
+        epochs=epochs, batch_size=_step(train, batch_size, loss), learning_rate=learning_rate,
+        max_length=length, eval_steps=eval_steps, patience=patience, seed=seed, resume=resume,
+        progress=progress, device=device, recipe=record, precision=precision, head_lr_scale=1.0,
         autocast=autocast, student=student,
     )  # fmt: skip
     _carry_inference(loaded, out)
     return result
+
+
+def _teacher_lists(
+    lists: Sequence[RankingExample], teacher: Teacher, out: Path, labelled: bool, depth: int,
+    pick: Pick, recipe: dict[str, Any] | None,
+) -> tuple[list[RankingExample], dict[str, Any]]:  # fmt: skip
+    """The lists with the teacher's logits (labelled here unless ``labelled``, and then saved
+    to ``out``), and what the manifest records of the distillation."""
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    train = list(lists) if labelled else label_lists(lists, teacher)
+    teacher_seconds = time.perf_counter() - started
+    if not labelled:
+        write_teacher_lists(train, out / TEACHER_LISTS)
+    record = {
+        "distilled_from": teacher.spec, "teacher_base": teacher.base, "depth": depth,
+        "pick": pick, "teacher_layers": list(student_layers(teacher.depth, depth, pick)),
+        "teacher_seconds": round(teacher_seconds, 1), **(recipe or {}),
+    }  # fmt: skip
+    return train, record
+
+
+def _step(train: Sequence[RankingExample], batch_size: int, loss: str) -> int:
+    """A step holds ``batch_size`` lists for either loss: MSE reads pairs, so as many pairs."""
+    per_list = round(sum(len(ex.texts) for ex in train) / len(train))
+    return batch_size * per_list if loss == "mse" else batch_size
 
 
 def _carry_inference(teacher: Teacher, out: Path) -> None:

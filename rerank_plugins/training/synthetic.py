@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rerank_plugins._checks import check_int, check_number
 from rerank_plugins._exceptions import ConfigurationError
 from rerank_plugins.training.data import RankingExample, draw_random
 
@@ -171,25 +172,39 @@ def written_queries(
             "written_queries needs one writer: pass write=prompt->reply or "
             "write_many=prompts->replies, not both and not neither."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigurationError(
-            f"written_queries batch_size must be a whole number >= 1, got {batch_size!r}."
-        )
+    check_int("written_queries", "batch_size", batch_size)
     if "{passage}" not in prompt:
         raise ConfigurationError(
             "written_queries prompt must contain {passage}, where the document goes."
         )
     items = list(corpus.items())
-    passages = []
-    for _, (title, text) in items:
-        passage = f"{title} {text}".strip()
-        if max_words is not None:
-            passage = " ".join(passage.split()[:max_words])
-        passages.append(passage[:max_chars])
+    passages = [_passage(title, text, max_words, max_chars) for _, (title, text) in items]
     prompts = [prompt.replace("{passage}", p) for p in passages]
     if write is not None:  # one prompt at a time is a batch of one
         write_many, batch_size = (lambda chunk: [write(p) for p in chunk]), 1
     assert write_many is not None
+    replies = _replies(prompts, write_many, batch_size)
+    out = []
+    for (doc_id, (title, text)), passage, reply in zip(items, passages, replies, strict=True):
+        lines = reply.strip().splitlines()
+        query = lines[0].strip().strip('"').strip() if lines else ""
+        if 3 <= _words(query) <= 40 and query not in passage:
+            out.append(SyntheticQuery(doc_id, query, f"{title} {text}".strip(), "written"))
+    return out
+
+
+def _passage(title: str, text: str, max_words: int | None, max_chars: int) -> str:
+    """The document as the prompt shows it: cut to ``max_words`` words, then ``max_chars``."""
+    passage = f"{title} {text}".strip()
+    if max_words is not None:
+        passage = " ".join(passage.split()[:max_words])
+    return passage[:max_chars]
+
+
+def _replies(
+    prompts: list[str], write_many: Callable[[list[str]], Sequence[str]], batch_size: int
+) -> list[str]:
+    """``write_many`` over ``prompts``, ``batch_size`` at a time: one reply per prompt."""
     replies: list[str] = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
@@ -200,13 +215,7 @@ def written_queries(
                 f"{len(chunk)} prompts; it must return one reply per prompt, in order."
             )
         replies += got
-    out = []
-    for (doc_id, (title, text)), passage, reply in zip(items, passages, replies, strict=True):
-        lines = reply.strip().splitlines()
-        query = lines[0].strip().strip('"').strip() if lines else ""
-        if 3 <= _words(query) <= 40 and query not in passage:
-            out.append(SyntheticQuery(doc_id, query, f"{title} {text}".strip(), "written"))
-    return out
+    return replies
 
 
 def write_queries(queries: Sequence[SyntheticQuery], path: str | Path) -> None:
@@ -282,8 +291,7 @@ def corpus_examples(
         >>> lists[0].texts[0], lists[0].labels, report["kept"]
         ('text a', (1.0, 0.0, 0.0, 0.0), 1)
     """
-    if roundtrip_k is not None and roundtrip_k < 1:
-        raise ConfigurationError(f"roundtrip_k must be >= 1 or None, got {roundtrip_k!r}.")
+    check_int("corpus_examples", "roundtrip_k", roundtrip_k, allow_none=True)
     rng = random.Random(seed)
     doc_ids = list(corpus)
     lists: list[RankingExample] = []
@@ -297,9 +305,7 @@ def corpus_examples(
         kept[q.kind] = kept.get(q.kind, 0) + 1
         pool = [d for d in ranked[:hard_pool] if d != q.doc_id and d in corpus]
         hard = rng.sample(pool, min(hard_negatives, len(pool)))
-        easy = draw_random(doc_ids, {q.doc_id, *hard}, random_negatives, rng)
-        shown = [_as_shown(corpus[d], q.kind) for d in hard + easy]
-        lists.append(RankingExample(q.query, (q.positive, *shown), (1.0, *([0.0] * len(shown)))))
+        lists.append(_made_list(corpus, q, hard, doc_ids, random_negatives, rng))
     report = {
         "made": sum(made.values()),
         "kept": sum(kept.values()),
@@ -307,6 +313,21 @@ def corpus_examples(
         "roundtrip_k": roundtrip_k,
     }
     return lists, report
+
+
+def _made_list(
+    corpus: Mapping[str, tuple[str, str]],
+    q: SyntheticQuery,
+    hard: list[str],
+    doc_ids: list[str],
+    random_negatives: int,
+    rng: random.Random,
+) -> RankingExample:
+    """One list: the query's positive, then its hard negatives and random ones, each shown in
+    the positive's form."""
+    easy = draw_random(doc_ids, {q.doc_id, *hard}, random_negatives, rng)
+    shown = [_as_shown(corpus[d], q.kind) for d in hard + easy]
+    return RankingExample(q.query, (q.positive, *shown), (1.0, *([0.0] * len(shown))))
 
 
 def _as_shown(document: tuple[str, str], kind: str) -> str:
@@ -371,9 +392,7 @@ def teacher_examples(
         >>> teacher_examples([ex], lambda q, texts: [-2.0, -1.0, -5.0])[0].labels
         (3.0, 4.0, 0.0)
     """
-    bad = isinstance(temperature, bool) or not isinstance(temperature, int | float)
-    if bad or temperature <= 0:
-        raise ConfigurationError(f"temperature must be a positive number, got {temperature!r}.")
+    check_number("teacher_examples", "temperature", temperature, above=0)
     out: list[RankingExample] = []
     for done, ex in enumerate(lists, start=1):
         logits = [float(x) for x in teacher(ex.query, ex.texts)]

@@ -16,7 +16,6 @@ Layout of ``output_dir``::
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import time
@@ -38,12 +37,13 @@ from rerank_plugins.artifact import (
     read_manifest,
     save_reranker,
 )
+from rerank_plugins.training._checkpoints import trainer_classes
 from rerank_plugins.training.data import RankingExample
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["LOSSES", "TrainingResult", "train_cross_encoder"]
+__all__ = ["LOSSES", "TrainingOptions", "TrainingResult", "train_cross_encoder"]
 
 LossName = Literal["softmax", "listnet", "lambda", "ranknet", "bce", "mse"]
 LOSSES: tuple[str, ...] = ("softmax", "listnet", "lambda", "ranknet", "bce", "mse")
@@ -108,10 +108,46 @@ def train_cross_encoder(
         train: Training lists (:func:`~rerank_plugins.training.data.beir_examples` or
             :func:`~rerank_plugins.training.data.read_preferences`).
         output_dir: Folder for checkpoints and artifacts (see the module docstring).
-        base: The base model: :data:`~rerank_plugins.artifact.MINILM_BASE` (offline
-            all-MiniLM-L6-v2), a local folder or a Hugging Face id.
         dev: Held-out lists (a query's first-stage candidates with qrels labels), evaluated every
             ``eval_steps`` and at the end by nDCG@10 of the reranked list; the best is kept.
+        student: Train this model instead of loading ``base`` (a distilled student from
+            :func:`~rerank_plugins.training.distill.make_student`); ``base`` and ``adapter`` must
+            describe it, since the artifact rebuilds it from them. Trained in place.
+        The others: as the attributes of :class:`TrainingOptions` (same names and defaults).
+
+    Returns:
+        The artifact path and held-out figures.
+
+    Raises:
+        ConfigurationError: bad options or unusable training data.
+    """
+    options = TrainingOptions(
+        base=base, adapter=adapter or AdapterSpec(), loss=loss, epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
+        warmup_ratio=warmup_ratio, eval_steps=eval_steps, patience=patience, seed=seed,
+        resume=resume, progress=progress, device=device, recipe=recipe, precision=precision,
+        head_lr_scale=head_lr_scale, init=init, autocast=autocast,
+        attention_dropout=attention_dropout,
+    )  # fmt: skip
+    return _train(train, Path(output_dir), options, dev=dev, student=student)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How :func:`train_cross_encoder` trains (its keyword arguments but ``output_dir``, ``dev``
+    and ``student``).
+
+    Example:
+        >>> from rerank_plugins.training import RankingExample, train_cross_encoder
+        >>> data = [RankingExample("what is a cat", ("a cat is a small feline", "tax law"),
+        ...                        (1.0, 0.0))] * 4
+        >>> result = train_cross_encoder(data, output_dir="/tmp/rp-doctest", epochs=1,
+        ...                              max_length=32, progress=False)  # doctest: +SKIP
+        >>> # result.artifact -> /tmp/rp-doctest/final
+
+    Attributes:
+        base: The base model: :data:`~rerank_plugins.artifact.MINILM_BASE` (offline
+            all-MiniLM-L6-v2), a local folder or a Hugging Face id.
         adapter: Which weights train (default: LoRA rank 16 on every encoder linear layer).
         loss: ``"softmax"`` (cross-entropy of each list's softmax against its best texts),
             ``"listnet"`` (the same against ``softmax(labels)``, a softer target), ``"lambda"``
@@ -143,108 +179,149 @@ def train_cross_encoder(
             the base model's (0.1 for BERT-like models). ``0.0`` lets PyTorch's fused attention
             run in training too: measured on a 2-core Xeon (bf16, 32 pairs of 256 tokens), the
             forward pass took 2.9 s instead of 8.2 s. Dropout on hidden states is kept.
-        student: Train this model instead of loading ``base`` (a distilled student from
-            :func:`~rerank_plugins.training.distill.make_student`); ``base`` and ``adapter`` must
-            describe it, since the artifact rebuilds it from them. Trained in place.
-
-    Returns:
-        The artifact path and held-out figures.
-
-    Raises:
-        ConfigurationError: bad options or unusable training data.
-
-    Example:
-        >>> from rerank_plugins.training import RankingExample, train_cross_encoder
-        >>> data = [RankingExample("what is a cat", ("a cat is a small feline", "tax law"),
-        ...                        (1.0, 0.0))] * 4
-        >>> result = train_cross_encoder(data, output_dir="/tmp/rp-doctest", epochs=1,
-        ...                              max_length=32, progress=False)  # doctest: +SKIP
-        >>> # result.artifact -> /tmp/rp-doctest/final
     """
-    spec = adapter or AdapterSpec()
-    _check_options(train, loss, epochs, batch_size, max_length)
-    if autocast not in ("none", "bf16"):
-        raise ConfigurationError(f"autocast must be 'none' or 'bf16', got {autocast!r}.")
+
+    base: str = MINILM_BASE
+    adapter: AdapterSpec = field(default_factory=AdapterSpec)
+    loss: LossName = "softmax"
+    epochs: float = 1.0
+    batch_size: int = 4
+    learning_rate: float | None = None
+    max_length: int = 160
+    warmup_ratio: float = 0.1
+    eval_steps: int | None = None
+    patience: int | None = None
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+    device: str | None = None
+    recipe: dict[str, Any] | None = None
+    precision: Literal["float32", "float16"] = "float32"
+    head_lr_scale: float = 10.0
+    init: str | Path | None = None
+    autocast: Literal["none", "bf16"] = "none"
+    attention_dropout: float | None = None
+
+    @property
+    def peak_learning_rate(self) -> float:
+        """``learning_rate``, or the method's default (:data:`DEFAULT_LEARNING_RATES`)."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return DEFAULT_LEARNING_RATES[self.adapter.method]
+
+    def every(self, lists: int) -> int:
+        """Steps between evaluations (and checkpoints): ``eval_steps``, else twice per epoch."""
+        steps_per_epoch = max(1, -(-lists // self.batch_size))
+        return self.eval_steps or max(1, steps_per_epoch // 2)
+
+    def record(self, lists: int) -> dict[str, Any]:
+        """What the artifact's manifest records of the run."""
+        return {
+            "loss": self.loss, "epochs": self.epochs, "batch_size": self.batch_size,
+            "learning_rate": self.peak_learning_rate, "max_length": self.max_length,
+            "warmup_ratio": self.warmup_ratio, "seed": self.seed, "train_lists": lists,
+            "autocast": self.autocast, "attention_dropout": self.attention_dropout,
+            **(self.recipe or {}),
+        }  # fmt: skip
+
+
+def _train(
+    train: Sequence[RankingExample],
+    out: Path,
+    o: TrainingOptions,
+    *,
+    dev: Sequence[RankingExample] | None,
+    student: CrossEncoder | None,
+) -> TrainingResult:
+    _check_options(train, o.loss, o.epochs, o.batch_size, o.max_length)
+    if o.autocast not in ("none", "bf16"):
+        raise ConfigurationError(f"autocast must be 'none' or 'bf16', got {o.autocast!r}.")
     transformers = require("transformers", extra="train", who="train_cross_encoder")
     st_ce = require("sentence_transformers.cross_encoder", extra="train", who="train_cross_encoder")
     require("datasets", extra="train", who="train_cross_encoder")
-    out = Path(output_dir)
     checkpoints = out / "checkpoints"
-    lr = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATES[spec.method]
-    steps_per_epoch = max(1, -(-len(train) // batch_size))
-    every = eval_steps or max(1, steps_per_epoch // 2)
-    record = {
-        "loss": loss, "epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
-        "max_length": max_length, "warmup_ratio": warmup_ratio, "seed": seed,
-        "train_lists": len(train), "autocast": autocast,
-        "attention_dropout": attention_dropout, **(recipe or {}),
-    }  # fmt: skip
-
+    record = o.record(len(train))
     started = time.perf_counter()
-    transformers.set_seed(seed)
-    model = (
-        student
-        if student is not None
-        else prepare_model(base, spec, max_length=max_length, device=device)
-    )
-    if attention_dropout is not None:
-        _set_attention_dropout(model, attention_dropout)
-    if init is not None:
-        _warm_start(model, init, base, spec)
-    args = st_ce.CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size,
-        learning_rate=lr,
-        warmup_steps=warmup_ratio,
-        lr_scheduler_type="linear",
-        weight_decay=0.01,
-        seed=seed,
-        data_seed=seed,
-        eval_strategy="steps" if dev else "no",
-        eval_steps=every if dev else None,
-        save_strategy="steps",
-        save_steps=every,
-        save_total_limit=2,
-        logging_steps=max(1, min(10, every)),
-        report_to="none",
-        disable_tqdm=not progress,
-        # bf16 autocast on a machine without CUDA runs on the CPU (AMX / AVX-512-BF16).
-        use_cpu=device == "cpu" or (autocast == "bf16" and device is None and not _has_cuda()),
-        bf16=autocast == "bf16",
-    )
-    trainer_class, keeper_class = _classes()
+    transformers.set_seed(o.seed)
+    model = _model(o, student)
+    trainer_class, keeper_class = trainer_classes()
     keeper = keeper_class(
-        out / "best", base=base, spec=spec, recipe=record, patience=patience, precision=precision
-    )
+        out / "best", base=o.base, spec=o.adapter, recipe=record, patience=o.patience,
+        precision=o.precision,
+    )  # fmt: skip
+    lr = o.peak_learning_rate
     trainer = trainer_class(
         model=model,
-        args=args,
-        train_dataset=_dataset(train, loss),
-        loss=_loss(st_ce.losses, model, loss),
+        args=_arguments(st_ce, o, checkpoints, o.every(len(train)), evaluate=bool(dev)),
+        train_dataset=_dataset(train, o.loss),
+        loss=_loss(st_ce.losses, model, o.loss),
         evaluator=_evaluator(dev) if dev else None,
         callbacks=[keeper],
-        optimizers=(_optimizer(model, lr, head_lr_scale), None)
-        if head_lr_scale != 1
+        optimizers=(_optimizer(model, lr, o.head_lr_scale), None)
+        if o.head_lr_scale != 1
         else (None, None),
-        artifact_base=base,
-        artifact_spec=spec,
+        artifact_base=o.base,
+        artifact_spec=o.adapter,
     )
     last = (
         transformers.trainer_utils.get_last_checkpoint(str(checkpoints))
-        if resume and checkpoints.is_dir()
+        if o.resume and checkpoints.is_dir()
         else None
     )
     trainer.train(resume_from_checkpoint=last)
     if dev and (not keeper.history or keeper.history[-1]["step"] != trainer.state.global_step):
         trainer.evaluate()
-    save_reranker(model, out / "final", base=base, spec=spec, recipe=record, precision=precision)
+    save_reranker(
+        model, out / "final", base=o.base, spec=o.adapter, recipe=record, precision=o.precision
+    )
     seconds = time.perf_counter() - started
     artifact = out / "best" if dev and (out / "best" / MANIFEST_FILE).is_file() else out / "final"
-    metrics = dict(keeper.best_metrics)
     (out / "history.json").write_text(json.dumps(keeper.history, indent=2) + "\n")
-    return TrainingResult(
-        artifact, metrics, list(keeper.history), seconds, trainer.state.global_step
+    steps = trainer.state.global_step
+    return TrainingResult(artifact, dict(keeper.best_metrics), list(keeper.history), seconds, steps)
+
+
+def _model(o: TrainingOptions, student: CrossEncoder | None) -> CrossEncoder:
+    """The model to train: ``student``, or ``base`` made trainable; with ``attention_dropout``
+    and ``init`` applied."""
+    model = (
+        student
+        if student is not None
+        else prepare_model(o.base, o.adapter, max_length=o.max_length, device=o.device)
+    )
+    if o.attention_dropout is not None:
+        _set_attention_dropout(model, o.attention_dropout)
+    if o.init is not None:
+        _warm_start(model, o.init, o.base, o.adapter)
+    return model
+
+
+def _arguments(
+    st_ce: Any, o: TrainingOptions, checkpoints: Path, every: int, *, evaluate: bool
+) -> Any:
+    """sentence-transformers' training arguments for ``o``."""
+    return st_ce.CrossEncoderTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=o.epochs,
+        per_device_train_batch_size=o.batch_size,
+        learning_rate=o.peak_learning_rate,
+        warmup_steps=o.warmup_ratio,
+        lr_scheduler_type="linear",
+        weight_decay=0.01,
+        seed=o.seed,
+        data_seed=o.seed,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=every if evaluate else None,
+        save_strategy="steps",
+        save_steps=every,
+        save_total_limit=2,
+        logging_steps=max(1, min(10, every)),
+        report_to="none",
+        disable_tqdm=not o.progress,
+        # bf16 autocast on a machine without CUDA runs on the CPU (AMX / AVX-512-BF16).
+        use_cpu=o.device == "cpu"
+        or (o.autocast == "bf16" and o.device is None and not _has_cuda()),
+        bf16=o.autocast == "bf16",
     )
 
 
@@ -367,88 +444,3 @@ def _evaluator(dev: Sequence[RankingExample]) -> Any:
         batch_size=64,
         write_csv=False,
     )
-
-
-@functools.cache
-def _classes() -> tuple[type, type]:
-    """The trainer and callback subclasses, built on first use so that importing this module
-    loads neither sentence-transformers nor transformers."""
-    st_ce = require("sentence_transformers.cross_encoder", extra="train", who="train_cross_encoder")
-    transformers = require("transformers", extra="train", who="train_cross_encoder")
-
-    class ArtifactTrainer(st_ce.CrossEncoderTrainer):  # type: ignore[misc, name-defined]
-        """``CrossEncoderTrainer`` whose checkpoints hold only the trained weights (plus the
-        optimizer state the parent saves), so they are small and resume any adapter method."""
-
-        def __init__(
-            self, *args: Any, artifact_base: str, artifact_spec: AdapterSpec, **kwargs: Any
-        ) -> None:
-            super().__init__(*args, **kwargs)
-            self._artifact_base = artifact_base
-            self._artifact_spec = artifact_spec
-
-        def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
-            folder = output_dir or self.args.output_dir
-            save_reranker(self.model, folder, base=self._artifact_base, spec=self._artifact_spec)
-
-        def _load_from_checkpoint(self, checkpoint_path: str) -> None:
-            safetensors_torch = require("safetensors.torch", extra="train", who="resume")
-            state = safetensors_torch.load_file(str(Path(checkpoint_path) / WEIGHTS_FILE))
-            _load_state(self.model, state, checkpoint_path, self._artifact_base)
-
-    class BestKeeper(transformers.TrainerCallback):  # type: ignore[misc, name-defined]
-        """Saves the artifact with the best held-out nDCG@10; stops after ``patience`` misses."""
-
-        def __init__(
-            self,
-            folder: Path,
-            *,
-            base: str,
-            spec: AdapterSpec,
-            recipe: dict[str, Any],
-            patience: int | None,
-            precision: Literal["float32", "float16"],
-        ) -> None:
-            self.precision = precision
-            self.folder = folder
-            self.base = base
-            self.spec = spec
-            self.recipe = recipe
-            self.patience = patience
-            self.history: list[dict[str, float]] = []
-            self.best_metrics: dict[str, float] = {}
-            self.misses = 0
-            previous = folder / MANIFEST_FILE
-            if previous.is_file():  # resuming: the best so far still counts
-                self.best_metrics = json.loads(previous.read_text()).get("metrics", {})
-
-        def on_evaluate(
-            self,
-            args: Any,
-            state: Any,
-            control: Any,
-            metrics: dict[str, float] | None = None,
-            **kwargs: Any,
-        ) -> None:
-            scores = {
-                key.removeprefix("eval_held_out_"): float(value)
-                for key, value in (metrics or {}).items()
-                if key.startswith("eval_held_out_")
-            }
-            if "ndcg@10" not in scores:
-                return
-            entry = {"step": float(state.global_step), "epoch": float(state.epoch or 0.0), **scores}
-            self.history.append(entry)
-            if scores["ndcg@10"] > self.best_metrics.get("ndcg@10", float("-inf")):
-                self.best_metrics = entry
-                self.misses = 0
-                save_reranker(
-                    kwargs["model"], self.folder, base=self.base, spec=self.spec,
-                    recipe=self.recipe, metrics=entry, precision=self.precision,
-                )  # fmt: skip
-            else:
-                self.misses += 1
-                if self.patience is not None and self.misses >= self.patience:
-                    control.should_training_stop = True
-
-    return ArtifactTrainer, BestKeeper

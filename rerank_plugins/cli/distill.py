@@ -19,27 +19,29 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from rerank_plugins._exceptions import ConfigurationError, RerankError
-from rerank_plugins.training.cli import (
-    _RUN_FILES,
-    _beir_data,
-    _corpus_data,
-    _estimate,
+from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins.cli._training import (
     add_data_arguments,
     add_training_arguments,
-    clear_for_overwrite,
+    beir_data,
+    corpus_data,
+    estimate,
     evaluate_artifact,
     label_with_estimate,
+    run_training,
+    set_threads,
 )
 from rerank_plugins.training.distill import DISTILL_LOSSES, PICKS, TEACHER_LISTS
 
 __all__ = ["add_arguments", "run"]
+
+NAME = "distill"
+HELP = "a faster, shallower copy of a reranker (rerank-plugins distill --help)"
+DESCRIPTION = "Distil a cross-encoder into a shallower, faster student tuned to your corpus."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,23 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``rerank-plugins distill``; returns the exit status (2 for a mistake, said in one
     line before any work)."""
-    try:
-        _check_inputs(args)
-        summary = _distill(args)
-    except RerankError as exc:
-        print(f"rerank-plugins distill: error: {exc}", file=sys.stderr)
-        return 2
-    text = json.dumps(summary, indent=2)
-    Path(args.output, "summary.json").write_text(text + "\n")
-    print(text)
-    return 0
+    what = "a distillation run"
+    return run_training(args, NAME, what=what, check=_check_inputs, body=_distill, said="error: ")
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    from rerank_plugins.evaluation.outputs import prepare_output
-
-    prepare_output(args.output, flag="--output", holds=_RUN_FILES, what="a distillation run",
-                   overwrite=args.overwrite, resume=args.resume)  # fmt: skip
     if not (args.beir or args.corpus or args.teacher_lists):
         raise ConfigurationError(
             "distill needs lists to learn from: --beir DIR (judged queries' candidates), "
@@ -116,24 +106,18 @@ def _check_inputs(args: argparse.Namespace) -> None:
         from rerank_plugins.evaluation.beir import load_corpus
 
         load_corpus(args.corpus)
-    clear_for_overwrite(args, "distill")
 
 
 def _distill(args: argparse.Namespace) -> dict[str, Any]:
     from rerank_plugins.training.distill import (
         distill,
-        label_lists,
         load_teacher,
         make_student,
         read_teacher_lists,
         student_layers,
-        write_teacher_lists,
     )
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     progress = not args.no_progress
     teacher = load_teacher(args.teacher, device=args.device)
@@ -146,9 +130,9 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
         )
     labelled: list[Any] = read_teacher_lists(args.teacher_lists) if args.teacher_lists else []
     if lists:
-        labelled += _label(args, teacher, lists, progress, label_lists, write_teacher_lists)
+        labelled += _label(args, teacher, lists, progress)
     student, _ = make_student(teacher, args.layers, pick=args.pick, max_length=args.max_length)
-    _estimate(args, labelled, model=student)
+    estimate(args, labelled, model=student)
     del student
     result = distill(
         labelled, teacher=teacher, output_dir=args.output, depth=args.layers, pick=args.pick,
@@ -180,10 +164,10 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
     dev, held_out = None, None
     recipe: dict[str, Any] = {}
     if args.beir:
-        lists, dev, recipe, _ = _beir_data(args, progress)
+        lists, dev, recipe, _ = beir_data(args, progress)
         held_out = _development(args)
     if args.corpus:
-        made, made_dev, made_recipe = _corpus_data(args, progress, validate=dev is None)
+        made, made_dev, made_recipe = corpus_data(args, progress, validate=dev is None)
         lists += made
         dev = dev if dev is not None else made_dev
         recipe = {**recipe, "corpus": made_recipe}
@@ -193,18 +177,16 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
     return lists, dev, recipe, held_out
 
 
-def _label(
-    args: argparse.Namespace, teacher: Any, lists: list[Any], progress: bool, label: Any,
-    write: Any,
-) -> list[Any]:  # fmt: skip
+def _label(args: argparse.Namespace, teacher: Any, lists: list[Any], progress: bool) -> list[Any]:
     """The lists labelled by the teacher, with the cost said first; saved for reuse."""
+    from rerank_plugins.training.distill import label_lists, write_teacher_lists
 
     def by_teacher(part: list[Any], done: Any) -> list[Any]:
-        return list(label(part, teacher, progress=done))
+        return list(label_lists(part, teacher, progress=done))
 
     labelled = label_with_estimate("distill", args.teacher, lists, by_teacher, progress)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    write(labelled, Path(args.output, TEACHER_LISTS))
+    write_teacher_lists(labelled, Path(args.output, TEACHER_LISTS))
     return labelled
 
 

@@ -387,7 +387,7 @@ def with_metrics(calibration: Calibration, metrics: Mapping[str, Any]) -> Calibr
 
 def _check_parameters(method: str, parameters: Mapping[str, Any], where: str) -> None:
     def number(v: object) -> bool:
-        return is_number(v) and math.isfinite(v)  # type: ignore[arg-type]
+        return is_number(v) and math.isfinite(v)
 
     if method == "platt":
         if not (number(parameters.get("a")) and number(parameters.get("b"))):

@@ -437,7 +437,7 @@ def retrieve(
 
 
 def _check_k(k: object) -> None:
-    if not is_int(k) or k < 1:  # type: ignore[operator]
+    if not is_int(k) or k < 1:
         raise ConfigurationError(f"k must be a positive integer (candidates per query), got {k!r}.")
 
 

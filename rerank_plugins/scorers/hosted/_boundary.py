@@ -213,7 +213,7 @@ def scores_by_index(who: str, results: Iterable[tuple[object, object]], n: int) 
     for index, score in results:
         if not is_int(index):
             raise _malformed(who, f"a result has index {index!r}, not an integer")
-        at = cast(int, index)
+        at = index
         if not 0 <= at < n:
             raise _malformed(who, f"a result has index {at}, outside 0..{n - 1}")
         if out[at] is not None:

@@ -420,6 +420,6 @@ def _status_code(exc: BaseException) -> int | None:
         getattr(getattr(exc, "response", None), "status_code", None),
         getattr(exc, "status", None),
     ):
-        if is_int(value) and 100 <= cast(int, value) < 600:
-            return cast(int, value)
+        if is_int(value) and 100 <= value < 600:
+            return value
     return None

@@ -120,39 +120,55 @@ async def arun_units(call: Call) -> None:
             task.cancel()
 
 
+class _Parts:
+    """One unit's way through a call: the part the time left admits, its retries, the rest.
+
+    A part that succeeds is recorded and the rest of the unit comes next; a transient failure
+    is retried after :meth:`failed`'s delay while the call's rules allow (``None``: give up).
+    """
+
+    def __init__(self, call: Call, unit: list[int]) -> None:
+        self.call, self.todo, self.attempt, self.started = call, unit, 0, 0.0
+
+    def next(self) -> list[int]:
+        """The next part to score (empty: the unit is done, or the time left admits nothing)."""
+        part = self.call.admit(self.todo) if self.todo else []
+        self.started = time.monotonic()
+        return part
+
+    def succeeded(self, part: list[int], out: object) -> None:
+        self.call.succeeded(part, out, time.monotonic() - self.started)
+        self.todo, self.attempt = self.todo[len(part) :], 0
+
+    def failed(self, part: list[int], exc: TransientError) -> float | None:
+        delay = self.call.failed(part, exc, self.attempt, time.monotonic() - self.started)
+        self.attempt += 1
+        return delay
+
+
 def _run_unit(call: Call, unit: list[int]) -> None:
+    parts = _Parts(call, unit)
     try:
-        todo, attempt = unit, 0
-        while todo:
-            part = call.admit(todo)
-            if not part:
-                return
-            started = time.monotonic()
+        while part := parts.next():
             try:
                 out = call.scorer.score_unit(
                     call.query, call.unit_texts(part), timeout=call.time_left()
                 )
             except TransientError as exc:
-                delay = call.failed(part, exc, attempt, time.monotonic() - started)
+                delay = parts.failed(part, exc)
                 if delay is None:
                     return
                 time.sleep(delay)
-                attempt += 1
                 continue
-            call.succeeded(part, out, time.monotonic() - started)
-            todo, attempt = todo[len(part) :], 0
+            parts.succeeded(part, out)
     except BaseException:
         call.stopped = True  # at once, from the failing worker: no further unit starts
         raise
 
 
 async def _arun_unit(call: Call, unit: list[int]) -> None:
-    todo, attempt = unit, 0
-    while todo:
-        part = call.admit(todo)
-        if not part:
-            return
-        started = time.monotonic()
+    parts = _Parts(call, unit)
+    while part := parts.next():
         left = call.time_left()
         try:
             coro = call.scorer.ascore_unit(call.query, call.unit_texts(part), timeout=left)
@@ -161,11 +177,9 @@ async def _arun_unit(call: Call, unit: list[int]) -> None:
             except asyncio.TimeoutError as exc:
                 raise TimedOutError("the unit outran the budget") from exc
         except TransientError as exc:
-            delay = call.failed(part, exc, attempt, time.monotonic() - started)
+            delay = parts.failed(part, exc)
             if delay is None:
                 return
             await asyncio.sleep(delay)
-            attempt += 1
             continue
-        call.succeeded(part, out, time.monotonic() - started)
-        todo, attempt = todo[len(part) :], 0
+        parts.succeeded(part, out)

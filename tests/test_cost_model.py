@@ -16,9 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rerank_plugins import CrossEncoderScorer, LLMJudgeScorer, Reranker
-from rerank_plugins._cost import CostModel
-from rerank_plugins._deadline import Deadline
+from rerank_plugins import CrossEncoderScorer, Deadline, LLMJudgeScorer, Reranker
+from rerank_plugins._cost import CostModel  # the private module under test
 from rerank_plugins.scorers._batching import EncodedPair
 from rerank_plugins.scorers._microbatch import MicroBatcher
 from rerank_plugins.testing import KeywordScorer

@@ -212,7 +212,7 @@ class _Turns:
 
     def _reserve(self, after: Scorer, left: float) -> float:
         """What the next scorer is expected to need for what is still unscored."""
-        work = sum(after.work(self.query, self.todo_texts()))
+        work = sum(unit.total for unit in after.plan(self.query, self.todo_texts()))
         expected = after.cost.expected(work)
         if expected is None:
             return left / 2.0  # nothing measured yet: share what is left

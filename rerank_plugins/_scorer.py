@@ -94,13 +94,13 @@ class UnitScores:
             other ``None`` scores are reported as a partial failure.
         scored_by: For a composite scorer (a fallback chain), the name of the scorer that scored
             each text (``None`` for an unscored one); default: this scorer. The call's stats
-            report it per candidate (:attr:`~rerank_plugins.RerankStats.ranked_by`).
+            report it per candidate (``RerankStats.ranked_by``).
         groups: For a composite scorer whose texts were scored on different scales, a group
             per text: scored candidates sort by group first (lowest leads), then by score, so
             scores of different groups are never compared. Default: one group.
         endpoints: What each endpoint of a replica set did for this unit (``{url: {counter:
             value}}``: requests, errors, hedges, ejections, latency); summed into the call's
-            stats (:attr:`~rerank_plugins.RerankStats.endpoints`).
+            stats (``RerankStats.endpoints``).
     """
 
     scores: Sequence[float | None]
@@ -150,7 +150,7 @@ class Scorer(ABC):
     threads) and releases them in :meth:`close` / :meth:`aclose`, or at the end of a ``with`` /
     ``async with`` block; what the caller passes in (a loaded model, an LLM object) stays the
     caller's. Copies share the scorer: ``copy.copy`` and ``copy.deepcopy`` return the scorer
-    itself (as :class:`~rerank_plugins.scorers._http.Secret` does), so a framework that deep
+    itself (as a hosted scorer's ``Secret`` does), so a framework that deep
     copies a pipeline keeps one model and one set of clients, with one owner.
 
     Example:

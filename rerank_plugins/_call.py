@@ -258,19 +258,25 @@ class Call:
             scored=scored,
             returned=returned,
             latency_ms=(time.monotonic() - self.started) * 1000.0,
-            budget_ms=self.budget_ms,
-            budget_exhausted=self.budget_exhausted,
-            fallback_reason=self.fallback_reason,
-            retries=self.retries,
-            units=self.units,
-            failed_units=self.failed_units,
             billed=dict(self.billed),
             runtime=runtime if isinstance(runtime, str) else None,
-            loading=self.loading,
-            load_wait_ms=self.load_wait_ms,
             ranked_by=ranked_by,
             endpoints={url: dict(counts) for url, counts in self.endpoints.items()},
+            **{name: getattr(self, name) for name in _AS_COUNTED},
         )
+
+
+_AS_COUNTED = (
+    "budget_ms",
+    "budget_exhausted",
+    "fallback_reason",
+    "retries",
+    "units",
+    "failed_units",
+    "loading",
+    "load_wait_ms",
+)
+"""The stats a call reports as it counted them (its attributes of the same names)."""
 
 
 def _deadline_of(started: float, budget_ms: float | None) -> Deadline:

@@ -84,9 +84,8 @@ class Call:
             indices, works = list(unit.indices), [float(w) for w in unit.work]
             if len(works) != len(indices) or not all(math.isfinite(w) and w >= 0 for w in works):
                 raise RuntimeError(
-                    f"{type(self.scorer).__name__}.plan gave a unit of {len(indices)} texts "
-                    f"{len(works)} work values; it must give one finite, non-negative work per "
-                    f"text."
+                    f"{type(self.scorer).__name__}.plan gave a unit of {len(indices)} texts the "
+                    f"work {works!r:.60}; it must give one finite, non-negative work per text."
                 )
             for pos, work in zip(indices, works, strict=True):
                 self.work[pos] = work

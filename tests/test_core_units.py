@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytest
 
-from rerank_plugins import Deadline, Normalization, Reranker, Scorer, UnitScores
+from rerank_plugins import Deadline, Normalization, Reranker, Scorer, Unit, UnitScores
 
 
 class GappyScorer(Scorer):
@@ -119,3 +120,35 @@ async def test_the_core_hands_each_unit_the_calls_one_deadline():
     assert all(d.left() is None for d, _ in seen)
     # Outside the core (a scorer called directly), a deadline from the timeout it was given.
     assert 0 < Deadline.after(2.0).left() <= 2.0  # type: ignore[operator]
+
+
+def test_a_plan_whose_work_is_not_finite_is_told_so():
+    class Infinite(_OneMethod):
+        def work(self, query: str, texts: Sequence[str]) -> list[float]:
+            return [math.inf] * len(texts)
+
+    with pytest.raises(
+        RuntimeError, match=r"Infinite.plan gave a unit of 2 texts the work \[inf, inf\]; it must"
+    ):
+        Reranker(Infinite()).rerank("q", ["a", "b"])
+
+
+def test_the_core_asks_the_scorer_for_its_plan_once_per_call():
+    plans: list[list[str]] = []
+
+    class Planning(_OneMethod):
+        unit_size = 1
+
+        def plan(self, query: str, texts: Sequence[str]) -> list[Unit]:
+            plans.append(list(texts))
+            # Backwards: the plan's order is the order the units are scored in.
+            return [Unit([i], [1.0]) for i in reversed(range(len(texts)))]
+
+        def score_unit(self, query, texts, *, timeout):  # type: ignore[no-untyped-def]
+            order.extend(texts)
+            return super().score_unit(query, texts, timeout=timeout)
+
+    order: list[str] = []
+    Reranker(Planning(), budget_ms=5000).rerank("red", ["red", "blue", "red", "green"])
+    assert plans == [["red", "blue", "green"]]  # the unique texts, once
+    assert order == ["green", "blue", "red"]

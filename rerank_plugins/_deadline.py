@@ -41,6 +41,7 @@ from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 
 __all__ = [
     "Deadline",
+    "current",
     "query_deadline",
     "run_sync",
     "run_with_deadline",
@@ -154,6 +155,13 @@ def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadli
 def query_deadline() -> Deadline | None:
     """The deadline of the :func:`ttft_budget` in effect here, if any."""
     return _QUERY.get()
+
+
+def current(timeout: float | None) -> Deadline:
+    """``Deadline.after(timeout)``: kept for scorers written against earlier versions, which read
+    the call's deadline here (the core no longer sets one aside: ``timeout`` is its one channel).
+    """
+    return Deadline.after(timeout)
 
 
 def run_with_deadline(fn: Callable[[], T], timeout: float | None, late: str) -> T:

@@ -120,6 +120,10 @@ async def test_the_core_hands_each_unit_the_calls_one_deadline():
     assert all(d.left() is None for d, _ in seen)
     # Outside the core (a scorer called directly), a deadline from the timeout it was given.
     assert 0 < Deadline.after(2.0).left() <= 2.0  # type: ignore[operator]
+    # The helper scorers written against earlier versions call, now the same thing.
+    from rerank_plugins._deadline import current
+
+    assert 0 < current(2.0).left() <= 2.0  # type: ignore[operator]
 
 
 def test_a_plan_whose_work_is_not_finite_is_told_so():

@@ -158,7 +158,8 @@ class Call:
                 self.raw[pos] = None if score is None else float(score)
                 self.scored_by[pos] = None if score is None else name
                 self.groups[pos] = int(group)
-            _add_into(self.endpoints, out.endpoints)
+            for url, counts in out.endpoints.items():
+                _add_counts(self.endpoints.setdefault(url, {}), counts)
             if out.budget_exhausted:
                 self.budget_exhausted = True
             elif missing:
@@ -166,7 +167,7 @@ class Call:
                     f"partial: {self.scorer.name} left {missing} of {len(unit)} texts of a unit "
                     f"unscored"
                 )
-            _add_into({"": self.billed}, {"": out.billed})
+            _add_counts(self.billed, out.billed)
 
     def failed(
         self, unit: list[int], exc: TransientError, attempt: int, seconds: float
@@ -288,14 +289,10 @@ def _deadline_of(started: float, budget_ms: float | None) -> Deadline:
     return Deadline(end)
 
 
-def _add_into(
-    totals: dict[str, dict[str, float]], counts: Mapping[str, Mapping[str, float]]
-) -> None:
-    """Add nested counters (``{key: {counter: value}}``) into ``totals``."""
-    for key, values in counts.items():
-        mine = totals.setdefault(key, {})
-        for name, value in values.items():
-            mine[name] = mine.get(name, 0.0) + float(value)
+def _add_counts(totals: dict[str, float], counts: Mapping[str, float]) -> None:
+    """Add ``counts`` into ``totals``, counter by counter."""
+    for name, value in counts.items():
+        totals[name] = totals.get(name, 0.0) + float(value)
 
 
 def _as_unit_scores(scorer: Scorer, returned: object) -> UnitScores:

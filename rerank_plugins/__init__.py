@@ -21,7 +21,7 @@ from rerank_plugins._core import (
     RerankStats,
     blend_scores,
 )
-from rerank_plugins._deadline import ttft_budget
+from rerank_plugins._deadline import Deadline, ttft_budget
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -36,7 +36,7 @@ from rerank_plugins._exceptions import (
     TimedOutError,
     TransientError,
 )
-from rerank_plugins._scorer import Normalization, Scorer, UnitScores
+from rerank_plugins._scorer import Normalization, Scorer, Unit, UnitScores
 
 if TYPE_CHECKING:
     from rerank_plugins.scorers.cohere import CohereScorer
@@ -56,6 +56,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "CrossEncoderScorer",
+    "Deadline",
     "FallbackScorer",
     "InvalidInputError",
     "LLMJudgeScorer",
@@ -77,6 +78,7 @@ __all__ = [
     "TEIScorer",
     "TimedOutError",
     "TransientError",
+    "Unit",
     "UnitScores",
     "VoyageScorer",
     "__version__",

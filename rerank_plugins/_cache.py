@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
 
+from rerank_plugins._checks import check_int
+
 __all__ = ["ScoreCache", "cache_dir"]
 
 CACHE_ENV = "RERANK_PLUGINS_CACHE"
@@ -63,8 +65,7 @@ class ScoreCache:
     """
 
     def __init__(self, maxsize: int) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0:
-            raise ValueError(f"ScoreCache maxsize must be an integer >= 0, got {maxsize!r}.")
+        check_int("ScoreCache", "maxsize", maxsize, 0, error=ValueError)
         self.maxsize = maxsize
         self._data: OrderedDict[Hashable, float] = OrderedDict()
         self._lock = threading.Lock()

@@ -1,12 +1,15 @@
 """One deadline per call, and a blocking call that cannot outrun it.
 
 :class:`Deadline` is the budget's one authority: the core makes one per call (from ``budget_ms``)
-and hands it to the scorer for the length of each unit (:meth:`Deadline.active`); what runs
-inside the scorer and decides whether more work still fits (the local model's micro-batcher
-before a forward pass, the LLM judge before another LLM call, an HTTP request's timeout) asks
-:func:`current` and the same two questions: how much time is left, and does work expected to
-cost this much still fit. A scorer called directly, outside the core, gets a deadline from the
-``timeout`` it was given.
+and reads it before each unit. The deadline reaches a scorer on one channel only: the
+``timeout`` argument of ``score_unit`` (the seconds left when the unit starts), never a context
+variable, so that a reader following ``budget_ms`` from an adapter finds it in every signature
+on the way down, and a scorer called directly behaves as under the core. Whatever runs inside
+the scorer and decides whether more work still fits (the local model's micro-batcher before a
+forward pass, the LLM judge before another LLM call, an HTTP request's timeout) makes its
+deadline with ``Deadline.after(timeout)`` where it receives the timeout, asks it the same two
+questions (how much time is left; does work expected to cost this much still fit), and passes
+``deadline.left()`` on as the ``timeout`` of what it calls.
 
 :func:`run_with_deadline`, for the sync paths:
 
@@ -33,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+from rerank_plugins._checks import is_number
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 
 __all__ = [
@@ -84,24 +88,9 @@ class Deadline:
         """Earliest deadline first; no deadline last."""
         return math.inf if self.end is None else self.end
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[Deadline]:
-        """Make this the deadline :func:`current` returns, in this thread or task (and the
-        worker threads it starts with its context), for the length of the ``with``."""
-        token = _CURRENT.set(self)
-        try:
-            yield self
-        finally:
-            _CURRENT.reset(token)
-
     def __repr__(self) -> str:
         left = self.left()
         return "Deadline(none)" if left is None else f"Deadline({left:.3f}s left)"
-
-
-_CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
-    "rerank_plugins_deadline", default=None
-)
 
 
 _QUERY: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
@@ -141,11 +130,7 @@ def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadli
         True
     """
     for name, value in (("target_ms", target_ms), ("reserve_ms", reserve_ms)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not (math.isfinite(value) and value >= 0)
-        ):
+        if not is_number(value) or not (math.isfinite(value) and value >= 0):
             raise ConfigurationError(
                 f"ttft_budget {name} must be a non-negative number of milliseconds, got "
                 f"{value!r}; pass e.g. ttft_budget(800, reserve_ms=250)."
@@ -173,10 +158,10 @@ def query_deadline() -> Deadline | None:
 
 
 def current(timeout: float | None) -> Deadline:
-    """The deadline of the call in progress, as the core handed it over; outside the core (a
-    scorer called directly), one that ends ``timeout`` seconds from now."""
-    active = _CURRENT.get()
-    return active if active is not None else Deadline.after(timeout)
+    """``Deadline.after(timeout)``: kept for scorers written against earlier versions, which read
+    the call's deadline here (the core no longer sets one aside: ``timeout`` is its one channel).
+    """
+    return Deadline.after(timeout)
 
 
 def run_with_deadline(fn: Callable[[], T], timeout: float | None, late: str) -> T:

@@ -7,11 +7,16 @@ the core (:mod:`rerank_plugins._core`), written once.
 The core calls a scorer in *units* (a batch of a local model, one API request, one LLM call or
 window) so that the budget can stop between units:
 
-1. :meth:`Scorer.plan_units` splits the texts into units (default: consecutive chunks of
-   :attr:`Scorer.unit_size`);
-2. :meth:`Scorer.score_unit` / :meth:`Scorer.ascore_unit` score one unit, given the time left as
-   ``timeout``; a failure worth retrying raises :class:`~rerank_plugins.TransientError`, a setup
-   problem a :class:`~rerank_plugins.ConfigurationError`;
+1. :meth:`Scorer.plan` splits the texts into units, each with the work its texts are expected
+   to cost (:class:`Unit`), in one call: the core's budget admits units from it (default: built
+   from :meth:`Scorer.plan_units`, consecutive chunks of :attr:`Scorer.unit_size`, and
+   :meth:`Scorer.work`, one per text);
+2. :meth:`Scorer.score_unit` / :meth:`Scorer.ascore_unit` score one unit, given the time left in
+   the call as ``timeout``: the one channel the call's deadline reaches a scorer on (a scorer
+   makes its deadline with ``Deadline.after(timeout)`` and passes the time left on, as a
+   ``timeout`` again, to what it calls); a failure worth retrying raises
+   :class:`~rerank_plugins.TransientError`, a setup problem a
+   :class:`~rerank_plugins.ConfigurationError`;
 3. :attr:`Scorer.normalization` tells the core how to map raw scores onto ``[0, 1]``, and
    :attr:`Scorer.calibration`, where one is set, maps them to P(relevant) instead.
 """
@@ -31,7 +36,7 @@ from typing import ClassVar, TypeVar
 from rerank_plugins._calibration import Calibration, CalibrationLike, resolve_calibration
 from rerank_plugins._cost import CostModel
 
-__all__ = ["Normalization", "Scorer", "UnitScores", "normalize"]
+__all__ = ["Normalization", "Scorer", "Unit", "UnitScores", "normalize"]
 
 _S = TypeVar("_S", bound="Scorer")
 
@@ -89,13 +94,13 @@ class UnitScores:
             other ``None`` scores are reported as a partial failure.
         scored_by: For a composite scorer (a fallback chain), the name of the scorer that scored
             each text (``None`` for an unscored one); default: this scorer. The call's stats
-            report it per candidate (:attr:`~rerank_plugins.RerankStats.ranked_by`).
+            report it per candidate (``RerankStats.ranked_by``).
         groups: For a composite scorer whose texts were scored on different scales, a group
             per text: scored candidates sort by group first (lowest leads), then by score, so
             scores of different groups are never compared. Default: one group.
         endpoints: What each endpoint of a replica set did for this unit (``{url: {counter:
             value}}``: requests, errors, hedges, ejections, latency); summed into the call's
-            stats (:attr:`~rerank_plugins.RerankStats.endpoints`).
+            stats (``RerankStats.endpoints``).
     """
 
     scores: Sequence[float | None]
@@ -104,6 +109,29 @@ class UnitScores:
     scored_by: Sequence[str | None] | None = None
     groups: Sequence[int] | None = None
     endpoints: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a call's plan (:meth:`Scorer.plan`): which texts, and what each costs.
+
+    Attributes:
+        indices: Positions of the unit's texts among the texts planned, in scoring order.
+        work: The work each of those texts is expected to cost, in the unit the scorer's
+            :attr:`~rerank_plugins.Scorer.cost` model learns in (finite, non-negative; one per
+            index).
+
+    >>> Unit([0, 1], [1.0, 1.0]).total
+    2.0
+    """
+
+    indices: Sequence[int]
+    work: Sequence[float]
+
+    @property
+    def total(self) -> float:
+        """The unit's expected work, all its texts together."""
+        return float(sum(self.work))
 
 
 class Scorer(ABC):
@@ -144,7 +172,7 @@ class Scorer(ABC):
     """What the raw scores are, so the core can map them to relevances in [0, 1] for
     ``min_score`` (:class:`~rerank_plugins.Normalization`)."""
     unit_size: int = 32
-    """Texts per unit in the default :meth:`plan_units`."""
+    """Texts per unit in the default :meth:`plan`."""
     max_concurrency: int = 1
     """Units that may be in flight at once within one call."""
     max_retries: int = 2
@@ -215,9 +243,30 @@ class Scorer(ABC):
         return [1.0] * len(texts)
 
     def plan_units(self, texts: Sequence[str]) -> list[list[int]]:
-        """Split ``texts`` into units, as lists of positions, in the order to score them."""
+        """Split ``texts`` into units, as lists of positions, in the order to score them (a part
+        of the default :meth:`plan`)."""
         size = max(1, self.unit_size)
         return [list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)]
+
+    def plan(self, query: str, texts: Sequence[str]) -> list[Unit]:
+        """The call's units, in the order to score them, each with its texts' expected work.
+
+        The core asks it once per call, when the scorer is ready (planning may need its
+        tokenizer), and admits each unit under the budget from the work it states. The default
+        joins :meth:`plan_units` (which texts) and :meth:`work` (what each costs); override
+        either of them, or this method where one pass over the texts gives both.
+
+        >>> from rerank_plugins.testing import KeywordScorer
+        >>> KeywordScorer().plan("q", ["a", "b"])
+        [Unit(indices=[0, 1], work=[1.0, 1.0])]
+        """
+        work = [float(w) for w in self.work(query, texts)]
+        if len(work) != len(texts):
+            raise RuntimeError(
+                f"{type(self).__name__}.work returned {len(work)} values for {len(texts)} texts; "
+                f"it must return one finite, non-negative work per text."
+            )
+        return [Unit(unit, [work[i] for i in unit]) for unit in self.plan_units(texts)]
 
     def prepare(self) -> None:
         """Load what the first unit needs (a model, a client). Called by the core before its
@@ -271,8 +320,10 @@ class Scorer(ABC):
         Args:
             query: The query, already validated (non-blank).
             texts: The unit's texts.
-            timeout: Seconds left in the call's budget, or ``None`` for no budget; an API request
-                uses it as its timeout.
+            timeout: Seconds left in the call's budget, or ``None`` for no budget: the call's
+                deadline, on the one channel it travels on. An API request uses it as its
+                timeout; a scorer that checks the time more than once makes
+                ``Deadline.after(timeout)`` at its start and hands ``deadline.left()`` on.
 
         Returns:
             One raw score per text, in order (``None`` for a text left unscored): a plain list,

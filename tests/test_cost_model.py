@@ -16,9 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rerank_plugins import LLMJudgeScorer, Reranker
-from rerank_plugins._cost import CostModel
-from rerank_plugins._deadline import Deadline
+from rerank_plugins import Deadline, LLMJudgeScorer, Reranker
+from rerank_plugins._cost import CostModel  # the private module under test
 from rerank_plugins.scorers.local import EncodedPair, MicroBatcher
 from rerank_plugins.testing import KeywordScorer
 from tests._local import seeded_scorer

@@ -231,6 +231,8 @@ def test_cache_is_bounded_and_can_be_turned_off(loaded_cross_encoder, export_dir
         cache.put(("m", "q", str(i)), float(i))
     assert len(cache) == 2 and cache.get(("m", "q", "0")) is None
     assert cache.get(("m", "q", "4")) == 4.0
+    with pytest.raises(ValueError, match=r"ScoreCache got maxsize=True; pass an integer >= 0\."):
+        ScoreCache(True)  # type: ignore[arg-type]
     off = make("torch", loaded_cross_encoder, export_dir, score_cache_size=0)
     off.score_unit(QUERY, TEXTS[:2], timeout=None)
     off.score_unit(QUERY, TEXTS[:2], timeout=None)

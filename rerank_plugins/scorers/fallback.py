@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from rerank_plugins._core import Reranker, RerankResult
-from rerank_plugins._deadline import Deadline, current
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import ConfigurationError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
@@ -144,7 +144,7 @@ class FallbackScorer(Scorer):
 
     # -- scoring -------------------------------------------------------------------------
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
-        turn = _Turns(self, query, texts, current(timeout))
+        turn = _Turns(self, query, texts, Deadline.after(timeout))
         for i, scorer, budget_ms in turn.stages():
             turn.absorb(i, Reranker(scorer, budget_ms=budget_ms).rerank(query, turn.todo_texts()))
         return turn.finish()
@@ -152,7 +152,7 @@ class FallbackScorer(Scorer):
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
-        turn = _Turns(self, query, texts, current(timeout))
+        turn = _Turns(self, query, texts, Deadline.after(timeout))
         for i, scorer, budget_ms in turn.stages():
             result = await Reranker(scorer, budget_ms=budget_ms).arerank(query, turn.todo_texts())
             turn.absorb(i, result)
@@ -204,7 +204,7 @@ class _Turns:
 
     def _reserve(self, after: Scorer, left: float) -> float:
         """What the next scorer is expected to need for what is still unscored."""
-        work = sum(after.work(self.query, self.todo_texts()))
+        work = sum(unit.total for unit in after.plan(self.query, self.todo_texts()))
         expected = after.cost.expected(work)
         if expected is None:
             return left / 2.0  # nothing measured yet: share what is left

@@ -40,7 +40,7 @@ from typing import Literal, ParamSpec, TypeVar
 from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._checks import check_int, is_int
 from rerank_plugins._cost import CostModel
-from rerank_plugins._deadline import current
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import (
     ConfigurationError,
     MalformedResponseError,
@@ -397,9 +397,8 @@ class _UnitDeadline:
     before the unit's first call relaxes the model, so one slow call cannot lock the judge out."""
 
     def __init__(self, timeout: float | None, cost: CostModel) -> None:
-        # The call's deadline, as the core handed it over (one from ``timeout`` when the scorer
-        # is called directly): the same authority the core and the micro-batcher ask.
-        self.deadline = current(timeout)
+        # The call's deadline, handed down as ``timeout``: the authority every check asks.
+        self.deadline = Deadline.after(timeout)
         self.cost = cost
         self.calls = 0
 

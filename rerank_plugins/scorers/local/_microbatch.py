@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from rerank_plugins._cost import CostModel
-from rerank_plugins._deadline import Deadline, current
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import TimedOutError
 from rerank_plugins.scorers.local._batching import EncodedPair, plan_batches
 
@@ -141,9 +141,8 @@ class MicroBatcher:
         Raises:
             TransientError: the deadline passed before the request's first pass started.
         """
-        # The call's deadline, as the core handed it over (one that ends after ``timeout`` when
-        # the batcher is used directly): every admission below asks it.
-        req = _Request(pairs, current(timeout))
+        # The call's deadline, handed down as ``timeout``: every admission below asks it.
+        req = _Request(pairs, Deadline.after(timeout))
         with self._cond:
             self._queue.append(req)
         while True:

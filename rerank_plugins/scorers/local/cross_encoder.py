@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rerank_plugins._cache import ScoreCache
 from rerank_plugins._calibration import CalibrationLike
 from rerank_plugins._checks import check_int
-from rerank_plugins._deadline import current
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.scorers.local._loading import (
@@ -346,8 +346,8 @@ class CrossEncoderScorer(Scorer):
         # each chunk's pairs by length, so when the deadline cuts, it cuts the tail of the unit
         # (never a window of every passage at once, which would leave no passage whole). Without
         # one, a single chunk: the batcher buckets every pair together, with the least padding.
-        # One deadline for every chunk: the call's (Deadline.active), else ``timeout`` from now.
-        deadline = current(timeout)
+        # One deadline for every chunk, from the ``timeout`` the call handed down.
+        deadline = Deadline.after(timeout)
         rest = [texts[i] for i in missing]
         chunks = (
             (
@@ -358,21 +358,20 @@ class CrossEncoderScorer(Scorer):
             if rest
             else []
         )
-        with deadline.active():
-            for n, chunk in enumerate(chunks):
-                todo = [texts[missing[j]] for j in chunk]
-                try:
-                    scored = self._score_chunk(engine, query, todo)
-                except TimedOutError:
-                    if n == 0:
-                        raise  # nothing ran: the core records the budget as spent
-                    break  # the deadline passed while this chunk waited: keep what was scored
-                for j, raw in zip(chunk, scored, strict=True):
-                    if raw is not None:
-                        scores[missing[j]] = raw
-                        self.score_cache.put((*self._score_key, query, texts[missing[j]]), raw)
-                if any(raw is None for raw in scored):
-                    break  # the deadline: a later chunk would end later still
+        for n, chunk in enumerate(chunks):
+            todo = [texts[missing[j]] for j in chunk]
+            try:
+                scored = self._score_chunk(engine, query, todo, deadline.left())
+            except TimedOutError:
+                if n == 0:
+                    raise  # nothing ran: the core records the budget as spent
+                break  # the deadline passed while this chunk waited: keep what was scored
+            for j, raw in zip(chunk, scored, strict=True):
+                if raw is not None:
+                    scores[missing[j]] = raw
+                    self.score_cache.put((*self._score_key, query, texts[missing[j]]), raw)
+            if any(raw is None for raw in scored):
+                break  # the deadline: a later chunk would end later still
         # Only the batcher's deadline leaves a score out, so a gap means the budget ran out.
         return UnitScores(scores, budget_exhausted=any(score is None for score in scores))
 
@@ -401,7 +400,9 @@ class CrossEncoderScorer(Scorer):
             size += work
         return chunks
 
-    def _score_chunk(self, engine: Engine, query: str, todo: list[str]) -> list[float | None]:
+    def _score_chunk(
+        self, engine: Engine, query: str, todo: list[str], timeout: float | None
+    ) -> list[float | None]:
         """One raw score per text of ``todo`` (``None``: a pass would have overrun the
         deadline); a passage read as windows is scored whole, every window, or not at all."""
         if self.long_passages == "windows":
@@ -411,8 +412,8 @@ class CrossEncoderScorer(Scorer):
         else:
             pairs, owners = engine.pairs.encode(query, todo), list(range(len(todo)))
         # Concurrent calls share forward passes (and the one model) through the batcher, under
-        # the deadline score_unit made active.
-        rows = engine.batcher.run(pairs, timeout=None)
+        # the call's deadline (the time left of it, as ``timeout``).
+        rows = engine.batcher.run(pairs, timeout=timeout)
         best: dict[int, float] = {}
         cut: set[int] = set()
         for owner, row in zip(owners, rows, strict=True):

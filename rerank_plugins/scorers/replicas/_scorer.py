@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from rerank_plugins._checks import check_bool, check_int, check_number
-from rerank_plugins._deadline import Deadline, current
+from rerank_plugins._deadline import Deadline
 from rerank_plugins._exceptions import ConfigurationError, TimedOutError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 from rerank_plugins.scorers.hosted import HostedScorer
@@ -240,13 +240,13 @@ class ReplicaScorer(Scorer):
 
     # -- scoring -------------------------------------------------------------------------
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
-        deadline = current(timeout)  # read here: the private loop does not see our context
+        deadline = Deadline.after(timeout)
         return self._runner.run(self._ascore(query, texts, deadline), deadline.left())
 
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
-        return await self._ascore(query, texts, current(timeout))
+        return await self._ascore(query, texts, Deadline.after(timeout))
 
     async def _ascore(self, query: str, texts: Sequence[str], deadline: Deadline) -> UnitScores:
         counts: dict[str, dict[str, float]] = {}

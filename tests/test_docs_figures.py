@@ -63,7 +63,12 @@ def _corpus_only() -> str:
     return _module(ROOT / "docs" / "scripts" / "corpus_only_report.py").render(_record("corpus_only.json"))
 
 
+def _architecture() -> str:
+    return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
+
+
 GENERATED = {
+    "architecture.md": _architecture,
     "bench-local.md": _bench_local,
     "bench-fidelity.md": _bench_fidelity,
     "bench-bucketing.md": _bench_bucketing,

@@ -315,6 +315,21 @@ def pyplot() -> Any:
     return plt
 
 
+def save_figure(fig: Any, out: Path) -> None:
+    """Lay the figure out, write it to ``out`` and say so."""
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"wrote {out}")
+
+
+def label_axes(ax: Any, xlabel: str, ylabel: str, title: str, **legend: Any) -> None:
+    """An axis's labels and title, and its legend without a frame (``legend``: its options)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, **legend)
+
+
 def setup_threads(args: argparse.Namespace) -> None:
     if args.threads:
         import torch

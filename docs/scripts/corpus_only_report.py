@@ -12,8 +12,9 @@ and writes ``benchmarks/results/corpus_only.json`` (the record) and
 (``benchmarks/results/bundled_selection.json``). A run whose folder is missing keeps its entry of
 the record. With ``--render`` it rewrites the table from the record alone (no runs needed).
 
-Run: ``python docs/scripts/corpus_only_report.py`` (after ``bash experiments/corpus_only.sh SCIFACT_DIR``
-and ``bash experiments/corpus_judged.sh SCIFACT_DIR``).
+Run: ``python docs/scripts/corpus_only_report.py`` (after
+``bash experiments/corpus_only.sh SCIFACT_DIR`` and
+``bash experiments/corpus_judged.sh SCIFACT_DIR``).
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def render(record: dict[str, Any]) -> str:
 
 
 def collect_neighbours(runs: Path) -> dict[str, Any]:
-    """experiments/corpus_neighbours.sh: training, the validation gate (beside the teacher run on the
-    same slice) and, if the gate passed, the one development measurement."""
+    """experiments/corpus_neighbours.sh: training, the validation gate (beside the teacher run on
+    the same slice) and, if the gate passed, the one development measurement."""
     summary = json.loads((runs / "neighbours" / "summary.json").read_text())
     keep = ("before", "after", "absolute_lift", "ci", "p_value", "queries")
 
@@ -201,7 +202,8 @@ def render_written(run: dict[str, Any]) -> str:
     t, w = run["training"], run["writing"]
     lines = [
         f"Written queries: Gemma 3 270M wrote one claim for each of {w['documents']} abstracts "
-        f"({w['written']} usable replies, {w['seconds'] / 60:.0f} min; `experiments/write_queries.py`, "
+        f"({w['written']} usable replies, {w['seconds'] / 60:.0f} min; "
+        f"`experiments/write_queries.py`, "
         f"a few-shot prompt whose two examples were invented for it), {t['held_out']} held out "
         f"for early stopping, {t['lists']} lists kept by the round trip; the same recipe, two "
         f"passes, {t['steps']} steps in {t['seconds'] / 60:.0f} min on 2 cores of an "

@@ -1,8 +1,8 @@
 """Write the bundled reranker's model card from the selection run, so no figure is typed by hand.
 
 Reads ``benchmarks/results/bundled_selection.json`` (the ``selection.json`` that
-``experiments/select_bundled.py --report-dev`` wrote, committed), the shipped artifact's manifest and
-the latency run of the performance page (``benchmarks/results/bench_local.json``), and writes
+``experiments/select_bundled.py --report-dev`` wrote, committed), the shipped artifact's manifest
+and the latency run of the performance page (``benchmarks/results/bench_local.json``), and writes
 ``rerank_plugins/models/MODEL_CARD.md`` and ``docs/model-card.md`` (the same text).
 
 Usage: python docs/scripts/model_card.py
@@ -155,7 +155,8 @@ def render() -> str:
     lines = [
         "# Model card: `bundled:scifact-minilm`",
         "",
-        "<!-- Written by docs/scripts/model_card.py from benchmarks/results/bundled_selection.json; "
+        "<!-- Written by docs/scripts/model_card.py from "
+        "benchmarks/results/bundled_selection.json; "
         "edit the script, not this file. -->",
         "",
         "The reranker that ships inside rerank-plugins so that the demo, the examples and the "
@@ -214,7 +215,8 @@ def render() -> str:
         "negatives (one pass over them), 1 judged abstract + hard negatives from the dense "
         "first stage's top-20 + random abstracts per list, bf16 autocast on the CPU (AMX), no "
         "dropout on attention probabilities (hidden dropout 0.1 kept), validation every 100 "
-        "steps, the best checkpoint kept. `bash experiments/recipe_search.sh SCIFACT_DIR` runs them.",
+        "steps, the best checkpoint kept. `bash experiments/recipe_search.sh SCIFACT_DIR` "
+        "runs them.",
         "",
         "| run | max length | loss | negatives per list | train time | validation nDCG@10 by "
         "step | best |",
@@ -323,7 +325,8 @@ def render() -> str:
         "",
         "```bash",
         "bash experiments/recipe_search.sh path/to/scifact          # the runs above",
-        "python experiments/select_bundled.py path/to/scifact --out runs/select-a  # on run A first",
+        "python experiments/select_bundled.py path/to/scifact --out runs/select-a"
+        "  # on run A first",
         "python experiments/select_bundled.py path/to/scifact --out runs/select-final \\",
         "    --prior runs/select-a/selection.json --settings "
         + " ".join(sel["settings_measured"])

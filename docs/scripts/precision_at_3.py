@@ -121,10 +121,12 @@ def plot(
             [x - 0.4 + width * (j + 0.5) for x in xs], values, width, color=colors[j], label=label
         )
     left.set_xticks(xs, ["0", "1", "2", "3"])
-    left.set_xlabel("relevant abstracts among the 3 the LLM reads")
-    left.set_ylabel("share of claims")
-    left.set_title("What the user feels: is the answer in the top 3?")
-    left.legend(frameon=False)
+    c.label_axes(
+        left,
+        "relevant abstracts among the 3 the LLM reads",
+        "share of claims",
+        "What the user feels: is the answer in the top 3?",
+    )
     labels = list(shares)
     improved = [shares[k][0] for k in labels]
     unchanged = [shares[k][1] for k in labels]
@@ -143,10 +145,7 @@ def plot(
     right.set_title("P@3 per claim after reranking")
     right.set_xlim(0, 1)
     right.legend(frameon=False, fontsize=7, loc="lower right")
-    fig.tight_layout()
-    out = args.out / "precision-at-3.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.save_figure(fig, args.out / "precision-at-3.png")
 
 
 if __name__ == "__main__":

@@ -103,14 +103,13 @@ def plot(
         other_sims, bins=bins, density=True, alpha=0.6, label="not relevant", color="#bdbdbd"
     )
     right.hist(rel_sims, bins=bins, density=True, alpha=0.7, label="relevant", color="#3949ab")
-    right.set_xlabel("cosine similarity to the claim (top-20 candidates)")
-    right.set_ylabel("density")
-    right.set_title("Similar is not the same as answering")
-    right.legend(frameon=False)
-    fig.tight_layout()
-    out = args.out / "why-rerank.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.label_axes(
+        right,
+        "cosine similarity to the claim (top-20 candidates)",
+        "density",
+        "Similar is not the same as answering",
+    )
+    c.save_figure(fig, args.out / "why-rerank.png")
 
 
 if __name__ == "__main__":

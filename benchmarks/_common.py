@@ -16,7 +16,9 @@ def dev_work(claims: int) -> list[tuple[str, list[str]]]:
     from rerank_plugins.data import scifact_path
     from rerank_plugins.evaluation.candidates import query_candidates
 
-    return [(q.query, q.texts) for q in query_candidates(scifact_path(), limit=claims, depth=20)]
+    return [
+        (q.query, list(q.texts)) for q in query_candidates(scifact_path(), limit=claims, depth=20)
+    ]
 
 
 def cpu() -> str:

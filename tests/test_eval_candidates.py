@@ -22,9 +22,9 @@ def test_bundled_scifact_gives_its_judged_dev_claims_with_the_retrievers_top_k()
     hits = retrieve(ds, ds.judged_query_ids[:3], kind="bm25", k=7, progress=False)
     for q in work:
         assert q.query == ds.queries[q.query_id]
-        assert q.ids == [h.doc_id for h in hits[q.query_id]]
-        assert q.texts == [ds.document_text(h.doc_id) for h in hits[q.query_id]]
-        assert [c.score for c in q.candidates] == [h.score for h in hits[q.query_id]]
+        assert list(q.ids) == [h.doc_id for h in hits[q.query_id]]
+        assert list(q.texts) == [ds.document_text(h.doc_id) for h in hits[q.query_id]]
+        assert list(q.scores) == [h.score for h in hits[q.query_id]]
         assert q.relevant == {d for d, g in ds.qrels[q.query_id].items() if g > 0}
 
 
@@ -38,7 +38,7 @@ def test_a_first_stage_function_and_explicit_queries():
 
     work = query_candidates(ds, queries=wanted, first_stage=alphabetical, depth=4)
     assert [q.query_id for q in work] == wanted
-    assert all(q.ids == sorted(ds.corpus)[:4] for q in work)  # cut at depth
+    assert all(list(q.ids) == sorted(ds.corpus)[:4] for q in work)  # cut at depth
 
 
 def test_the_split_and_the_development_queries():

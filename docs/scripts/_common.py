@@ -107,7 +107,7 @@ def first_stage(data: Data, k: int) -> dict[str, list[tuple[str, float]]]:
     from rerank_plugins.evaluation.candidates import query_candidates
 
     work = query_candidates(data.dataset, queries=data.dev, depth=k, progress=True)
-    return {q.query_id: [(c.doc_id, c.score) for c in q.candidates] for q in work}
+    return {q.query_id: list(zip(q.ids, q.scores, strict=True)) for q in work}
 
 
 def bi_encoder() -> Any:

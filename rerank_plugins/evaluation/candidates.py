@@ -16,7 +16,6 @@ from rerank_plugins.evaluation.beir import BeirDataset, dev_train_split, load_be
 from rerank_plugins.evaluation.retrieval import retrieve
 
 __all__ = [
-    "Candidate",
     "FirstStage",
     "QueryCandidates",
     "default_split",
@@ -30,32 +29,19 @@ best first."""
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One first-stage candidate: the document's id, its text (title and text) and its score."""
-
-    doc_id: str
-    text: str
-    score: float
-
-
-@dataclass(frozen=True)
 class QueryCandidates:
-    """A query, its first-stage candidates (best first) and its judgements."""
+    """A query, its first-stage candidates (best first) and its judgements.
+
+    ``ids``, ``texts`` and ``scores`` are parallel: the candidates' document ids, their texts
+    (title and text, what a reranker reads) and their first-stage scores.
+    """
 
     query_id: str
     query: str
-    candidates: tuple[Candidate, ...]
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    scores: tuple[float, ...]
     judgements: Mapping[str, int]
-
-    @property
-    def ids(self) -> list[str]:
-        """The candidates' document ids, best first."""
-        return [c.doc_id for c in self.candidates]
-
-    @property
-    def texts(self) -> list[str]:
-        """The candidates' texts, best first (what a reranker reads)."""
-        return [c.text for c in self.candidates]
 
     @property
     def relevant(self) -> frozenset[str]:
@@ -128,15 +114,17 @@ def query_candidates(
     else:
         hits = retrieve(dataset, ids, kind=first_stage, k=depth, progress=progress)
         ranked = {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in ids}
-    return [
-        QueryCandidates(
-            query_id=qid,
-            query=dataset.queries[qid],
-            candidates=tuple(
-                Candidate(doc, dataset.document_text(doc), float(score))
-                for doc, score in list(ranked[qid])[:depth]
-            ),
-            judgements=dict(dataset.qrels.get(qid, {})),
+    work = []
+    for qid in ids:
+        top = list(ranked[qid])[:depth]
+        work.append(
+            QueryCandidates(
+                query_id=qid,
+                query=dataset.queries[qid],
+                ids=tuple(doc for doc, _ in top),
+                texts=tuple(dataset.document_text(doc) for doc, _ in top),
+                scores=tuple(float(score) for _, score in top),
+                judgements=dict(dataset.qrels.get(qid, {})),
+            )
         )
-        for qid in ids
-    ]
+    return work

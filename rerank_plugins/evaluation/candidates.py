@@ -109,22 +109,25 @@ def query_candidates(
     ids = list(development_queries(dataset) if queries is None else queries)
     if limit is not None:
         ids = ids[:limit]
+    ranked = _rank(dataset, ids, first_stage, depth, progress)
+    return [_entry(dataset, qid, list(ranked[qid])[:depth]) for qid in ids]
+
+
+def _rank(
+    dataset: BeirDataset, ids: list[str], first_stage: str | FirstStage, depth: int, progress: bool
+) -> Mapping[str, Sequence[tuple[str, float]]]:
     if callable(first_stage):  # a function of the caller's
-        ranked = first_stage(dataset, ids, depth)
-    else:
-        hits = retrieve(dataset, ids, kind=first_stage, k=depth, progress=progress)
-        ranked = {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in ids}
-    work = []
-    for qid in ids:
-        top = list(ranked[qid])[:depth]
-        work.append(
-            QueryCandidates(
-                query_id=qid,
-                query=dataset.queries[qid],
-                ids=tuple(doc for doc, _ in top),
-                texts=tuple(dataset.document_text(doc) for doc, _ in top),
-                scores=tuple(float(score) for _, score in top),
-                judgements=dict(dataset.qrels.get(qid, {})),
-            )
-        )
-    return work
+        return first_stage(dataset, ids, depth)
+    hits = retrieve(dataset, ids, kind=first_stage, k=depth, progress=progress)
+    return {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in ids}
+
+
+def _entry(dataset: BeirDataset, qid: str, top: list[tuple[str, float]]) -> QueryCandidates:
+    return QueryCandidates(
+        query_id=qid,
+        query=dataset.queries[qid],
+        ids=tuple(doc for doc, _ in top),
+        texts=tuple(dataset.document_text(doc) for doc, _ in top),
+        scores=tuple(float(score) for _, score in top),
+        judgements=dict(dataset.qrels.get(qid, {})),
+    )

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:?usage: bash experiments/corpus_judged.sh SCIFACT_DIR}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# shellcheck source=experiments/_lib.sh
+. experiments/_lib.sh
 if [ ! -f runs/corpus-judged/summary.json ]; then
   # Settings: run B's, unchanged; the corpus share (800 documents) was set by the time a CPU
   # session allows, not tuned.
@@ -20,5 +22,4 @@ if [ ! -f runs/corpus-judged/summary.json ]; then
     --random-negatives 3 --autocast bf16 --attention-dropout 0 --precision float16 --seed 0 \
     --threads 2 --no-progress --no-dev-report --output runs/corpus-judged
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/corpus-judged/best \
-  --no-progress --out runs/corpus-judged-dev
+measure_dev "$data" corpus-judged

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:?usage: bash experiments/corpus_only.sh SCIFACT_DIR}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# shellcheck source=experiments/_lib.sh
+. experiments/_lib.sh
 if [ ! -f runs/corpus-only/summary.json ]; then
   # Settings: the bundled recipe's (full fine-tune, softmax loss, lr 5e-5, 256 tokens), with
   # fewer negatives per list and 1,500 of the 5,183 abstracts, so it fits a CPU session; none
@@ -19,5 +21,4 @@ if [ ! -f runs/corpus-only/summary.json ]; then
     --max-length 256 --loss softmax --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/corpus-only
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/corpus-only/best \
-  --no-progress --out runs/corpus-only-dev
+measure_dev "$data" corpus-only

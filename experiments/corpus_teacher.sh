@@ -13,10 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:?usage: bash experiments/corpus_teacher.sh SCIFACT_DIR}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-if [ ! -f runs/written/queries.jsonl ]; then
-  python experiments/write_queries.py "$data" --max-documents 1200 --batch-size 32 \
-    --out runs/written/queries.jsonl
-fi
+# shellcheck source=experiments/_lib.sh
+. experiments/_lib.sh
+write_claims "$data"
 if [ ! -f runs/teacher/summary.json ]; then
   # The written run's recipe (experiments/corpus_written.sh) with 7 negatives a list, the teacher's
   # labels and the loss that reads them (listnet); the teacher's prompt asks for a claim, as the
@@ -30,5 +29,4 @@ A claim this abstract supports:' \
     --max-length 256 --loss listnet --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/teacher
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/teacher/best \
-  --no-progress --out runs/teacher-dev
+measure_dev "$data" teacher

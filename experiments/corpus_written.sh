@@ -11,10 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:?usage: bash experiments/corpus_written.sh SCIFACT_DIR}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-if [ ! -f runs/written/queries.jsonl ]; then
-  python experiments/write_queries.py "$data" --max-documents 1200 --batch-size 32 \
-    --out runs/written/queries.jsonl
-fi
+# shellcheck source=experiments/_lib.sh
+. experiments/_lib.sh
+write_claims "$data"
 if [ ! -f runs/written/summary.json ]; then
   # The corpus-only recipe (experiments/corpus_only.sh), two passes over the written lists (there
   # are fewer lists than title + cloze make); nothing tuned on any judged claim.
@@ -24,5 +23,4 @@ if [ ! -f runs/written/summary.json ]; then
     --max-length 256 --loss softmax --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/written
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/written/best \
-  --no-progress --out runs/written-dev
+measure_dev "$data" written

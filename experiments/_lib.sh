@@ -1,5 +1,9 @@
 # Sourced by the corpus runs (experiments/corpus_*.sh): the steps they share.
 # shellcheck shell=bash
+# Sourcing it: strict mode, the clone's root as the working folder, the model hub off.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
 # The claims Gemma 3 270M writes for 1,200 abstracts (once; corpus_written.sh and
 # corpus_teacher.sh both train on them).

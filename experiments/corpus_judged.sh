@@ -6,12 +6,9 @@
 # Usage: bash experiments/corpus_judged.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
 # Writes runs/corpus-judged/ (the artifact, summary.json) and runs/corpus-judged-dev/ (the eval
 # report); docs/scripts/corpus_only_report.py adds it to the docs' table.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash experiments/corpus_judged.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # shellcheck source=experiments/_lib.sh
-. experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_judged.sh SCIFACT_DIR}"
 if [ ! -f runs/corpus-judged/summary.json ]; then
   # Settings: run B's, unchanged; the corpus share (800 documents) was set by the time a CPU
   # session allows, not tuned.

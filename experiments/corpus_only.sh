@@ -5,12 +5,9 @@
 # Usage: bash experiments/corpus_only.sh SCIFACT_DIR   (about 20 minutes on 2 CPU cores)
 # Writes runs/corpus-only/ (the artifact, summary.json) and runs/corpus-only-dev/ (the eval
 # report); docs/scripts/corpus_only_report.py turns both into the docs' table.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash experiments/corpus_only.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # shellcheck source=experiments/_lib.sh
-. experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_only.sh SCIFACT_DIR}"
 if [ ! -f runs/corpus-only/summary.json ]; then
   # Settings: the bundled recipe's (full fine-tune, softmax loss, lr 5e-5, 256 tokens), with
   # fewer negatives per list and 1,500 of the 5,183 abstracts, so it fits a CPU session; none

@@ -9,12 +9,9 @@
 # that measurement.
 # Usage: bash experiments/corpus_teacher.sh SCIFACT_DIR   (about 80 minutes on 2 CPU cores)
 # Writes runs/teacher/ (teacher_lists.jsonl, the artifact, summary.json) and runs/teacher-dev/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash experiments/corpus_teacher.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # shellcheck source=experiments/_lib.sh
-. experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_teacher.sh SCIFACT_DIR}"
 write_claims "$data"
 if [ ! -f runs/teacher/summary.json ]; then
   # The written run's recipe (experiments/corpus_written.sh) with 7 negatives a list, the teacher's

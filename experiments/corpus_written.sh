@@ -7,12 +7,9 @@
 # development claims. No claim and no judgement of SciFact is read before that measurement.
 # Usage: bash experiments/corpus_written.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
 # Writes runs/written/ (queries.jsonl, the artifact, summary.json) and runs/written-dev/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash experiments/corpus_written.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # shellcheck source=experiments/_lib.sh
-. experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_written.sh SCIFACT_DIR}"
 write_claims "$data"
 if [ ! -f runs/written/summary.json ]; then
   # The corpus-only recipe (experiments/corpus_only.sh), two passes over the written lists (there

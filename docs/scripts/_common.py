@@ -315,6 +315,24 @@ def pyplot() -> Any:
     return plt
 
 
+def scored_work(
+    description: str, k: int
+) -> tuple[argparse.Namespace, Data, dict[str, list[tuple[str, float]]], dict[str, list[float]]]:
+    """Parse the shared options, then the development queries' first stage (top ``k``) and the
+    reranker's raw scores of those candidates: ``(args, data, hits, raw)``."""
+    args = parser(description).parse_args()
+    setup_threads(args)
+    data = load_data(args)
+    hits = first_stage(data, k)
+    return args, data, hits, rerank_scores(args, data, hits, k)
+
+
+def relevance_histogram(ax: Any, relevant: list[float], others: list[float], bins: Any) -> None:
+    """Two overlaid densities on ``ax``: the relevant candidates' values over the others'."""
+    ax.hist(others, bins=bins, density=True, alpha=0.6, color="#bdbdbd", label="not relevant")
+    ax.hist(relevant, bins=bins, density=True, alpha=0.7, color="#3949ab", label="relevant")
+
+
 def save_figure(fig: Any, out: Path) -> None:
     """Lay the figure out, write it to ``out`` and say so."""
     fig.tight_layout()

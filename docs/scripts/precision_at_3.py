@@ -29,11 +29,7 @@ METRICS = (
 def main() -> None:
     from rerank_plugins.evaluation.stats import compare
 
-    args = c.parser(__doc__.splitlines()[0]).parse_args()
-    c.setup_threads(args)
-    data = c.load_data(args)
-    hits = c.first_stage(data, K)
-    raw = c.rerank_scores(args, data, hits, K)
+    args, data, hits, raw = c.scored_work(__doc__.splitlines()[0], K)
     before = {q: [d for d, _ in hits[q]] for q in data.dev}
     sims = {q: [s for _, s in hits[q]] for q in data.dev}
     alone = {q: c.rerank_order(before[q], raw[q]) for q in data.dev}

@@ -26,11 +26,7 @@ def sigmoid(x: float) -> float:
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0]).parse_args()
-    c.setup_threads(args)
-    data = c.load_data(args)
-    hits = c.first_stage(data, K)
-    raw = c.rerank_scores(args, data, hits, K)
+    args, data, hits, raw = c.scored_work(__doc__.splitlines()[0], K)
 
     from rerank_plugins import blend_scores
 
@@ -94,10 +90,7 @@ def plot(
     plt = c.pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     bins = [i / 20 for i in range(21)]
-    left.hist(
-        other_scores, bins=bins, density=True, alpha=0.6, color="#bdbdbd", label="not relevant"
-    )
-    left.hist(rel_scores, bins=bins, density=True, alpha=0.7, color="#3949ab", label="relevant")
+    c.relevance_histogram(left, rel_scores, other_scores, bins)
     c.label_axes(
         left,
         "reranker relevance_score (sigmoid of the logit)",

@@ -99,10 +99,7 @@ def plot(
     left.tick_params(axis="x", labelsize=7)
     lo, hi = min(rel_sims + other_sims), max(rel_sims + other_sims)
     bins = [lo + (hi - lo) * i / 40 for i in range(41)]
-    right.hist(
-        other_sims, bins=bins, density=True, alpha=0.6, label="not relevant", color="#bdbdbd"
-    )
-    right.hist(rel_sims, bins=bins, density=True, alpha=0.7, label="relevant", color="#3949ab")
+    c.relevance_histogram(right, rel_sims, other_sims, bins)
     c.label_axes(
         right,
         "cosine similarity to the claim (top-20 candidates)",

@@ -72,33 +72,24 @@ def systems(passage_chars: int) -> dict[str, tuple[Any, Callable[[str], str]]]:
     def cut(text: str) -> str:
         return text[:passage_chars]
 
-    common = {"max_passage_chars": passage_chars}
+    def judge(llm: Any, **options: Any) -> tuple[Any, Any]:
+        return LLMJudgeScorer(llm, max_passage_chars=passage_chars, **options), whole
+
     return {
         "cross-encoder, bundled (full abstracts)": (ce, whole),
         f"cross-encoder, bundled (abstracts cut at {passage_chars} chars)": (ce, cut),
-        "Gemma 3 270M, pointwise grades (5 per prompt)": (
-            LLMJudgeScorer(
-                gemma_langchain_llm(max_new_tokens=24), prompt=BASE_MODEL_PROMPTS["grade"], **common
-            ),
-            whole,
+        "Gemma 3 270M, pointwise grades (5 per prompt)": judge(
+            gemma_langchain_llm(max_new_tokens=24), prompt=BASE_MODEL_PROMPTS["grade"]
         ),
-        "Gemma 3 270M, pointwise yes-probability": (
-            LLMJudgeScorer(
-                gemma_llama_index_llm(max_new_tokens=1),
-                score_by="yes_probability",
-                prompt=BASE_MODEL_PROMPTS["yes_probability"],
-                **common,
-            ),
-            whole,
+        "Gemma 3 270M, pointwise yes-probability": judge(
+            gemma_llama_index_llm(max_new_tokens=1),
+            score_by="yes_probability",
+            prompt=BASE_MODEL_PROMPTS["yes_probability"],
         ),
-        "Gemma 3 270M, listwise (window 20, stride 10)": (
-            LLMJudgeScorer(
-                gemma_langchain_llm(max_new_tokens=100),
-                mode="listwise",
-                prompt=BASE_MODEL_PROMPTS["listwise"],
-                **common,
-            ),
-            whole,
+        "Gemma 3 270M, listwise (window 20, stride 10)": judge(
+            gemma_langchain_llm(max_new_tokens=100),
+            mode="listwise",
+            prompt=BASE_MODEL_PROMPTS["listwise"],
         ),
     }
 

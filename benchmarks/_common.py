@@ -37,6 +37,14 @@ def load() -> list[float] | None:
         return None
 
 
+def measured_on(record: dict[str, Any], what: str, command: str) -> str:
+    """The line above a table: the CPU, what ran, the load before and after, and the command."""
+    return (
+        f"{record['cpu']}, {what}, load {record['load_before']} before, "
+        f"{record['load_after']} after (`{command}`):"
+    )
+
+
 def save(record: dict[str, Any], out: Path, table: Path, text: str) -> None:
     """Write the record (JSON) and its table (Markdown), and print the table."""
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
+
 ENGINE = os.environ.get("RERANK_PLUGINS_INFINITY")
 SKIP_REASON = (
     "set RERANK_PLUGINS_INFINITY to an infinity_emb executable (.ci/run makes one: "
@@ -25,6 +27,8 @@ SKIP_REASON = (
     "'infinity-emb[server,torch]==0.0.78' torch==2.13.0)"
 )
 MODEL_NAME = "scifact-minilm"
+MARKS = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
+"""The tests' ``pytestmark``: slow, and skipped (saying how to set it up) without an engine."""
 QUERY = "Aspirin lowers the risk of stroke."
 TEXTS = [
     "The stock market fell sharply on Tuesday.",

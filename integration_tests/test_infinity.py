@@ -18,16 +18,15 @@ import time
 import pytest
 
 from integration_tests._infinity import (
-    ENGINE,
+    MARKS,
     QUERY,
-    SKIP_REASON,
     TEXTS,
     InfinityServer,
     export_bundled,
 )
 from rerank_plugins import CohereScorer, Reranker
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")

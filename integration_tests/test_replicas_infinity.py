@@ -15,10 +15,9 @@ import time
 import pytest
 
 from integration_tests._infinity import (
-    ENGINE,
+    MARKS,
     MODEL_NAME,
     QUERY,
-    SKIP_REASON,
     TEXTS,
     InfinityServer,
     export_bundled,
@@ -26,7 +25,7 @@ from integration_tests._infinity import (
 from rerank_plugins import CohereScorer, FallbackScorer, ReplicaScorer, Reranker
 from rerank_plugins.testing.proxy import FaultProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from rerank_plugins import ReplicaScorer, Scorer
 from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase
+from tests.contract.hosted import behaviour_key
 
 _LOCK = threading.Lock()
 _SECOND: list[RerankServer] = []
@@ -29,20 +30,10 @@ def servers() -> list[RerankServer]:
     return [RerankServer.shared(), _SECOND[0]]
 
 
-def key(server: RerankServer, behaviour: str) -> str:
-    if behaviour == "slow":
-        return server.key_for("slow", delay_s=0.15)
-    if behaviour == "transient":
-        return server.key_for("http_503")
-    if behaviour == "config":
-        return "not-a-valid-key"  # the server answers 401
-    return server.new_key()
-
-
 def make(behaviour: str, request: pytest.FixtureRequest) -> Scorer:
     options = {"unit_size": 1, "max_concurrency": 1} if behaviour == "slow" else {}
     endpoints = [
-        s.scorer_for("cohere", key=key(s, behaviour), **options)  # type: ignore[arg-type]
+        s.scorer_for("cohere", key=behaviour_key(s, behaviour), **options)  # type: ignore[arg-type]
         for s in servers()
     ]
     scorer = ReplicaScorer(endpoints, seed=0)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase
 
 
-def _key(server: RerankServer, behaviour: str) -> str:
+def behaviour_key(server: RerankServer, behaviour: str) -> str:
+    """A key of the local server that makes it behave as the case asks (slow, 503s, 401s)."""
     if behaviour == "slow":
         return server.key_for("slow", delay_s=0.15)
     if behaviour == "transient":
@@ -35,7 +36,7 @@ def hosted_case(backend: str) -> ScorerCase:
             options = {"unit_size": 1, "max_concurrency": 1}
         elif behaviour == "transient":
             options = {"max_retries": 1}
-        scorer = server.scorer_for(backend, key=_key(server, behaviour), **options)
+        scorer = server.scorer_for(backend, key=behaviour_key(server, behaviour), **options)
         scorer.prepare()  # import the SDK and build the client outside the budget
         return scorer
 

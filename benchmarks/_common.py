@@ -14,13 +14,11 @@ def dev_work(claims: int) -> list[tuple[str, list[str]]]:
     """The first ``claims`` bundled development claims, each with its top-20 abstracts from
     all-MiniLM-L6-v2 (the package's first stage)."""
     from rerank_plugins.data import scifact_path
-    from rerank_plugins.evaluation.beir import load_beir
-    from rerank_plugins.evaluation.retrieval import retrieve
+    from rerank_plugins.evaluation.candidates import query_candidates
 
-    ds = load_beir(scifact_path(), split="dev")
-    ids = ds.judged_query_ids[:claims]
-    hits = retrieve(ds, ids, k=20, progress=False)
-    return [(ds.queries[q], [ds.document_text(h.doc_id) for h in hits[q]]) for q in ids]
+    return [
+        (q.query, list(q.texts)) for q in query_candidates(scifact_path(), limit=claims, depth=20)
+    ]
 
 
 def cpu() -> str:
@@ -37,6 +35,14 @@ def load() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def measured_on(record: dict[str, Any], what: str, command: str) -> str:
+    """The line above a table: the CPU, what ran, the load before and after, and the command."""
+    return (
+        f"{record['cpu']}, {what}, load {record['load_before']} before, "
+        f"{record['load_after']} after (`{command}`):"
+    )
 
 
 def save(record: dict[str, Any], out: Path, table: Path, text: str) -> None:

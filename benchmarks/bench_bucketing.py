@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import cpu, dev_work, load, save
+from _common import cpu, dev_work, load, measured_on, save
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -112,9 +112,11 @@ def _pairs(scorer: Any, engine: Any, query: str, texts: list[str]) -> Any:
 
 def render(record: dict[str, Any]) -> str:
     lines = [
-        f"{record['cpu']}, {record['claims']} claims x {record['rounds']} rounds, load "
-        f"{record['load_before']} before, {record['load_after']} after "
-        f"(`python benchmarks/bench_bucketing.py`):",
+        measured_on(
+            record,
+            f"{record['claims']} claims x {record['rounds']} rounds",
+            "python benchmarks/bench_bucketing.py",
+        ),
         "",
         "| runtime | pairs | greedy p50 ms | least-cost p50 ms | speed-up | passes a claim | "
         "padding |",

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import cpu, dev_work, load, save
+from _common import cpu, dev_work, load, measured_on, save
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -235,9 +235,12 @@ def _kept(kept: int | None, of: int) -> str:
 
 def render(record: dict[str, Any]) -> str:
     lines = [
-        f"{record['cpu']}, {record['claims']} development claims x 20 candidates at the bundled "
-        f"model's settings, load {record['load_before']} before, {record['load_after']} after "
-        f"(`python benchmarks/bench_fidelity.py`):",
+        measured_on(
+            record,
+            f"{record['claims']} development claims x 20 candidates at the bundled model's "
+            "settings",
+            "python benchmarks/bench_fidelity.py",
+        ),
         "",
         "| path | weight products in fp32 | same top 3 as fp32 | largest score difference a "
         "claim, mean (worst), logits | ms a claim |",

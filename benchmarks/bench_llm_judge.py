@@ -61,7 +61,6 @@ def systems(passage_chars: int) -> dict[str, tuple[Any, Callable[[str], str]]]:
         gemma_langchain_llm,
         gemma_llama_index_llm,
     )
-    from rerank_plugins.scorers.llm_judge import LLMJudgeScorer
 
     # No score cache: the cut abstracts are new texts anyway, and each claim is timed once.
     ce = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch", score_cache_size=0)

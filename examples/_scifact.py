@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -35,23 +37,32 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+def _lookalikes(dataset: Any, ids: Sequence[str], depth: int) -> dict[str, list[tuple[str, float]]]:
+    """A word-overlap first stage: the ``depth`` abstracts sharing most words with each claim."""
+    all_words = {doc_id: _words(dataset.document_text(doc_id)) for doc_id in dataset.corpus}
+    ranked = {}
+    for qid in ids:
+        wanted = _words(dataset.queries[qid])
+        overlap = sorted(dataset.corpus, key=lambda d: (-len(wanted & all_words[d]), d))
+        ranked[qid] = [(d, float(len(wanted & all_words[d]))) for d in overlap[:depth]]
+    return ranked
+
+
 def load_task(n_claims: int, lookalikes: int) -> Task:
     """``n_claims`` development claims and a pool of their answers plus look-alike abstracts."""
     from rerank_plugins.data import SCIFACT_SPLIT, scifact_path
     from rerank_plugins.evaluation import load_beir
+    from rerank_plugins.evaluation.candidates import query_candidates
 
     ds = load_beir(scifact_path(), split=SCIFACT_SPLIT)
-    claim_ids = ds.judged_query_ids[:n_claims]
-    all_words = {doc_id: _words(ds.document_text(doc_id)) for doc_id in ds.corpus}
+    work = query_candidates(ds, limit=n_claims, first_stage=_lookalikes, depth=lookalikes)
     pool: dict[str, str] = {}
-    relevant: dict[str, set[str]] = {}
-    for qid in claim_ids:
-        relevant[qid] = {d for d, grade in ds.qrels[qid].items() if grade > 0}
-        wanted = _words(ds.queries[qid])
-        overlap = sorted(ds.corpus, key=lambda d: (-len(wanted & all_words[d]), d))
-        for doc_id in [*relevant[qid], *overlap[:lookalikes]]:
+    for q in work:
+        for doc_id in [*q.relevant, *q.ids]:
             pool[doc_id] = ds.document_text(doc_id)
-    return Task({q: ds.queries[q] for q in claim_ids}, pool, relevant)
+    return Task(
+        {q.query_id: q.query for q in work}, pool, {q.query_id: set(q.relevant) for q in work}
+    )
 
 
 def minilm_path() -> str:

@@ -8,7 +8,7 @@ says how relevant every text of a list is (Gemma's query likelihood, UPR), inste
 and nothing else", and the reranker learns that. This script makes such lists from a slice of the
 SciFact abstracts bundled with the package, shows one of each kind and one with the teacher's
 labels, trains a few steps and reranks with the result. ``rerank-plugins train --corpus DIR`` does
-the same from the command line, on the whole corpus (``scripts/write_queries.py`` writes the
+the same from the command line, on the whole corpus (``experiments/write_queries.py`` writes the
 claims for it).
 
 Run: ``python examples/adapt_to_corpus.py`` (needs ``rerank-plugins[train,eval,llm]``; offline).

@@ -13,28 +13,16 @@ Run: ``python examples/langchain_compression.py`` (needs ``rerank-plugins[local,
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from _langchain import StatsPrinter
 from _scifact import CI, load_task, mark, minilm_path, precision_at_3
 from langchain_classic.retrievers import ContextualCompressionRetriever
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_huggingface import HuggingFaceEmbeddings
 
 from rerank_plugins import METADATA_KEYS, CrossEncoderScorer
-from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
-
-
-class StatsPrinter(BaseCallbackHandler):
-    """Receives each rerank call's stats as a LangChain custom event."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-
-    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
-        if name == STATS_EVENT:
-            self.seen.append(data)
+from rerank_plugins.langchain import RerankCompressor
 
 
 def main() -> None:

@@ -21,55 +21,18 @@ Run: ``python examples/llm_judge_langchain.py`` (needs ``rerank-plugins[llm,lang
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
+from _judge import PASSAGES, QUERY, lexical_judge, mark
+from _langchain import StatsPrinter
 from langchain_core.documents import Document
 
 from rerank_plugins import LLMJudgeScorer
-from rerank_plugins.langchain import STATS_EVENT, RerankCompressor
+from rerank_plugins.langchain import RerankCompressor
 from rerank_plugins.models.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_langchain_llm
 
-_WORD = re.compile(r"\w+")
 CI = bool(os.environ.get("CI"))
-
-QUERY = "What do cats eat?"
-# Retrieved candidates, in retrieval order; "a" is the one that answers the question.
-PASSAGES = {
-    "d": "Dogs are omnivores and eat both meat and plant foods.",
-    "s": "Cats sleep between 12 and 16 hours a day.",
-    "m": "The stock market fell sharply on Tuesday.",
-    "a": "Cats are carnivores: they eat meat such as mice, birds and fish.",
-    "p": "Persian cats have long fur and need daily grooming.",
-}
-ANSWER = "a"
-
-
-def mark(doc_id: str) -> str:
-    return "✓" if doc_id == ANSWER else "·"
-
-
-class StatsPrinter(BaseCallbackHandler):
-    """Receives each rerank call's stats as a LangChain custom event."""
-
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-
-    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
-        if name == STATS_EVENT:
-            self.seen.append(data)
-
-
-def lexical_judge(prompt: str) -> str:
-    """A scripted stand-in for an LLM: ranks or grades passages by the query words they contain."""
-    query = set(_WORD.findall(re.findall(r"<query>\n(.*?)\n</query>", prompt, re.S)[-1].lower()))
-    found = re.findall(r'<passage id="(\d+)">\n(.*?)\n</passage>', prompt, re.S)
-    share = {pid: len(query & set(_WORD.findall(t.lower()))) / len(query) for pid, t in found}
-    if "most relevant first" in prompt or "Ranking:" in prompt:
-        return " > ".join(f"[{pid}]" for pid in sorted(share, key=lambda p: -share[p]))
-    return "\n".join(f"[{pid}] {round(3 * s)}" for pid, s in share.items())
 
 
 def build_llm() -> tuple[Any, dict[str, str], str]:

@@ -20,42 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 
+from _judge import PASSAGES, QUERY, lexical_judge, mark
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from rerank_plugins import LLMJudgeScorer
 from rerank_plugins.llama_index import RerankPostprocessor
 from rerank_plugins.models.gemma import BASE_MODEL_PROMPTS, gemma_is_cached, gemma_llama_index_llm
 
-_WORD = re.compile(r"\w+")
 CI = bool(os.environ.get("CI"))
-
-QUERY = "What do cats eat?"
-# Retrieved candidates, in retrieval order; "a" is the one that answers the question.
-PASSAGES = {
-    "d": "Dogs are omnivores and eat both meat and plant foods.",
-    "s": "Cats sleep between 12 and 16 hours a day.",
-    "m": "The stock market fell sharply on Tuesday.",
-    "a": "Cats are carnivores: they eat meat such as mice, birds and fish.",
-    "p": "Persian cats have long fur and need daily grooming.",
-}
-ANSWER = "a"
-
-
-def mark(doc_id: str) -> str:
-    return "✓" if doc_id == ANSWER else "·"
-
-
-def lexical_judge(prompt: str) -> str:
-    """A scripted stand-in for an LLM: grades each passage by the query words it contains."""
-    query = set(_WORD.findall(re.findall(r"<query>\n(.*?)\n</query>", prompt, re.S)[-1].lower()))
-    lines = []
-    for pid, text in re.findall(r'<passage id="(\d+)">\n(.*?)\n</passage>', prompt, re.S):
-        share = len(query & set(_WORD.findall(text.lower()))) / max(len(query), 1)
-        lines.append(f"[{pid}] {round(3 * share)}")
-    return "\n".join(lines)
 
 
 def build_scorer() -> tuple[LLMJudgeScorer, str]:

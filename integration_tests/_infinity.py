@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
+
 ENGINE = os.environ.get("RERANK_PLUGINS_INFINITY")
 SKIP_REASON = (
     "set RERANK_PLUGINS_INFINITY to an infinity_emb executable (.ci/run makes one: "
@@ -25,6 +27,16 @@ SKIP_REASON = (
     "'infinity-emb[server,torch]==0.0.78' torch==2.13.0)"
 )
 MODEL_NAME = "scifact-minilm"
+MARKS = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
+"""The tests' ``pytestmark``: slow, and skipped (saying how to set it up) without an engine."""
+QUERY = "Aspirin lowers the risk of stroke."
+TEXTS = [
+    "The stock market fell sharply on Tuesday.",
+    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
+    "Cats are carnivores.",
+    "Aspirin is an anti-inflammatory drug.",
+]
+"""A claim and four passages, one of which answers it: the calls both test files make."""
 
 
 def free_port() -> int:
@@ -33,12 +45,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def export_bundled(folder: Path) -> Any:
+def export_bundled(folder: Path, **options: Any) -> Any:
     """Save the bundled reranker as a plain sentence-transformers folder; returns the
-    in-process scorer (to compare scores with)."""
+    in-process scorer (to compare scores with; ``options`` go to its constructor)."""
     from rerank_plugins import CrossEncoderScorer
 
-    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch")
+    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch", **options)
     local.prepare()
     local.encoder.save_pretrained(str(folder))
     return local
@@ -47,10 +59,15 @@ def export_bundled(folder: Path) -> Any:
 class InfinityServer:
     """One Infinity process serving ``model_dir`` on ``127.0.0.1:port``."""
 
-    def __init__(self, model_dir: Path, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, model_dir: Path, log_path: Path, port: int | None = None, *, pinned: bool = True
+    ) -> None:
+        """``pinned``: one thread per process and batches of 8 (several replicas share the
+        cores); without it the engine's own defaults."""
         self.model_dir = model_dir
         self.log_path = log_path
         self.port = port or free_port()
+        self.pinned = pinned
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[str] | None = None
 
@@ -62,13 +79,18 @@ class InfinityServer:
         """Start the process (without waiting for it: see :meth:`wait_ready`)."""
         assert ENGINE, SKIP_REASON
         self._log = self.log_path.open("a")
+        pinned = ["--batch-size", "8"] if self.pinned else []
+        threads = {
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
         self.proc = subprocess.Popen(
             [str(ENGINE), "v2", "--model-id", str(self.model_dir), "--served-model-name",
              MODEL_NAME, "--host", "127.0.0.1", "--port", str(self.port), "--url-prefix", "/v2",
-             "--engine", "torch", "--device", "cpu", "--no-model-warmup", "--batch-size", "8"],
+             "--engine", "torch", "--device", "cpu", "--no-model-warmup", *pinned],
             stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-                 "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"},
+            env={**os.environ, "HF_HUB_OFFLINE": "1", **(threads if self.pinned else {})},
         )  # fmt: skip
         return self
 
@@ -92,10 +114,7 @@ class InfinityServer:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(timeout=20)
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._closed()
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -105,7 +124,10 @@ class InfinityServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=20)
-            self.proc = None
+        self._closed()
+
+    def _closed(self) -> None:
+        self.proc = None
         if self._log is not None:
             self._log.close()
             self._log = None

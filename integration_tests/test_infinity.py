@@ -13,80 +13,33 @@ against it: the same scores as the in-process model, order, ``top_n``, the budge
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from rerank_plugins import CohereScorer, CrossEncoderScorer, Reranker
+from integration_tests._infinity import (
+    MARKS,
+    QUERY,
+    TEXTS,
+    InfinityServer,
+    export_bundled,
+)
+from rerank_plugins import CohereScorer, Reranker
 
-ENGINE = os.environ.get("RERANK_PLUGINS_INFINITY")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not ENGINE,
-        reason="set RERANK_PLUGINS_INFINITY to an infinity_emb executable (.ci/run makes one: "
-        "python -m venv .venv-infinity && .venv-infinity/bin/pip install "
-        "'infinity-emb[server,torch]==0.0.78' torch==2.13.0)",
-    ),
-]
-QUERY = "Aspirin lowers the risk of stroke."
-TEXTS = [
-    "The stock market fell sharply on Tuesday.",
-    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
-    "Cats are carnivores.",
-    "Aspirin is an anti-inflammatory drug.",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def infinity(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("scifact-minilm-plain")
-    local = CrossEncoderScorer("bundled:scifact-minilm", runtime="torch", calibration=None)
-    local.prepare()
-    local.encoder.save_pretrained(str(folder))  # a plain sentence-transformers folder
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("infinity") / "infinity.log").open("w")
-    proc = subprocess.Popen(
-        [str(ENGINE), "v2", "--model-id", str(folder), "--served-model-name", "scifact-minilm",
-         "--host", "127.0.0.1", "--port", str(port), "--url-prefix", "/v2", "--engine", "torch",
-         "--device", "cpu", "--no-model-warmup"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    local = export_bundled(folder, calibration=None)  # a plain sentence-transformers folder
+    log = tmp_path_factory.mktemp("infinity") / "infinity.log"
+    server = InfinityServer(folder, log, pinned=False).start()
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    "Infinity did not start: " + Path(log.name).read_text(encoding="utf-8")[-2000:]
-                )
-            time.sleep(0.5)
-        yield url, local
+        server.wait_ready(timeout=180)
+        yield server.url, local
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 def scorer(url: str, **kw):  # type: ignore[no-untyped-def]

@@ -15,24 +15,17 @@ import time
 import pytest
 
 from integration_tests._infinity import (
-    ENGINE,
+    MARKS,
     MODEL_NAME,
-    SKIP_REASON,
+    QUERY,
+    TEXTS,
     InfinityServer,
     export_bundled,
 )
 from rerank_plugins import CohereScorer, FallbackScorer, ReplicaScorer, Reranker
 from rerank_plugins.testing.proxy import FaultProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
-
-QUERY = "Aspirin lowers the risk of stroke."
-TEXTS = [
-    "The stock market fell sharply on Tuesday.",
-    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
-    "Cats are carnivores.",
-    "Aspirin is an anti-inflammatory drug.",
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")

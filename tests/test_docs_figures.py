@@ -60,10 +60,17 @@ def _bench_budget() -> str:
 
 
 def _corpus_only() -> str:
-    return _module(ROOT / "scripts" / "corpus_only_report.py").render(_record("corpus_only.json"))
+    return _module(ROOT / "docs" / "scripts" / "corpus_only_report.py").render(
+        _record("corpus_only.json")
+    )
+
+
+def _architecture() -> str:
+    return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
 
 
 GENERATED = {
+    "architecture.md": _architecture,
     "bench-local.md": _bench_local,
     "bench-fidelity.md": _bench_fidelity,
     "bench-bucketing.md": _bench_bucketing,
@@ -81,8 +88,10 @@ def test_a_generated_table_reads_as_its_record_renders(table):
 
 
 def test_both_model_cards_read_as_the_records_render():
-    text = _module(ROOT / "scripts" / "model_card.py").render()
-    assert (ROOT / "docs" / "model-card.md").read_text() == text, "run python scripts/model_card.py"
+    text = _module(ROOT / "docs" / "scripts" / "model_card.py").render()
+    assert (ROOT / "docs" / "model-card.md").read_text() == text, (
+        "run python docs/scripts/model_card.py"
+    )
     assert (ROOT / "rerank_plugins" / "models" / "MODEL_CARD.md").read_text() == text
 
 

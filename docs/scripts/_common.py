@@ -68,7 +68,8 @@ class Data:
 
 def load_data(args: argparse.Namespace) -> Data:
     """Load ``--data`` (or the bundled demo data) and its development split."""
-    from rerank_plugins.evaluation import dev_train_split, load_beir
+    from rerank_plugins.evaluation import load_beir
+    from rerank_plugins.evaluation.candidates import default_split, development_queries
 
     if args.data is not None:
         path = Path(args.data)
@@ -82,20 +83,12 @@ def load_data(args: argparse.Namespace) -> Data:
                 "--data <folder in BEIR layout>, e.g. --data path/to/scifact."
             ) from exc
         path = Path(scifact_path())
-        split = args.split or _bundled_split(path)
+        split = args.split or default_split(path)
     dataset = load_beir(path, split=split)
-    if split == "train":
-        dev, _ = dev_train_split(dataset)
-    else:  # a split file that already is the development split
-        dev = dataset.judged_query_ids
+    dev = development_queries(dataset)
     if args.limit:
         dev = dev[: args.limit]
     return Data(dataset, dev, f"{path.name} ({split} qrels, {len(dev)} development queries)")
-
-
-def _bundled_split(path: Path) -> str:
-    have = {p.stem for p in (path / "qrels").glob("*.tsv")}
-    return "dev" if "dev" in have else "train"
 
 
 def relevant(data: Data, qid: str) -> set[str]:
@@ -109,12 +102,12 @@ def first_stage(data: Data, k: int) -> dict[str, list[tuple[str, float]]]:
     """Top-``k`` documents per development query from the all-MiniLM-L6-v2 bi-encoder.
 
     The evaluation's own retriever, with its corpus index cached on disk (shared with
-    ``rerank-plugins eval``).
+    ``rerank-plugins eval``), through :func:`rerank_plugins.evaluation.candidates.query_candidates`.
     """
-    from rerank_plugins.evaluation.retrieval import retrieve
+    from rerank_plugins.evaluation.candidates import query_candidates
 
-    hits = retrieve(data.dataset, data.dev, kind="dense", k=k)
-    return {qid: [(h.doc_id, h.score) for h in hits[qid]] for qid in data.dev}
+    work = query_candidates(data.dataset, queries=data.dev, depth=k, progress=True)
+    return {q.query_id: list(zip(q.ids, q.scores, strict=True)) for q in work}
 
 
 def bi_encoder() -> Any:
@@ -320,6 +313,39 @@ def pyplot() -> Any:
         {"figure.dpi": 110, "font.size": 10, "axes.spines.top": False, "axes.spines.right": False}
     )
     return plt
+
+
+def scored_work(
+    description: str, k: int
+) -> tuple[argparse.Namespace, Data, dict[str, list[tuple[str, float]]], dict[str, list[float]]]:
+    """Parse the shared options, then the development queries' first stage (top ``k``) and the
+    reranker's raw scores of those candidates: ``(args, data, hits, raw)``."""
+    args = parser(description).parse_args()
+    setup_threads(args)
+    data = load_data(args)
+    hits = first_stage(data, k)
+    return args, data, hits, rerank_scores(args, data, hits, k)
+
+
+def relevance_histogram(ax: Any, relevant: list[float], others: list[float], bins: Any) -> None:
+    """Two overlaid densities on ``ax``: the relevant candidates' values over the others'."""
+    ax.hist(others, bins=bins, density=True, alpha=0.6, color="#bdbdbd", label="not relevant")
+    ax.hist(relevant, bins=bins, density=True, alpha=0.7, color="#3949ab", label="relevant")
+
+
+def save_figure(fig: Any, out: Path) -> None:
+    """Lay the figure out, write it to ``out`` and say so."""
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"wrote {out}")
+
+
+def label_axes(ax: Any, xlabel: str, ylabel: str, title: str, **legend: Any) -> None:
+    """An axis's labels and title, and its legend without a frame (``legend``: its options)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, **legend)
 
 
 def setup_threads(args: argparse.Namespace) -> None:

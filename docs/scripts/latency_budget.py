@@ -155,10 +155,13 @@ def plot(
         zorder=3,
     )
     left.set_xticks(xs, labels)
-    left.set_xlabel("budget_ms")
-    left.set_ylabel("time before the LLM is called (ms)")
-    left.set_title("The budget caps the wait")
-    left.legend(frameon=False, fontsize=7)
+    c.label_axes(
+        left,
+        "budget_ms",
+        "time before the LLM is called (ms)",
+        "The budget caps the wait",
+        fontsize=7,
+    )
     right.plot(xs, [p3 for *_, p3 in series], "o-", color="#3949ab", label="P@3")
     right.axhline(p3_first, ls=":", color="#9e9e9e", label="P@3 without reranking")
     right2 = right.twinx()
@@ -169,10 +172,7 @@ def plot(
     right.set_xlabel("budget_ms")
     right.set_title("What a tight budget costs in precision")
     right.legend(frameon=False, loc="lower right")
-    fig.tight_layout()
-    out = args.out / "latency-budget.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.save_figure(fig, args.out / "latency-budget.png")
 
 
 if __name__ == "__main__":

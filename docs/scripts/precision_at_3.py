@@ -29,11 +29,7 @@ METRICS = (
 def main() -> None:
     from rerank_plugins.evaluation.stats import compare
 
-    args = c.parser(__doc__.splitlines()[0]).parse_args()
-    c.setup_threads(args)
-    data = c.load_data(args)
-    hits = c.first_stage(data, K)
-    raw = c.rerank_scores(args, data, hits, K)
+    args, data, hits, raw = c.scored_work(__doc__.splitlines()[0], K)
     before = {q: [d for d, _ in hits[q]] for q in data.dev}
     sims = {q: [s for _, s in hits[q]] for q in data.dev}
     alone = {q: c.rerank_order(before[q], raw[q]) for q in data.dev}
@@ -121,10 +117,12 @@ def plot(
             [x - 0.4 + width * (j + 0.5) for x in xs], values, width, color=colors[j], label=label
         )
     left.set_xticks(xs, ["0", "1", "2", "3"])
-    left.set_xlabel("relevant abstracts among the 3 the LLM reads")
-    left.set_ylabel("share of claims")
-    left.set_title("What the user feels: is the answer in the top 3?")
-    left.legend(frameon=False)
+    c.label_axes(
+        left,
+        "relevant abstracts among the 3 the LLM reads",
+        "share of claims",
+        "What the user feels: is the answer in the top 3?",
+    )
     labels = list(shares)
     improved = [shares[k][0] for k in labels]
     unchanged = [shares[k][1] for k in labels]
@@ -143,10 +141,7 @@ def plot(
     right.set_title("P@3 per claim after reranking")
     right.set_xlim(0, 1)
     right.legend(frameon=False, fontsize=7, loc="lower right")
-    fig.tight_layout()
-    out = args.out / "precision-at-3.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.save_figure(fig, args.out / "precision-at-3.png")
 
 
 if __name__ == "__main__":

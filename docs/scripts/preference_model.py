@@ -26,11 +26,7 @@ def sigmoid(x: float) -> float:
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0]).parse_args()
-    c.setup_threads(args)
-    data = c.load_data(args)
-    hits = c.first_stage(data, K)
-    raw = c.rerank_scores(args, data, hits, K)
+    args, data, hits, raw = c.scored_work(__doc__.splitlines()[0], K)
 
     from rerank_plugins import blend_scores
 
@@ -94,24 +90,22 @@ def plot(
     plt = c.pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     bins = [i / 20 for i in range(21)]
-    left.hist(
-        other_scores, bins=bins, density=True, alpha=0.6, color="#bdbdbd", label="not relevant"
+    c.relevance_histogram(left, rel_scores, other_scores, bins)
+    c.label_axes(
+        left,
+        "reranker relevance_score (sigmoid of the logit)",
+        "density",
+        "Scores of the top-20 candidates",
     )
-    left.hist(rel_scores, bins=bins, density=True, alpha=0.7, color="#3949ab", label="relevant")
-    left.set_xlabel("reranker relevance_score (sigmoid of the logit)")
-    left.set_ylabel("density")
-    left.set_title("Scores of the top-20 candidates")
-    left.legend(frameon=False)
     right.plot([0, 1], [0, 1], ls=":", color="#9e9e9e", label="perfectly calibrated")
     right.plot(predicted, observed, "o-", color="#3949ab", label="reranker")
-    right.set_xlabel("sigmoid(score a - score b): predicted P(a preferred)")
-    right.set_ylabel("observed: a is the relevant one")
-    right.set_title("Score differences read as preferences")
-    right.legend(frameon=False)
-    fig.tight_layout()
-    out = args.out / "preference-model.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.label_axes(
+        right,
+        "sigmoid(score a - score b): predicted P(a preferred)",
+        "observed: a is the relevant one",
+        "Score differences read as preferences",
+    )
+    c.save_figure(fig, args.out / "preference-model.png")
 
 
 if __name__ == "__main__":

@@ -165,10 +165,7 @@ def plot(
     right.set_title("Cost grows with K; recall flattens")
     right.set_ylim(bottom=0)
     right.legend(frameon=False, loc="upper left")
-    fig.tight_layout()
-    out = args.out / "retrieve-wide.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.save_figure(fig, args.out / "retrieve-wide.png")
 
 
 if __name__ == "__main__":

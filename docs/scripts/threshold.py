@@ -1,6 +1,6 @@
 """Choosing a threshold: the bundled reranker's scores before and after its calibration.
 
-Reads ``benchmarks/results/bundled_calibration.json``, what ``scripts/calibrate_bundled.py``
+Reads ``benchmarks/results/bundled_calibration.json``, what ``experiments/calibrate_bundled.py``
 measured once on the development claims (never used to fit the calibration): each claim's dense
 top-20 scored by the bundled reranker, read on the model's own scale (the sigmoid of its logit)
 and through the calibration it ships with. Writes ``docs/assets/threshold-reliability.png`` (the
@@ -9,7 +9,7 @@ log-loss), ``docs/assets/tables/threshold-table.md`` (what each ``min_score`` ke
 and ``docs/assets/tables/threshold-carry-over.md`` (the same calibration on the top 10, 5 and 3
 of the same first stage: how far it carries over when the candidates change).
 
-Run: ``python docs/scripts/threshold.py`` (no scoring: rerun ``scripts/calibrate_bundled.py``
+Run: ``python docs/scripts/threshold.py`` (no scoring: rerun ``experiments/calibrate_bundled.py``
 to measure again).
 """
 

@@ -99,18 +99,14 @@ def plot(
     left.tick_params(axis="x", labelsize=7)
     lo, hi = min(rel_sims + other_sims), max(rel_sims + other_sims)
     bins = [lo + (hi - lo) * i / 40 for i in range(41)]
-    right.hist(
-        other_sims, bins=bins, density=True, alpha=0.6, label="not relevant", color="#bdbdbd"
+    c.relevance_histogram(right, rel_sims, other_sims, bins)
+    c.label_axes(
+        right,
+        "cosine similarity to the claim (top-20 candidates)",
+        "density",
+        "Similar is not the same as answering",
     )
-    right.hist(rel_sims, bins=bins, density=True, alpha=0.7, label="relevant", color="#3949ab")
-    right.set_xlabel("cosine similarity to the claim (top-20 candidates)")
-    right.set_ylabel("density")
-    right.set_title("Similar is not the same as answering")
-    right.legend(frameon=False)
-    fig.tight_layout()
-    out = args.out / "why-rerank.png"
-    fig.savefig(out)
-    print(f"wrote {out}")
+    c.save_figure(fig, args.out / "why-rerank.png")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,20 @@
 #!/usr/bin/env bash
 # Corpus-only adaptation with a teacher (GPL's recipe, with an LLM as the teacher; docs/guides/
 # adapt-to-corpus.md): the claims Gemma 3 270M wrote for 1,200 SciFact abstracts (made by
-# scripts/corpus_written.sh, or here when missing), each listed with its first stage's near misses;
+# experiments/corpus_written.sh, or here when missing), each listed with its first stage's near misses;
 # Gemma 3 270M then scores every (claim, abstract) of those lists by query likelihood (UPR: the
 # mean log probability of the claim's tokens after reading the abstract), and the reranker learns
 # that distribution (ListNet) instead of "the source abstract and nothing else". Then it is
 # measured once on the development claims. No claim and no judgement of SciFact is read before
 # that measurement.
-# Usage: bash scripts/corpus_teacher.sh SCIFACT_DIR   (about 80 minutes on 2 CPU cores)
+# Usage: bash experiments/corpus_teacher.sh SCIFACT_DIR   (about 80 minutes on 2 CPU cores)
 # Writes runs/teacher/ (teacher_lists.jsonl, the artifact, summary.json) and runs/teacher-dev/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/corpus_teacher.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-if [ ! -f runs/written/queries.jsonl ]; then
-  python scripts/write_queries.py "$data" --max-documents 1200 --batch-size 32 \
-    --out runs/written/queries.jsonl
-fi
+# shellcheck source=experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_teacher.sh SCIFACT_DIR}"
+write_claims "$data"
 if [ ! -f runs/teacher/summary.json ]; then
-  # The written run's recipe (scripts/corpus_written.sh) with 7 negatives a list, the teacher's
+  # The written run's recipe (experiments/corpus_written.sh) with 7 negatives a list, the teacher's
   # labels and the loss that reads them (listnet); the teacher's prompt asks for a claim, as the
   # writer's did.
   rerank-plugins train --corpus "$data" --synthetic written --queries-file runs/written/queries.jsonl \
@@ -30,5 +26,4 @@ A claim this abstract supports:' \
     --max-length 256 --loss listnet --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/teacher
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/teacher/best \
-  --no-progress --out runs/teacher-dev
+measure_dev "$data" teacher

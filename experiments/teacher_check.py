@@ -1,10 +1,10 @@
 """Does an LLM's query likelihood rank real claims better than the first stage? The check made
-before the teacher run of scripts/corpus_teacher.sh, on *training* claims only (never a
+before the teacher run of experiments/corpus_teacher.sh, on *training* claims only (never a
 development claim): every 12th training claim of the project's split (up to ``--claims``), its
 top-20 from all-MiniLM-L6-v2, reranked by Gemma 3 270M's query likelihood with the teacher's
 prompt. Prints nDCG@10 and P@3 of both, the CPU and the load.
 
-Run: ``python scripts/teacher_check.py SCIFACT_DIR [--claims 49]`` (a few minutes on 2 cores).
+Run: ``python experiments/teacher_check.py SCIFACT_DIR [--claims 49]`` (a few minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PROMPT = "Abstract: {passage}\nA claim this abstract supports:"
-"""The prompt of scripts/corpus_teacher.sh's teacher."""
+"""The prompt of experiments/corpus_teacher.sh's teacher."""
 
 
 def main() -> int:

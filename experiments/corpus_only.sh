@@ -2,13 +2,12 @@
 # Corpus-only adaptation, measured (docs/guides/adapt-to-corpus.md): train a reranker from the
 # SciFact abstracts alone (queries made from titles and sentences; no judged claim is read), then
 # measure it once on the development claims against the first stage.
-# Usage: bash scripts/corpus_only.sh SCIFACT_DIR   (about 20 minutes on 2 CPU cores)
+# Usage: bash experiments/corpus_only.sh SCIFACT_DIR   (about 20 minutes on 2 CPU cores)
 # Writes runs/corpus-only/ (the artifact, summary.json) and runs/corpus-only-dev/ (the eval
-# report); scripts/corpus_only_report.py turns both into the docs' table.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/corpus_only.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# report); docs/scripts/corpus_only_report.py turns both into the docs' table.
+# shellcheck source=experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_only.sh SCIFACT_DIR}"
 if [ ! -f runs/corpus-only/summary.json ]; then
   # Settings: the bundled recipe's (full fine-tune, softmax loss, lr 5e-5, 256 tokens), with
   # fewer negatives per list and 1,500 of the 5,183 abstracts, so it fits a CPU session; none
@@ -19,5 +18,4 @@ if [ ! -f runs/corpus-only/summary.json ]; then
     --max-length 256 --loss softmax --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/corpus-only
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/corpus-only/best \
-  --no-progress --out runs/corpus-only-dev
+measure_dev "$data" corpus-only

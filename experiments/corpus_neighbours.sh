@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Corpus-only adaptation, fourth recipe (docs/guides/adapt-to-corpus.md): the teacher's lists of
-# scripts/corpus_teacher.sh without the abstract each claim was written from. The reranker learns
+# experiments/corpus_teacher.sh without the abstract each claim was written from. The reranker learns
 # only the teacher's (Gemma 3 270M's query likelihood) ordering of the first stage's near misses of
 # a written claim -- the part of its opinion that is not "find the paraphrase". Recipe otherwise
 # as corpus_teacher.sh. Gated on the training claims' validation slice, then measured once on the
 # development claims. No judgement of SciFact is used for training.
-# Usage: bash scripts/corpus_neighbours.sh SCIFACT_DIR   (about 40 minutes on 2 CPU cores, after
-# scripts/corpus_teacher.sh has saved runs/teacher/teacher_lists.jsonl)
+# Usage: bash experiments/corpus_neighbours.sh SCIFACT_DIR   (about 40 minutes on 2 CPU cores, after
+# experiments/corpus_teacher.sh has saved runs/teacher/teacher_lists.jsonl)
 # Writes runs/neighbours/ (lists, the artifact, summary.json), runs/neighbours-validation/ (and
 # runs/teacher-validation/, the teacher run on the same slice) and, when the gate passes,
 # runs/neighbours-dev/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/corpus_neighbours.sh SCIFACT_DIR}"
+data="${1:?usage: bash experiments/corpus_neighbours.sh SCIFACT_DIR}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p runs/neighbours
 python - <<'PY'

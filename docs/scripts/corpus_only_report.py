@@ -1,19 +1,20 @@
-"""The figures of docs/guides/adapt-to-corpus.md, from the runs of scripts/corpus_only.sh.
+"""The figures of docs/guides/adapt-to-corpus.md, from the runs of experiments/corpus_only.sh.
 
 Reads ``runs/corpus-only/summary.json`` (training: lists made and kept, steps, seconds) and
 ``runs/corpus-only-dev/report.json`` (the one measurement on the development claims), and the same
-two of ``scripts/corpus_written.sh`` (``runs/written*``), of ``scripts/corpus_teacher.sh``
+two of ``experiments/corpus_written.sh`` (``runs/written*``), of ``experiments/corpus_teacher.sh``
 (``runs/teacher*``; a run that predates the recorded labelling time has its teacher timed again
-here on 20 of its saved lists), of ``scripts/corpus_neighbours.sh`` (``runs/neighbours*`` and
+here on 20 of its saved lists), of ``experiments/corpus_neighbours.sh`` (``runs/neighbours*`` and
 ``runs/teacher-validation``: gated on the validation slice) and of
-``scripts/corpus_judged.sh`` (``runs/corpus-judged*``: corpus lists added to the judged claims),
+``experiments/corpus_judged.sh`` (``runs/corpus-judged*``: corpus lists added to the judged claims),
 and writes ``benchmarks/results/corpus_only.json`` (the record) and
 ``docs/assets/tables/corpus-only.md``; judged claims alone are the bundled reranker's figures
 (``benchmarks/results/bundled_selection.json``). A run whose folder is missing keeps its entry of
 the record. With ``--render`` it rewrites the table from the record alone (no runs needed).
 
-Run: ``python scripts/corpus_only_report.py`` (after ``bash scripts/corpus_only.sh SCIFACT_DIR``
-and ``bash scripts/corpus_judged.sh SCIFACT_DIR``).
+Run: ``python docs/scripts/corpus_only_report.py`` (after
+``bash experiments/corpus_only.sh SCIFACT_DIR`` and
+``bash experiments/corpus_judged.sh SCIFACT_DIR``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from rerank_plugins.scorers.local import cpu_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "benchmarks" / "results" / "corpus_only.json"
 TABLE = ROOT / "docs" / "assets" / "tables" / "corpus-only.md"
 EXAMPLES = ROOT / "docs" / "assets" / "tables" / "written-examples.md"
@@ -79,8 +80,8 @@ def render(record: dict[str, Any]) -> str:
 
 
 def collect_neighbours(runs: Path) -> dict[str, Any]:
-    """scripts/corpus_neighbours.sh: training, the validation gate (beside the teacher run on the
-    same slice) and, if the gate passed, the one development measurement."""
+    """experiments/corpus_neighbours.sh: training, the validation gate (beside the teacher run on
+    the same slice) and, if the gate passed, the one development measurement."""
     summary = json.loads((runs / "neighbours" / "summary.json").read_text())
     keep = ("before", "after", "absolute_lift", "ci", "p_value", "queries")
 
@@ -110,7 +111,7 @@ def render_neighbours(run: dict[str, Any]) -> str:
         f"ListNet, {t['steps']} steps in {t['seconds'] / 60:.0f} min on 2 cores of an "
         f"{t['cpu']}. Gated on the validation slice of the training claims "
         f"({val['P@3']['queries']} claims), beside the teacher-labelled run on the same slice "
-        f"(`bash scripts/corpus_neighbours.sh SCIFACT_DIR`):",
+        f"(`bash experiments/corpus_neighbours.sh SCIFACT_DIR`):",
         "",
         "| metric | first stage | teacher-labelled (with the source) | without the source | "
         "its lift (95% CI, p) |",
@@ -174,7 +175,7 @@ def render_teacher(run: dict[str, Any]) -> str:
         f"ListNet; {how} {total / 60:.0f} min, then {t['steps']} steps in "
         f"{t['seconds'] / 60:.0f} min on 2 cores of an {t['cpu']}. Measured once on the "
         f"{run['development']['P@3']['queries']} development claims (`bash "
-        f"scripts/corpus_teacher.sh SCIFACT_DIR`):",
+        f"experiments/corpus_teacher.sh SCIFACT_DIR`):",
         "",
         "| metric | first stage | teacher-labelled reranker | lift | 95% CI | p (paired test) |",
         "| --- | ---: | ---: | ---: | --- | ---: |",
@@ -201,12 +202,13 @@ def render_written(run: dict[str, Any]) -> str:
     t, w = run["training"], run["writing"]
     lines = [
         f"Written queries: Gemma 3 270M wrote one claim for each of {w['documents']} abstracts "
-        f"({w['written']} usable replies, {w['seconds'] / 60:.0f} min; `scripts/write_queries.py`, "
+        f"({w['written']} usable replies, {w['seconds'] / 60:.0f} min; "
+        f"`experiments/write_queries.py`, "
         f"a few-shot prompt whose two examples were invented for it), {t['held_out']} held out "
         f"for early stopping, {t['lists']} lists kept by the round trip; the same recipe, two "
         f"passes, {t['steps']} steps in {t['seconds'] / 60:.0f} min on 2 cores of an "
         f"{t['cpu']}. Measured once on the {run['development']['P@3']['queries']} development "
-        f"claims (`bash scripts/corpus_written.sh SCIFACT_DIR`):",
+        f"claims (`bash experiments/corpus_written.sh SCIFACT_DIR`):",
         "",
         "| metric | first stage | written-query reranker | lift | 95% CI | p (paired test) |",
         "| --- | ---: | ---: | ---: | --- | ---: |",

@@ -2,7 +2,7 @@
 
 The protocol (docs/model-card.md):
 
-1. ``scripts/recipe_search.sh`` trained each recipe on the training claims minus the validation
+1. ``experiments/recipe_search.sh`` trained each recipe on the training claims minus the validation
    slice (every 8th training claim), early-stopped on that slice.
 2. This script ranks the runs by their best validation nDCG@10 (P@3 breaks ties) and, for the
    winner, measures the inference settings on the same slice with ``rerank-plugins eval``:
@@ -12,7 +12,7 @@ The protocol (docs/model-card.md):
    development claims (the figure the demo and the model card report).
 
 Usage:
-    python scripts/select_bundled.py SCIFACT_DIR [--runs runs/search] [--out runs/select]
+    python experiments/select_bundled.py SCIFACT_DIR [--runs runs/search] [--out runs/select]
         [--report-dev]
 
 Writes ``<out>/selection.json`` (every figure, the choice) and ``<out>/<variant>/report.*``.

@@ -2,12 +2,12 @@
 # The recipe search behind the bundled reranker (docs/model-card.md): full fine-tunes of
 # all-MiniLM-L6-v2 on the SciFact training claims, each chosen and early-stopped on a validation
 # slice of the training claims (every 8th); the development claims are never looked at here.
-# Usage: bash scripts/recipe_search.sh SCIFACT_DIR [RUN ...]   (default: every run, in order)
+# Usage: bash experiments/recipe_search.sh SCIFACT_DIR [RUN ...]   (default: every run, in order)
 # Each run writes runs/search/<name>/ (summary.json, history.json, best/) and is skipped when its
-# summary exists. scripts/pick_recipe.py then ranks them by validation nDCG@10.
+# summary exists. experiments/select_bundled.py then ranks them by validation nDCG@10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/recipe_search.sh SCIFACT_DIR [RUN ...]}"
+data="${1:?usage: bash experiments/recipe_search.sh SCIFACT_DIR [RUN ...]}"
 shift
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 common=(--beir "$data" --method full --head-lr-scale 10 --learning-rate 5e-5 --batch-size 4
@@ -22,7 +22,7 @@ declare -A runs=(
 )
 # The search run for the shipped model (2 CPU cores, about 30 minutes a run): A and B. C (the
 # LambdaLoss variant) and D (320 tokens) are defined for the next search and were not run for the
-# shipped model; max length was measured at inference instead (scripts/select_bundled.py).
+# shipped model; max length was measured at inference instead (experiments/select_bundled.py).
 order=(A-l256-softmax B-l256-softmax-bm25)
 [ "$#" -gt 0 ] && order=("$@")
 for name in "${order[@]}"; do

@@ -1,11 +1,11 @@
 """Write the bundled reranker's model card from the selection run, so no figure is typed by hand.
 
 Reads ``benchmarks/results/bundled_selection.json`` (the ``selection.json`` that
-``scripts/select_bundled.py --report-dev`` wrote, committed), the shipped artifact's manifest and
-the latency run of the performance page (``benchmarks/results/bench_local.json``), and writes
+``experiments/select_bundled.py --report-dev`` wrote, committed), the shipped artifact's manifest
+and the latency run of the performance page (``benchmarks/results/bench_local.json``), and writes
 ``rerank_plugins/models/MODEL_CARD.md`` and ``docs/model-card.md`` (the same text).
 
-Usage: python scripts/model_card.py
+Usage: python docs/scripts/model_card.py
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
 LATENCY = ROOT / "benchmarks" / "results" / "bench_local.json"
 CALIBRATION = ROOT / "benchmarks" / "results" / "bundled_calibration.json"
@@ -132,7 +132,7 @@ def calibration_section(cal: dict[str, Any]) -> list[str]:
         f"{r['calibrated']['nDCG@10']:.3f}, P@3 {r['own']['P@3']:.3f} and "
         f"{r['calibrated']['P@3']:.3f} (first stage {r['retrieval']['nDCG@10']:.3f} / "
         f"{r['retrieval']['P@3']:.3f}): the lifts do not move. Reproduce: "
-        "`python scripts/calibrate_bundled.py path/to/scifact`; the "
+        "`python experiments/calibrate_bundled.py path/to/scifact`; the "
         "[threshold guide](guides/choosing-threshold.md) has the reliability diagram.",
         "",
     ]
@@ -155,7 +155,8 @@ def render() -> str:
     lines = [
         "# Model card: `bundled:scifact-minilm`",
         "",
-        "<!-- Written by scripts/model_card.py from benchmarks/results/bundled_selection.json; "
+        "<!-- Written by docs/scripts/model_card.py from "
+        "benchmarks/results/bundled_selection.json; "
         "edit the script, not this file. -->",
         "",
         "The reranker that ships inside rerank-plugins so that the demo, the examples and the "
@@ -214,7 +215,8 @@ def render() -> str:
         "negatives (one pass over them), 1 judged abstract + hard negatives from the dense "
         "first stage's top-20 + random abstracts per list, bf16 autocast on the CPU (AMX), no "
         "dropout on attention probabilities (hidden dropout 0.1 kept), validation every 100 "
-        "steps, the best checkpoint kept. `bash scripts/recipe_search.sh SCIFACT_DIR` runs them.",
+        "steps, the best checkpoint kept. `bash experiments/recipe_search.sh SCIFACT_DIR` "
+        "runs them.",
         "",
         "| run | max length | loss | negatives per list | train time | validation nDCG@10 by "
         "step | best |",
@@ -322,14 +324,15 @@ def render() -> str:
         "With the full SciFact in BEIR layout (including `qrels/train.tsv`):",
         "",
         "```bash",
-        "bash scripts/recipe_search.sh path/to/scifact          # the runs above",
-        "python scripts/select_bundled.py path/to/scifact --out runs/select-a  # on run A first",
-        "python scripts/select_bundled.py path/to/scifact --out runs/select-final \\",
+        "bash experiments/recipe_search.sh path/to/scifact          # the runs above",
+        "python experiments/select_bundled.py path/to/scifact --out runs/select-a"
+        "  # on run A first",
+        "python experiments/select_bundled.py path/to/scifact --out runs/select-final \\",
         "    --prior runs/select-a/selection.json --settings "
         + " ".join(sel["settings_measured"])
         + " \\",
         "    --report-dev --ship     # validation table, dev once, installs the artifact",
-        "python scripts/model_card.py                           # this page",
+        "python docs/scripts/model_card.py                           # this page",
         "```",
         "",
     ]

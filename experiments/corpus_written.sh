@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
 # Corpus-only adaptation with queries an LLM wrote (InPars / Promptagator; docs/guides/
 # adapt-to-corpus.md): Gemma 3 270M writes a claim for each of 1,200 SciFact abstracts
-# (scripts/write_queries.py; its few-shot prompt's two examples were invented for it), the round
+# (experiments/write_queries.py; its few-shot prompt's two examples were invented for it), the round
 # trip keeps those the first stage leads back to their abstract, and a reranker trains on them
-# with the corpus-only recipe of scripts/corpus_only.sh; then it is measured once on the
+# with the corpus-only recipe of experiments/corpus_only.sh; then it is measured once on the
 # development claims. No claim and no judgement of SciFact is read before that measurement.
-# Usage: bash scripts/corpus_written.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
+# Usage: bash experiments/corpus_written.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
 # Writes runs/written/ (queries.jsonl, the artifact, summary.json) and runs/written-dev/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/corpus_written.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-if [ ! -f runs/written/queries.jsonl ]; then
-  python scripts/write_queries.py "$data" --max-documents 1200 --batch-size 32 \
-    --out runs/written/queries.jsonl
-fi
+# shellcheck source=experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_written.sh SCIFACT_DIR}"
+write_claims "$data"
 if [ ! -f runs/written/summary.json ]; then
-  # The corpus-only recipe (scripts/corpus_only.sh), two passes over the written lists (there
+  # The corpus-only recipe (experiments/corpus_only.sh), two passes over the written lists (there
   # are fewer lists than title + cloze make); nothing tuned on any judged claim.
   rerank-plugins train --corpus "$data" --synthetic written --queries-file runs/written/queries.jsonl \
     --roundtrip-k 20 --method full --head-lr-scale 10 --learning-rate 5e-5 --batch-size 4 \
@@ -24,5 +20,4 @@ if [ ! -f runs/written/summary.json ]; then
     --max-length 256 --loss softmax --autocast bf16 --attention-dropout 0 --precision float16 \
     --seed 0 --threads 2 --no-progress --output runs/written
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/written/best \
-  --no-progress --out runs/written-dev
+measure_dev "$data" written

@@ -5,7 +5,7 @@ two passages invented for the prompt, each followed by a claim it supports, then
 No judged query of any dataset is in the prompt or read anywhere. The file feeds
 ``rerank-plugins train --corpus DIR --synthetic written --queries-file FILE``.
 
-Usage: python scripts/write_queries.py CORPUS_DIR --max-documents 1500 --out runs/written.jsonl
+Usage: python experiments/write_queries.py CORPUS_DIR --max-documents 1500 --out runs/written.jsonl
 (Gemma 3 270M in batches of 16 with bf16 matrix products: about half a second a document on 2
 CPU cores with AMX.)
 """

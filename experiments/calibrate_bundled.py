@@ -18,7 +18,8 @@ Scoring takes most of the time (on 2 idle CPU cores about 1 s per claim, so 10 m
 training claims; far longer on a busy machine); ``--pairs DIR`` keeps each subset's scored
 pairs there and reuses them on a rerun.
 
-Usage: python scripts/calibrate_bundled.py path/to/scifact [--pairs runs/cal-pairs] [--overwrite]
+Usage:
+    python experiments/calibrate_bundled.py path/to/scifact [--pairs runs/cal-pairs] [--overwrite]
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Corpus + judged claims, measured beside judged claims alone (docs/guides/adapt-to-corpus.md):
-# the bundled reranker's recipe (scripts/recipe_search.sh, run B) on the SciFact training claims
+# the bundled reranker's recipe (experiments/recipe_search.sh, run B) on the SciFact training claims
 # plus lists made from 800 of the abstracts (titles and sentences as queries), early-stopped on the
 # judged validation slice (every 8th training claim); then measured once on the development claims.
-# Usage: bash scripts/corpus_judged.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
+# Usage: bash experiments/corpus_judged.sh SCIFACT_DIR   (about an hour on 2 CPU cores)
 # Writes runs/corpus-judged/ (the artifact, summary.json) and runs/corpus-judged-dev/ (the eval
-# report); scripts/corpus_only_report.py adds it to the docs' table.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-data="${1:?usage: bash scripts/corpus_judged.sh SCIFACT_DIR}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# report); docs/scripts/corpus_only_report.py adds it to the docs' table.
+# shellcheck source=experiments/_lib.sh
+. "$(dirname "$0")/_lib.sh"
+data="${1:?usage: bash experiments/corpus_judged.sh SCIFACT_DIR}"
 if [ ! -f runs/corpus-judged/summary.json ]; then
   # Settings: run B's, unchanged; the corpus share (800 documents) was set by the time a CPU
   # session allows, not tuned.
@@ -20,5 +19,4 @@ if [ ! -f runs/corpus-judged/summary.json ]; then
     --random-negatives 3 --autocast bf16 --attention-dropout 0 --precision float16 --seed 0 \
     --threads 2 --no-progress --no-dev-report --output runs/corpus-judged
 fi
-rerank-plugins eval "$data" --split train --subset dev --reranker cross-encoder:runs/corpus-judged/best \
-  --no-progress --out runs/corpus-judged-dev
+measure_dev "$data" corpus-judged

@@ -88,7 +88,7 @@ from local_lib import (
 )
 
 from rerank_plugins import CrossEncoderScorer
-from rerank_plugins._cache import cache_dir
+from rerank_plugins.evaluation.retrieval import cache_root
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(0: only the timed ones; -1: every dev claim)",
     )
     parser.add_argument("--seed", type=int, default=1234, help="seed of the fallback head")
-    parser.add_argument("--work", type=Path, default=cache_dir() / "bench", help="work folder")
+    parser.add_argument("--work", type=Path, default=cache_root() / "bench", help="work folder")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_local.json"
     )

@@ -66,7 +66,7 @@ PRECISION = {
 
 def runtimes_here() -> list[str]:
     """Every runtime this machine runs (OpenVINO bf16 needs bf16 units)."""
-    from rerank_plugins.scorers._openvino import has_bf16
+    from rerank_plugins.scorers.local import has_bf16
 
     return [rt for rt in RUNTIMES if rt != "openvino-bf16" or has_bf16()]
 
@@ -518,7 +518,7 @@ def bench_adapters(
 
 
 def cores() -> int:
-    from rerank_plugins.scorers._onnx import default_threads
+    from rerank_plugins.scorers.local import default_threads
 
     return default_threads()
 
@@ -573,7 +573,7 @@ def forward_flops(config: Any, lengths: Sequence[int]) -> tuple[float, float]:
 def passes(engine: Any, queries: list[Query]) -> Any:
     """For each forward pass the scorer would run on ``queries``: (the seconds its query took to
     tokenize, once per query, else 0; the pass's pairs; their padded arrays)."""
-    from rerank_plugins.scorers._batching import pad, plan_batches
+    from rerank_plugins.scorers.local import pad, plan_batches
 
     for q in queries:
         seconds, pairs = timed(lambda q=q: engine.pairs.encode(q.text, q.texts))
@@ -590,7 +590,7 @@ def where_time_goes(scorer: CrossEncoderScorer, queries: list[Query]) -> dict[st
     """Tokenization, padding, and ONNX Runtime's per-operator profile of the fastest path."""
     import onnxruntime as ort
 
-    engine = scorer._ready()
+    engine = scorer.engine
     options = ort.SessionOptions()
     options.enable_profiling = True
     options.intra_op_num_threads = scorer.threads or cores()
@@ -636,9 +636,9 @@ def top_shares(by_op: dict[str, float], n: int = 8) -> dict[str, float]:
 
 
 def _onnx_path(scorer: CrossEncoderScorer) -> Path:
-    from rerank_plugins.scorers import _onnx
+    from rerank_plugins.scorers.local import exported_model
 
-    return _onnx.exported_model(
+    return exported_model(
         scorer.encoder.model, quantized=scorer.runtime == "onnx-int8", folder=scorer.cache_dir
     )
 
@@ -646,7 +646,7 @@ def _onnx_path(scorer: CrossEncoderScorer) -> Path:
 def hardware_floor(
     folder: Path, scorer: CrossEncoderScorer, queries: list[Query], fastest_p50_ms: float
 ) -> dict[str, Any]:
-    engine = scorer._ready()
+    engine = scorer.engine
     config = scorer.encoder.model.config
     dense = attention = scores = 0.0
     for q in queries:
@@ -689,7 +689,7 @@ def where_time_goes_openvino(scorer: CrossEncoderScorer, queries: list[Query]) -
     fused attention ("Subgraph") into its products, its softmax and its mask addition."""
     import openvino as ov
 
-    engine = scorer._ready()
+    engine = scorer.engine
     core = ov.Core()
     config = {
         "INFERENCE_PRECISION_HINT": "bf16" if scorer.runtime == "openvino-bf16" else "f32",
@@ -721,8 +721,8 @@ def where_time_goes_torch(scorer: CrossEncoderScorer, queries: list[Query]) -> d
     """Tokenization, padding, and PyTorch's per-operator profile of the fastest path."""
     import torch
 
-    engine = scorer._ready()
-    forward = engine.batcher._forward
+    engine = scorer.engine
+    forward = engine.batcher.forward
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
         split = run_passes(engine, queries, lambda pairs, _: forward(pairs))
     by_op = {e.key.removeprefix("aten::"): e.self_cpu_time_total for e in profile.key_averages()}

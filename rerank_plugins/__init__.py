@@ -21,7 +21,7 @@ from rerank_plugins._core import (
     RerankStats,
     blend_scores,
 )
-from rerank_plugins._deadline import Deadline, ttft_budget
+from rerank_plugins._deadline import Deadline, query_deadline, ttft_budget
 from rerank_plugins._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -84,6 +84,7 @@ __all__ = [
     "__version__",
     "blend_scores",
     "fit_calibration",
+    "query_deadline",
     "ttft_budget",
 ]
 

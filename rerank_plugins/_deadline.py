@@ -153,7 +153,17 @@ def ttft_budget(target_ms: float, *, reserve_ms: float = 0.0) -> Iterator[Deadli
 
 
 def query_deadline() -> Deadline | None:
-    """The deadline of the :func:`ttft_budget` in effect here, if any."""
+    """The deadline of the :func:`ttft_budget` in effect here, if any: an LLM callable or a
+    retriever that runs inside the block can read it to cut its own work short.
+
+    Example:
+        >>> from rerank_plugins import query_deadline, ttft_budget
+        >>> query_deadline() is None
+        True
+        >>> with ttft_budget(800):
+        ...     query_deadline().left() <= 0.8
+        True
+    """
     return _QUERY.get()
 
 

@@ -182,8 +182,7 @@ def test_eval_flags_queries_that_the_budget_left_unscored():
 def test_a_configuration_error_is_raised_without_waiting_for_slow_siblings():
     from collections.abc import Sequence
 
-    from rerank_plugins import Scorer, UnitScores
-    from rerank_plugins._exceptions import AuthenticationError
+    from rerank_plugins import AuthenticationError, Scorer, UnitScores
 
     class OneBadRequest(Scorer):
         backend = "demo"

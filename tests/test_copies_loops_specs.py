@@ -144,7 +144,7 @@ def test_a_sync_call_of_an_async_llm_inside_a_loop_keeps_the_context():
     seen: list[float | None] = []
 
     async def llm(prompt: str) -> str:
-        from rerank_plugins._deadline import query_deadline
+        from rerank_plugins import query_deadline
 
         deadline = query_deadline()
         seen.append(None if deadline is None else deadline.end)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rerank_plugins._exceptions import ConfigurationError
+from rerank_plugins import ConfigurationError
 from rerank_plugins.evaluation.beir import BeirDataset, DatasetError
 
 pytest.importorskip("sentence_transformers")

@@ -326,7 +326,7 @@ def _made_queries(args: argparse.Namespace, corpus: dict[str, Any]) -> tuple[lis
     if ("written" in kinds) != bool(args.queries_file):
         raise ConfigurationError(
             "--synthetic written and --queries-file go together: the file holds the queries an "
-            "LLM wrote (scripts/write_queries.py, or write_queries in Python)."
+            "LLM wrote (experiments/write_queries.py, or write_queries in Python)."
         )
     chosen = corpus
     if args.max_documents is not None and args.max_documents < len(corpus):

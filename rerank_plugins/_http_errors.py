@@ -106,8 +106,12 @@ _KEY_LIKE = re.compile(
 def scrub(text: str, secret: str | None = None) -> str:
     """``text`` with ``secret`` replaced by ``***`` and anything that looks like a key redacted.
 
+    The word before a key is redacted with it when it names one ("key", "api_key", "bearer"):
+
     >>> scrub("bad key sk-abcdef123456 for user", None)
-    'bad key [redacted] for user'
+    'bad [redacted] for user'
+    >>> scrub("the token sk-abcdef123456 expired", "nope")
+    'the token [redacted] expired'
     """
     if secret:
         text = text.replace(secret, "***")

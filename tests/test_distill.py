@@ -253,3 +253,18 @@ def test_cli_tiny_corpus_end_to_end(capsys, tmp_path, docs):
     assert summary["layers"] == [5] and Path(summary["artifact"]).is_dir()
     assert "the teacher bundled:scifact-minilm labels" in captured.err
     assert read_manifest(summary["artifact"])["adapter"]["layers"] == [5]
+
+
+def test_evaluations_come_twice_an_epoch_of_pairs_for_a_pointwise_loss():
+    """A step of the MSE loss reads ``batch_size`` pairs, so an epoch is pairs / batch_size
+    steps; counting lists instead evaluated every 3 steps of a 71-step epoch."""
+    from rerank_plugins.training import RankingExample
+    from rerank_plugins.training.trainer import TrainingOptions, _rows
+
+    lists = [RankingExample(f"q{i}", tuple(f"t{j}" for j in range(14)), (0.0,) * 14)] * 566
+    pairs = TrainingOptions(loss="mse", batch_size=112, epochs=1)
+    assert _rows(lists, "mse") == 566 * 14
+    assert pairs.every(_rows(lists, "mse")) == 35
+    listwise = TrainingOptions(loss="listnet", batch_size=8, epochs=1)
+    assert listwise.every(_rows(lists, "listnet")) == 35
+    assert TrainingOptions(loss="mse", batch_size=112, eval_steps=24).every(7924) == 24

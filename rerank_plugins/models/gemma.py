@@ -297,7 +297,7 @@ def _cut(text: str, stop: Sequence[str]) -> str:
 def load_gemma() -> GemmaGenerator:
     """Load Gemma 3 270M once per process (assembling and converting it on first use).
 
-    Example:
+    Example (it loads Gemma 3 270M, a minute on a CPU, so the doctest run skips it):
         >>> gemma = load_gemma()  # doctest: +SKIP
         >>> gemma.generate("The capital of France is", max_new_tokens=3)[0]  # doctest: +SKIP
         ' Paris.'
@@ -350,7 +350,7 @@ def gemma_langchain_llm(*, max_new_tokens: int = 24, stop: str | None = "\n\n") 
     Generation is greedy and stops early at ``stop`` (a base model would otherwise go on to
     invent the next few-shot example).
 
-    Example:
+    Example (it loads Gemma 3 270M, a minute on a CPU, so the doctest run skips it):
         >>> llm = gemma_langchain_llm(max_new_tokens=4)  # doctest: +SKIP
         >>> llm.invoke("The capital of France is")  # doctest: +SKIP
         ' Paris.'
@@ -374,7 +374,7 @@ def gemma_langchain_llm(*, max_new_tokens: int = 24, stop: str | None = "\n\n") 
 def gemma_llama_index_llm(*, max_new_tokens: int = 24, top_logprobs: int = 5) -> Any:
     """Gemma as a LlamaIndex LLM (a ``CustomLLM``) that reports token log-probabilities.
 
-    Example:
+    Example (it loads Gemma 3 270M, a minute on a CPU, so the doctest run skips it):
         >>> llm = gemma_llama_index_llm(max_new_tokens=4)  # doctest: +SKIP
         >>> llm.complete("The capital of France is").text  # doctest: +SKIP
         ' Paris.'

@@ -137,7 +137,7 @@ class TrainingOptions:
     """How :func:`train_cross_encoder` trains (its keyword arguments but ``output_dir``, ``dev``
     and ``student``).
 
-    Example:
+    Example (it trains a model, minutes on a CPU, so the doctest run skips the call):
         >>> from rerank_plugins.training import RankingExample, train_cross_encoder
         >>> data = [RankingExample("what is a cat", ("a cat is a small feline", "tax law"),
         ...                        (1.0, 0.0))] * 4
@@ -209,9 +209,10 @@ class TrainingOptions:
             return self.learning_rate
         return DEFAULT_LEARNING_RATES[self.adapter.method]
 
-    def every(self, lists: int) -> int:
-        """Steps between evaluations (and checkpoints): ``eval_steps``, else twice per epoch."""
-        steps_per_epoch = max(1, -(-lists // self.batch_size))
+    def every(self, rows: int) -> int:
+        """Steps between evaluations (and checkpoints): ``eval_steps``, else twice per epoch of
+        ``rows`` training rows (pairs for a pointwise loss, lists for the others)."""
+        steps_per_epoch = max(1, -(-rows // self.batch_size))
         return self.eval_steps or max(1, steps_per_epoch // 2)
 
     def record(self, lists: int) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def _train(
     lr = o.peak_learning_rate
     trainer = trainer_class(
         model=model,
-        args=_arguments(st_ce, o, checkpoints, o.every(len(train)), evaluate=bool(dev)),
+        args=_arguments(st_ce, o, checkpoints, o.every(_rows(train, o.loss)), evaluate=bool(dev)),
         train_dataset=_dataset(train, o.loss),
         loss=_loss(st_ce.losses, model, o.loss),
         evaluator=_evaluator(dev) if dev else None,
@@ -363,6 +364,11 @@ def _check_options(
             f"epochs must be > 0, batch_size >= 1 and max_length >= 8; got {epochs}, "
             f"{batch_size}, {max_length}."
         )
+
+
+def _rows(train: Sequence[RankingExample], loss: str) -> int:
+    """How many rows :func:`_dataset` makes: a pair each for a pointwise loss, else a list each."""
+    return sum(len(ex.texts) for ex in train) if loss in POINTWISE else len(train)
 
 
 def _dataset(train: Sequence[RankingExample], loss: str) -> Any:

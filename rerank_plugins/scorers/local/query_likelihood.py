@@ -64,7 +64,7 @@ class QueryLikelihoodScorer(Scorer):
     or the end of a ``with`` block drops it; a later call loads it again); a loaded model passed
     in stays the caller's and is never closed or moved. Copies share the scorer.
 
-    Example:
+    Example (it loads Gemma 3 270M, a minute on a CPU, so the doctest run skips it):
         >>> from rerank_plugins.models.gemma import load_gemma
         >>> gemma = load_gemma()  # doctest: +SKIP
         >>> scorer = QueryLikelihoodScorer(gemma.model, tokenizer=gemma.tokenizer)  # doctest: +SKIP

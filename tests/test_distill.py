@@ -261,7 +261,7 @@ def test_evaluations_come_twice_an_epoch_of_pairs_for_a_pointwise_loss():
     from rerank_plugins.training import RankingExample
     from rerank_plugins.training.trainer import TrainingOptions, _rows
 
-    lists = [RankingExample(f"q{i}", tuple(f"t{j}" for j in range(14)), (0.0,) * 14)] * 566
+    lists = [RankingExample("q", tuple(f"t{j}" for j in range(14)), (0.0,) * 14)] * 566
     pairs = TrainingOptions(loss="mse", batch_size=112, epochs=1)
     assert _rows(lists, "mse") == 566 * 14
     assert pairs.every(_rows(lists, "mse")) == 35

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -50,7 +49,7 @@ def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -
     reranker.rerank("warm-up", ["one passage", "another passage"])
     ndcg, p3, ms, work = [], [], [], 0.0
     for query, ids, texts, qrels in claims:
-        work += sum(scorer.work(query, texts))
+        work += sum(sum(unit.work) for unit in scorer.plan(query, texts))
         start = time.perf_counter()
         result = reranker.rerank(query, texts)
         ms.append((time.perf_counter() - start) * 1000)
@@ -103,16 +102,6 @@ def _choose(teacher: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[dict[s
     return max(rows, key=lambda r: r["ndcg@10"]), False
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", type=Path, help="SciFact in BEIR layout, with qrels/train.tsv")
@@ -122,6 +111,8 @@ def main() -> None:
     args = p.parse_args()
     if args.out.exists() and not args.overwrite:
         raise SystemExit(f"{args.out} already exists; pass --overwrite to replace it.")
+    from rerank_plugins.scorers.local import cpu_name
+
     students = dict(s.split("=", 1) for s in args.student)
     claims, first = _claims(args.data)
     print(f"validation slice: {len(claims)} claims, dense top-{K}; first stage {first}")
@@ -138,7 +129,7 @@ def main() -> None:
         "protocol": f"validation slice of SciFact qrels/train.tsv ({len(claims)} claims), "
         f"dense all-MiniLM-L6-v2 top-{K}, runtime torch fp32; rule: fewest tokens within "
         f"{WITHIN} of the teacher on nDCG@10 and P@3",
-        "cpu": _cpu(),
+        "cpu": cpu_name(),
         "first_stage": first, "teacher": teacher, "students": rows,
         "chosen": chosen, "chosen_within": within,
     }  # fmt: skip

@@ -58,6 +58,7 @@ from local_lib import (
     FAST_RUNTIMES,
     GOALS,
     MAX_LENGTH,
+    PEER_BACKENDS,
     PRECISION,
     REFERENCE,
     ROOT,
@@ -80,6 +81,7 @@ from local_lib import (
     model_settings,
     ours,
     runtimes_here,
+    st_backend,
     st_predict,
     thread_scaling,
     where_time_goes,
@@ -125,6 +127,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['ndcg@10'] - ref['ndcg@10']:+.4f} | {row['p@3'] - ref['p@3']:+.4f} "
             f"| {row['same_ranking_as_torch']:.0%} |"
         )
+    lines += peer_lines(report.get("peers", {}))
     extra = report.get("quality_runtimes")
     if extra:
         base_name = next(iter(extra))
@@ -307,7 +310,33 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         <= GOALS["floor_ratio"],
         "bundled model's settings on the fastest runtime: p50 <= 400 ms": bool(default)
         and min(default) <= GOALS["default_p50_ms"],
+        **peer_goals(lat, fast),
     }
+
+
+def peer_lines(peers: dict[str, Any]) -> list[str]:
+    """What the peers-at-their-best rows ran on (or why a row is missing)."""
+    lines = []
+    for backend, what in peers.items():
+        if "skipped" in what:
+            lines.append(f"sentence-transformers backend={backend}: not run ({what['skipped']}).")
+        else:
+            pins = ", ".join(f"{k} {v}" for k, v in sorted(what["versions"].items()))
+            lines.append(
+                f"sentence-transformers backend={backend}: its own environment ({pins}), in a "
+                "process of its own, timed over the pipe (benchmarks/peers/st_backend.py)."
+            )
+    return ["", *lines] if lines else []
+
+
+def peer_goals(lat: dict[str, Any], fast: dict[str, Any]) -> dict[str, bool]:
+    """Against sentence-transformers' own OpenVINO backend on the same weights (issue 27 asks
+    2x to resolve, 2.5x as the goal), where its environment is set up."""
+    peer = lat.get("sentence-transformers backend=openvino")
+    if peer is None:
+        return {}
+    return {"2x lower latency than sentence-transformers' OpenVINO backend at 512": peer["p50_ms"]
+            / fast["p50_ms"] >= GOALS["speedup_vs_st_openvino"]}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,6 +412,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     systems["sentence-transformers CrossEncoder.predict"] = st_predict(folder)
     systems["LlamaIndex SentenceTransformerRerank"] = llama_index(folder)
     systems["LangChain CrossEncoderReranker"] = langchain(folder)
+    peers: dict[str, Any] = {}
+    for backend in PEER_BACKENDS:  # the peers at their best: their own fast backends
+        rank_peer, peers[backend] = st_backend(folder, backend)
+        if rank_peer is not None:
+            systems[f"sentence-transformers backend={backend}"] = rank_peer
 
     report: dict[str, Any] = {
         "command": "python benchmarks/bench_local.py " + " ".join(argv or sys.argv[1:]),
@@ -393,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max_length": MAX_LENGTH,
             "model": model_desc,
         },
+        "peers": peers,
     }
     print("[bench] first stage", file=sys.stderr)
     report["first_stage"] = bench_first_stage([q.text for q in timed_queries])

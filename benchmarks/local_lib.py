@@ -53,6 +53,7 @@ GOALS = {
     "adapter_overhead_ms": 1.0,
     "floor_ratio": 1.5,
     "default_p50_ms": 400.0,
+    "speedup_vs_st_openvino": 2.0,
 }
 PRECISION = {
     "torch": "fp32",
@@ -262,6 +263,43 @@ def langchain(folder: Path) -> Ranker:
         return [int(d.metadata["i"]) for d in compressor.compress_documents(docs, query)]
 
     return rank
+
+
+PEERS = ROOT / "benchmarks" / "peers"
+PEER_BACKENDS = {"openvino": ".venv-openvino", "onnx": ".venv-onnx"}
+"""sentence-transformers' own backends, each in the virtualenv ``benchmarks/peers/setup.sh``
+makes (their optimum packages pin transformers outside this project's range)."""
+
+
+def st_backend(folder: Path, backend: str) -> tuple[Ranker | None, dict[str, Any]]:
+    """sentence-transformers ``CrossEncoder(backend=...)`` on the same weights, served by
+    ``benchmarks/peers/st_backend.py`` in its own environment (a ranker that sends each call over
+    a pipe: the round trip is timed, so the pipe counts against the peer); ``(None, why)`` when
+    that environment is not set up."""
+    import atexit
+    import subprocess
+
+    python = PEERS / PEER_BACKENDS[backend] / "bin" / "python"
+    if not python.exists():
+        return None, {"skipped": f"no {python.parent.parent.name}: bash benchmarks/peers/setup.sh"}
+    proc = subprocess.Popen(
+        [str(python), str(PEERS / "st_backend.py"), "--model", str(folder),
+         "--backend", backend, "--max-length", str(MAX_LENGTH)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+    )  # fmt: skip
+    atexit.register(proc.kill)
+    assert proc.stdin is not None and proc.stdout is not None
+    hello = json.loads(proc.stdout.readline() or "{}")
+    if not hello.get("ready"):
+        return None, {"skipped": f"st_backend.py --backend {backend} did not start"}
+    pipe_in, pipe_out = proc.stdin, proc.stdout
+
+    def rank(query: str, texts: list[str]) -> list[int]:
+        pipe_in.write(json.dumps({"query": query, "texts": texts}) + "\n")
+        scores = json.loads(pipe_out.readline())["scores"]
+        return sorted(range(len(texts)), key=lambda i: (-float(scores[i]), i))
+
+    return rank, {"versions": hello["versions"], "load_s": hello["load_s"]}
 
 
 # ---------------------------------------------------------------- helpers

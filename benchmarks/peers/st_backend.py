@@ -1,20 +1,20 @@
-"""Time sentence-transformers' own ``CrossEncoder`` backends on the claims bench_local gives it.
+"""Serve sentence-transformers' own ``CrossEncoder`` backends to bench_local, one call a line.
 
 sentence-transformers can run a cross-encoder through OpenVINO (``backend="openvino"``, via
-optimum-intel) or ONNX Runtime (``backend="onnx"``, via optimum-onnx). Those packages pin
-transformers to ranges this project's environment is outside of (optimum-intel 2.2: < 5.6;
-optimum-onnx 0.1: < 4.58), so each backend runs in a virtualenv of its own made by
-``benchmarks/peers/setup.sh``, and ``bench_local.py`` calls this script there on the same
-weights folder and the same claims, then scores quality from the scores it returns.
+optimum-intel) or ONNX Runtime (``backend="onnx"``, via optimum-onnx): what an informed user would
+pick instead of this package. Those packages pin transformers to ranges this project's environment
+is outside of (optimum-intel 2.2: < 5.6; optimum-onnx 0.1: < 4.58), so each backend runs in a
+virtualenv of its own (``bash benchmarks/peers/setup.sh``), in a process of its own that
+``benchmarks/local_lib.py`` starts and talks to over a pipe: a line of JSON in
+(``{"query": ..., "texts": [...]}``), a line out (``{"scores": [...], "ms": ...}``, ``ms`` being
+the time ``CrossEncoder.predict`` took inside this process). The benchmark times the round trip,
+so the pipe's cost (well under a millisecond for 20 abstracts) counts against the peer, and runs it
+round robin with every other system, query by query, as it does for the rest.
 
-Input (``--claims``): JSON ``[{"query": str, "texts": [str, ...]}, ...]``. Output (``--out``):
-JSON with the versions used, the load time, and per claim the wall time of one
-``CrossEncoder.predict`` over its candidates (after ``--warmup`` untimed calls) and the scores.
-
-Usage (from the repository root)::
+Usage (what local_lib does)::
 
     benchmarks/peers/.venv-openvino/bin/python benchmarks/peers/st_backend.py \
-        --model FOLDER --backend openvino --max-length 512 --claims claims.json --out out.json
+        --model FOLDER --backend openvino --max-length 512
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -35,7 +35,8 @@ PACKAGES = ("sentence-transformers", "transformers", "torch", "optimum", "optimu
             "optimum-onnx", "openvino", "onnxruntime")  # fmt: skip
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions of the packages that shape this backend's speed, where installed."""
     found = {}
     for name in PACKAGES:
         try:
@@ -50,46 +51,21 @@ def main() -> None:
     p.add_argument("--model", type=Path, required=True, help="a Hugging Face model folder")
     p.add_argument("--backend", choices=("torch", "onnx", "openvino"), required=True)
     p.add_argument("--max-length", type=int, default=512)
-    p.add_argument("--claims", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=1, help="timed passes over the claims")
     args = p.parse_args()
-    if args.out.exists():
-        raise SystemExit(f"{args.out} already exists; choose a new --out.")
     from sentence_transformers import CrossEncoder
 
-    claims = json.loads(args.claims.read_text())
-    start = time.perf_counter()
+    started = time.perf_counter()
     model = CrossEncoder(
         str(args.model), backend=args.backend, max_length=args.max_length, device="cpu"
     )
-    load_s = time.perf_counter() - start
-    for claim in claims[: args.warmup]:
-        model.predict([(claim["query"], t) for t in claim["texts"]])
-    ms: list[list[float]] = [[] for _ in claims]
-    scores: list[list[float]] = []
-    for _ in range(args.rounds):
-        scores = []
-        for i, claim in enumerate(claims):
-            pairs = [(claim["query"], t) for t in claim["texts"]]
-            t0 = time.perf_counter()
-            out = model.predict(pairs)
-            ms[i].append((time.perf_counter() - t0) * 1000)
-            scores.append([float(s) for s in out])
-    per_claim = [statistics.median(m) for m in ms]
-    args.out.write_text(
-        json.dumps(
-            {
-                "backend": args.backend,
-                "max_length": args.max_length,
-                "versions": _versions(),
-                "load_s": load_s,
-                "ms": per_claim,
-                "scores": scores,
-            }
-        )
-    )
+    hello = {"ready": True, "load_s": time.perf_counter() - started, "versions": versions()}
+    print(json.dumps(hello), flush=True)
+    for line in sys.stdin:
+        call = json.loads(line)
+        t0 = time.perf_counter()
+        scores = model.predict([(call["query"], text) for text in call["texts"]])
+        ms = (time.perf_counter() - t0) * 1000
+        print(json.dumps({"scores": [float(s) for s in scores], "ms": ms}), flush=True)
 
 
 if __name__ == "__main__":

@@ -73,21 +73,17 @@ def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -
 
 def _claims(data: Path) -> tuple[list[Any], dict[str, float]]:
     from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
+    from rerank_plugins.evaluation.candidates import query_candidates
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
-    from rerank_plugins.evaluation.retrieval import make_retriever
 
     dataset = load_beir(data, split="train")
-    _, train = dev_train_split(dataset)
-    validation, _ = validation_split(train)
-    retriever = make_retriever("dense", dataset.corpus, index_dirs=dataset.index_dirs)
-    found = retriever.search({q: dataset.queries[q] for q in validation}, k=K, progress=False)
-    claims, first = [], {"ndcg@10": 0.0, "p@3": 0.0}
-    for qid in validation:
-        ids = [h.doc_id for h in found[qid]]
-        qrels = dataset.qrels.get(qid, {})
-        claims.append((dataset.queries[qid], ids, [dataset.document_text(d) for d in ids], qrels))
-        first["ndcg@10"] += ndcg_at(ids, qrels, 10) / len(validation)
-        first["p@3"] += precision_at(ids, qrels, 3) / len(validation)
+    validation, _ = validation_split(dev_train_split(dataset)[1])
+    found = query_candidates(dataset, queries=validation, depth=K)
+    claims = [(c.query, list(c.ids), list(c.texts), c.judgements) for c in found]
+    first = {
+        "ndcg@10": statistics.fmean(ndcg_at(ids, qrels, 10) for _, ids, _, qrels in claims),
+        "p@3": statistics.fmean(precision_at(ids, qrels, 3) for _, ids, _, qrels in claims),
+    }
     return claims, first
 
 

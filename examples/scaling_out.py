@@ -15,24 +15,21 @@ Run: ``python examples/scaling_out.py`` (needs ``rerank-plugins[cohere,local]``)
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
+
+from _scifact import CI, load_task  # sets the offline environment first
 
 from rerank_plugins import CrossEncoderScorer, FallbackScorer, ReplicaScorer, Reranker
 from rerank_plugins.testing.proxy import FaultProxy
 from rerank_plugins.testing.server import RerankServer
 
-CI = bool(os.environ.get("CI"))
 KEY = "demo-key"
-QUERY = "aspirin lowers the risk of stroke"
-TEXTS = [
-    "The stock market fell sharply on Tuesday.",
-    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
-    "Cats are carnivores.",
-    "Aspirin is an anti-inflammatory drug.",
-    "Stroke risk rises with age.",
-]
+# One real SciFact claim and the abstracts a first stage would hand over: its answers and the
+# look-alikes that share most of its words.
+TASK = load_task(1, 5)
+(QUERY,) = TASK.claims.values()
+TEXTS = list(TASK.docs.values())
 
 
 def timed_calls(scorer: ReplicaScorer, n: int) -> list[float]:
@@ -106,8 +103,10 @@ def fallback_demo() -> None:
             took = 1000 * (time.monotonic() - started)
     print(f"\nFallback chain: {chain.name}")
     print(f"  the hosted API answered 503; {took:.0f} ms for a 3000 ms budget")
-    for item in result:
-        print(f"  {item.score:.3f}  {result.stats.ranked_by[item.index]:<38} {item.text}")
+    for item in result:  # unscored (None) where the budget ran out first
+        score = "-" if item.score is None else f"{item.score:.3f}"
+        by = result.stats.ranked_by[item.index] or "retrieval order"
+        print(f"  {score:>5}  {by:<38} {item.text[:60]}...")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,15 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from tests.samples import QUERY as SAMPLE_QUERY
+from tests.samples import TEXTS as SAMPLE_TEXTS
 
 ENGINE = os.environ.get("RERANK_PLUGINS_INFINITY")
 SKIP_REASON = (
@@ -29,13 +34,8 @@ SKIP_REASON = (
 MODEL_NAME = "scifact-minilm"
 MARKS = [pytest.mark.slow, pytest.mark.skipif(not ENGINE, reason=SKIP_REASON)]
 """The tests' ``pytestmark``: slow, and skipped (saying how to set it up) without an engine."""
-QUERY = "Aspirin lowers the risk of stroke."
-TEXTS = [
-    "The stock market fell sharply on Tuesday.",
-    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
-    "Cats are carnivores.",
-    "Aspirin is an anti-inflammatory drug.",
-]
+QUERY = SAMPLE_QUERY
+TEXTS = SAMPLE_TEXTS[:4]
 """A claim and four passages, one of which answers it: the calls both test files make."""
 
 
@@ -54,6 +54,29 @@ def export_bundled(folder: Path, **options: Any) -> Any:
     local.prepare()
     local.encoder.save_pretrained(str(folder))
     return local
+
+
+@contextmanager
+def serving_bundled(
+    tmp: pytest.TempPathFactory, replicas: int, *, pinned: bool = True, **options: Any
+) -> Iterator[tuple[list[InfinityServer], Any]]:
+    """The bundled reranker exported once and served by ``replicas`` Infinity processes,
+    started together (so they load at once) and stopped on exit; yields the servers and the
+    in-process scorer (``options`` go to its constructor, as in :func:`export_bundled`)."""
+    folder = tmp.mktemp("scifact-minilm-plain")
+    local = export_bundled(folder, **options)
+    logs = tmp.mktemp("infinity-logs")
+    servers = [
+        InfinityServer(folder, logs / f"replica-{i}.log", pinned=pinned).start()
+        for i in range(replicas)
+    ]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers, local
+    finally:
+        for server in servers:
+            server.stop()
 
 
 class InfinityServer:

@@ -21,8 +21,7 @@ from integration_tests._infinity import (
     MARKS,
     QUERY,
     TEXTS,
-    InfinityServer,
-    export_bundled,
+    serving_bundled,
 )
 from rerank_plugins import CohereScorer, Reranker
 
@@ -31,15 +30,9 @@ pytestmark = MARKS
 
 @pytest.fixture(scope="module")
 def infinity(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    folder = tmp_path_factory.mktemp("scifact-minilm-plain")
-    local = export_bundled(folder, calibration=None)  # a plain sentence-transformers folder
-    log = tmp_path_factory.mktemp("infinity") / "infinity.log"
-    server = InfinityServer(folder, log, pinned=False).start()
-    try:
-        server.wait_ready(timeout=180)
-        yield server.url, local
-    finally:
-        server.stop()
+    # A plain sentence-transformers folder, served with the engine's own defaults.
+    with serving_bundled(tmp_path_factory, 1, pinned=False, calibration=None) as (servers, local):
+        yield servers[0].url, local
 
 
 def scorer(url: str, **kw):  # type: ignore[no-untyped-def]

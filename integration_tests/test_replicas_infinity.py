@@ -19,8 +19,7 @@ from integration_tests._infinity import (
     MODEL_NAME,
     QUERY,
     TEXTS,
-    InfinityServer,
-    export_bundled,
+    serving_bundled,
 )
 from rerank_plugins import CohereScorer, FallbackScorer, ReplicaScorer, Reranker
 from rerank_plugins.testing.proxy import FaultProxy
@@ -30,18 +29,9 @@ pytestmark = MARKS
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    folder = tmp_path_factory.mktemp("scifact-minilm-plain")
-    local = export_bundled(folder)
-    logs = tmp_path_factory.mktemp("infinity-logs")
-    servers = [InfinityServer(folder, logs / f"replica-{i}.log").start() for i in range(3)]
-    try:
-        for server in servers:  # started together, so the three load at once
-            server.wait_ready()
+    with serving_bundled(tmp_path_factory, 3) as (servers, local):
         reference = Reranker(local).rerank(QUERY, TEXTS).indices
         yield servers, local, reference
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def replicas(urls: list[str], **options):  # type: ignore[no-untyped-def]

@@ -110,7 +110,9 @@ class Call:
 
     def admit(self, unit: list[int]) -> list[int]:
         """The leading part of ``unit`` that the time left is expected to cover (all of it
-        without a budget or before the first estimate); empty when not even one text fits.
+        without a budget or before the first estimate); empty when not even one text fits. A
+        scorer that admits its own work (:attr:`~rerank_plugins.Scorer.admits_own_work`) gets the
+        whole unit while time is left: it asks the one cost model itself, per forward pass.
 
         Scoring the part that fits, rather than nothing, keeps the cost estimate measured: after
         one slow unit pushed it up, the next call still scores and brings it back down.
@@ -118,8 +120,8 @@ class Call:
         if self.stopped:
             return []
         left = self.time_left()
-        if left is None:
-            return unit
+        if left is None or (left > 0 and self.scorer.admits_own_work):
+            return unit  # the scorer asks the cost model itself, per pass (one estimate, not two)
         cost = self.scorer.cost
         fits = cost.fitting(left, self.works(unit)) if left > 0 else 0
         if fits is not None and fits < 1:
@@ -162,6 +164,8 @@ class Call:
                 _add_counts(self.endpoints.setdefault(url, {}), counts)
             if out.budget_exhausted:
                 self.budget_exhausted = True
+                if self.scorer.admits_own_work:
+                    self.stopped = True  # candidates go in order: no later unit starts
             elif missing:
                 self.fallback_reason = (
                     f"partial: {self.scorer.name} left {missing} of {len(unit)} texts of a unit "

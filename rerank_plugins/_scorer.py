@@ -183,6 +183,12 @@ class Scorer(ABC):
     local model per forward pass, the LLM judge per call); the core then does not add each
     unit's time as well (a unit that waited for a shared pass would count the wait as work)."""
 
+    admits_own_work: ClassVar[bool] = False
+    """Whether the scorer admits its own work under the deadline it hears as ``timeout``, at a
+    finer grain than a unit (the local model's micro-batcher, per forward pass), leaving out what
+    would end late as ``None``. The core then hands it each unit whole rather than asking the
+    cost model about the same work first, and starts no later unit once one comes back short."""
+
     _cost_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, *, calibration: CalibrationLike = None) -> None:

@@ -156,3 +156,42 @@ def test_the_core_asks_the_scorer_for_its_plan_once_per_call():
     Reranker(Planning(), budget_ms=5000).rerank("red", ["red", "blue", "red", "green"])
     assert plans == [["red", "blue", "green"]]  # the unique texts, once
     assert order == ["green", "blue", "red"]
+
+
+class _SelfAdmitting(_OneMethod):
+    """Admits its own work per "pass" (one text): scores the first ``room`` texts it is handed
+    in a call, leaves the rest out as the budget's doing, and never asks the cost model."""
+
+    admits_own_work = True
+    unit_size = 2
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.handed: list[list[str]] = []
+
+    def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
+        self.handed.append(list(texts))
+        room, self.room = self.room, max(0, self.room - len(texts))
+        scores = [0.5 if i < room else None for i in range(len(texts))]
+        return UnitScores(scores, budget_exhausted=None in scores)
+
+
+def test_a_scorer_that_admits_its_own_work_is_not_second_guessed_by_the_cost_model():
+    scorer = _SelfAdmitting(room=3)
+    # An estimate that says nothing fits: the core alone would refuse every unit before it ran.
+    scorer.cost.observe(1.0, 1000.0)
+    result = Reranker(scorer, budget_ms=5000).rerank("q", ["a", "b", "c", "d", "e", "f"])
+    # Whole units while time is left; after the one that came back short, no later unit starts.
+    assert scorer.handed == [["a", "b"], ["c", "d"]]
+    assert result.stats.scored == 3 and result.stats.budget_exhausted
+    assert result.indices == [0, 1, 2, 3, 4, 5]
+
+
+def test_without_the_flag_the_core_asks_the_cost_model_before_a_unit():
+    class Asked(_SelfAdmitting):
+        admits_own_work = False
+
+    scorer = Asked(room=3)
+    scorer.cost.observe(1.0, 1000.0)
+    result = Reranker(scorer, budget_ms=5000).rerank("q", ["a", "b", "c", "d", "e", "f"])
+    assert scorer.handed == [] and result.stats.scored == 0 and result.stats.budget_exhausted

@@ -22,19 +22,11 @@ from rerank_plugins import (
 )
 from rerank_plugins.testing import KeywordScorer
 from rerank_plugins.testing.server import RerankServer
+from tests.samples import QUERY, TEXTS
 
 # Generous beside the local model's cost (~0.5 s for these texts on 2 busy cores), so that a CPU
 # that slows down mid-call (one local batch may overrun its estimate) stays within the 10%.
 BUDGET_MS = 5000
-QUERY = "Aspirin lowers the risk of stroke."
-TEXTS = [
-    "The stock market fell sharply on Tuesday.",
-    "Low-dose aspirin reduced the rate of ischemic stroke in a randomized trial.",
-    "Cats are carnivores.",
-    "Aspirin is an anti-inflammatory drug.",
-    "Stroke risk rises with age.",
-    "A new bridge opened downtown.",
-]
 
 
 @pytest.fixture(scope="module")

@@ -131,6 +131,7 @@ class CrossEncoderScorer(Scorer):
     backend = "cross-encoder"
     normalization = Normalization.SIGMOID
     learns_own_cost = True  # per forward pass, in padded tokens (the micro-batcher)
+    admits_own_work = True  # and admits each pass under the deadline: the core does not ask too
 
     def __init__(
         self,

@@ -161,6 +161,55 @@ def test_the_student_learns_the_teachers_scores(teacher, distilled):
     assert error(model) < error(untrained)
 
 
+@pytest.mark.parametrize(("pick", "untouched"), [("first", True), ("spread", False)])
+def test_the_hidden_loss_is_the_teachers_layers_seen_through_the_student(teacher, pick, untouched):
+    torch = pytest.importorskip("torch")
+    from rerank_plugins.training._hidden import HiddenStateLoss
+
+    labelled = label_lists(LISTS, teacher)
+    student, _ = make_student(teacher, 3, pick=pick, max_length=48)
+    student.transformers_model.eval()  # no dropout: the copied layers compute what they did
+    loss = HiddenStateLoss(student, teacher.model, student_layers(6, 3, pick), weight=1.0)
+    columns = [[ex.query for ex in labelled for _ in ex.texts],
+               [t for ex in labelled for t in ex.texts]]  # fmt: skip
+    labels = torch.tensor([y for ex in labelled for y in ex.labels])
+    only_logits = HiddenStateLoss(student, teacher.model, student_layers(6, 3, pick), weight=0.0)
+    with torch.no_grad():
+        both, logit_part = loss(columns, labels), only_logits(columns, labels)
+    # The bottom three layers of the teacher, run alone, give its own first three hidden states.
+    if untouched:
+        assert float(both - logit_part) == pytest.approx(0.0, abs=1e-10)
+    else:
+        assert float(both - logit_part) > 1e-3
+    assert float(logit_part) > 0  # three layers do not score as six
+
+
+def test_distill_with_the_hidden_loss_moves_the_student_towards_the_teacher(teacher, tmp_path):
+    torch = pytest.importorskip("torch")
+    from rerank_plugins.training._hidden import HiddenStateLoss
+
+    labelled = label_lists(LISTS, teacher)
+    result = distill(
+        labelled * 2, teacher=teacher, output_dir=tmp_path, depth=2, max_length=48, epochs=3,
+        batch_size=2, learning_rate=3e-4, progress=False, device="cpu", labelled=True,
+        loss="hidden", attention_dropout=0.0,
+    )  # fmt: skip
+    assert result.steps == 6
+    assert read_manifest(result.artifact)["recipe"]["distill_loss"] == "hidden (weight 1)"
+    columns = [[ex.query for ex in labelled for _ in ex.texts],
+               [t for ex in labelled for t in ex.texts]]  # fmt: skip
+    labels = torch.tensor([y for ex in labelled for y in ex.labels])
+    layers = student_layers(6, 2)
+
+    def measured(model):  # type: ignore[no-untyped-def]
+        model.transformers_model.eval()
+        with torch.no_grad():
+            return float(HiddenStateLoss(model, teacher.model, layers)(columns, labels))
+
+    untrained, _ = make_student(teacher, 2, max_length=48)
+    assert measured(load_reranker(result.artifact, device="cpu")) < measured(untrained)
+
+
 # The command line: each mistake is one line and exit status 2, before any work.
 
 

@@ -75,7 +75,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=DISTILL_LOSSES,
         default="mse",
         help="mse: each logit towards the teacher's; listnet: each list's softmax towards the "
-        "teacher's (default: mse)",
+        "teacher's; hidden: mse plus each student layer's hidden states towards the teacher "
+        "layer it was copied from (a teacher pass a step; many more targets a pair) "
+        "(default: mse)",
+    )
+    parser.add_argument(
+        "--hidden-weight",
+        type=float,
+        default=1.0,
+        help="with --loss hidden: the weight of the hidden-state term (default: 1.0)",
+    )
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=None,
+        help="dropout on attention probabilities (default: the teacher's); 0 lets fused "
+        "attention run",
     )
     add_training_arguments(parser)
     parser.set_defaults(
@@ -140,6 +155,7 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
         batch_size=args.batch_size, learning_rate=args.learning_rate, eval_steps=args.eval_steps,
         patience=args.patience, seed=args.seed, resume=args.resume, progress=progress,
         device=args.device, recipe=recipe, precision=args.precision, autocast=args.autocast,
+        attention_dropout=args.attention_dropout, hidden_weight=args.hidden_weight,
     )  # fmt: skip
     summary: dict[str, Any] = {
         "artifact": str(result.artifact),

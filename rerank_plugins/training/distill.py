@@ -66,8 +66,8 @@ __all__ = [
 
 Pick = Literal["spread", "first"]
 PICKS: tuple[str, ...] = ("spread", "first")
-DistillLoss = Literal["mse", "listnet"]
-DISTILL_LOSSES: tuple[str, ...] = ("mse", "listnet")
+DistillLoss = Literal["mse", "listnet", "hidden"]
+DISTILL_LOSSES: tuple[str, ...] = ("mse", "listnet", "hidden")
 TEACHER_LISTS = "teacher_lists.jsonl"
 
 
@@ -290,7 +290,8 @@ def distill(
     learning_rate: float = 5e-5, eval_steps: int | None = None, patience: int | None = None,
     seed: int = 0, resume: bool = False, progress: bool = True, device: str | None = None,
     recipe: dict[str, Any] | None = None, precision: Literal["float32", "float16"] = "float32",
-    autocast: Literal["none", "bf16"] = "none",
+    autocast: Literal["none", "bf16"] = "none", attention_dropout: float | None = None,
+    hidden_weight: float = 1.0,
 ) -> TrainingResult:  # fmt: skip
     """Distil ``teacher`` into a ``depth``-layer student over ``lists``, and save the student.
 
@@ -304,44 +305,62 @@ def distill(
         depth: The student's encoder layers, fewer than the teacher's.
         pick: Which teacher layers it starts from (:func:`student_layers`).
         max_length: Tokens per pair for the student (``None``: the teacher's).
-        loss: ``"mse"`` (each logit towards the teacher's: the student keeps the teacher's scale,
-            so a calibration of the teacher stays close) or ``"listnet"`` (each list's softmax
-            towards the teacher's: the order only).
+        loss: ``"mse"`` (each logit towards the teacher's: the student keeps its scale, so its
+            calibration stays close), ``"listnet"`` (each list's softmax: the order only) or
+            ``"hidden"`` (``"mse"`` plus TinyBERT's layer loss: :mod:`~.training._hidden`).
         dev: Held-out lists with relevance labels (judged, or a made query's source document),
             for early stopping on nDCG@10.
         labelled: ``lists`` already carry the teacher's logits (:func:`read_teacher_lists`).
         epochs, batch_size, learning_rate, eval_steps, patience, seed, resume, progress, device,
-            precision, autocast: As for :func:`train_cross_encoder` (``batch_size`` is lists).
+            precision, autocast, attention_dropout: As for :func:`train_cross_encoder`
+            (``batch_size`` is lists).
+        hidden_weight: With ``loss="hidden"``, the weight of the hidden-state term.
         recipe: Extra facts for the manifest.
 
     Returns:
-        What :func:`train_cross_encoder` returns; the artifact loads with
-        ``CrossEncoderScorer(str(result.artifact))``.
+        :func:`train_cross_encoder`'s result; ``CrossEncoderScorer(str(result.artifact))`` loads it.
 
     Raises:
         ConfigurationError: a depth not below the teacher's, an unknown loss, no lists, or a
             teacher that cannot load.
     """
+    _check(loss, lists)
+    loaded = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, device=device)
+    student, spec = make_student(loaded, depth, pick=pick, max_length=max_length)
+    out = Path(output_dir)
+    train, record = _teacher_lists(lists, loaded, out, labelled, depth, pick, recipe)
+    record["distill_loss"] = loss if loss != "hidden" else f"hidden (weight {hidden_weight:g})"
+    rows = "mse" if loss == "hidden" else loss  # the hidden loss reads pairs, as mse does
+    result = train_cross_encoder(
+        train, output_dir=out, base=loaded.base, dev=dev, adapter=spec, loss=rows,
+        epochs=epochs, batch_size=_step(train, batch_size, rows), learning_rate=learning_rate,
+        max_length=max_length or int(loaded.model.max_length or 512), eval_steps=eval_steps,
+        patience=patience, seed=seed, resume=resume, progress=progress, device=device,
+        recipe=record, precision=precision, head_lr_scale=1.0,
+        autocast=autocast, attention_dropout=attention_dropout, student=student,
+        loss_module=_layer_loss(loaded, depth, pick, hidden_weight) if loss == "hidden" else None,
+    )  # fmt: skip
+    _carry_inference(loaded, out)
+    return result
+
+
+def _check(loss: str, lists: Sequence[RankingExample]) -> None:
     if loss not in DISTILL_LOSSES:
         raise ConfigurationError(
             f"distill's loss must be one of {', '.join(DISTILL_LOSSES)}, got {loss!r}."
         )
     if not lists:
         raise ConfigurationError("distill needs candidate lists; none were given.")
-    loaded = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, device=device)
-    student, spec = make_student(loaded, depth, pick=pick, max_length=max_length)
-    out = Path(output_dir)
-    train, record = _teacher_lists(lists, loaded, out, labelled, depth, pick, recipe)
-    length = max_length if max_length is not None else int(loaded.model.max_length or 512)
-    result = train_cross_encoder(
-        train, output_dir=out, base=loaded.base, dev=dev, adapter=spec, loss=loss,
-        epochs=epochs, batch_size=_step(train, batch_size, loss), learning_rate=learning_rate,
-        max_length=length, eval_steps=eval_steps, patience=patience, seed=seed, resume=resume,
-        progress=progress, device=device, recipe=record, precision=precision, head_lr_scale=1.0,
-        autocast=autocast, student=student,
-    )  # fmt: skip
-    _carry_inference(loaded, out)
-    return result
+
+
+def _layer_loss(
+    teacher: Teacher, depth: int, pick: Pick, weight: float
+) -> Callable[[CrossEncoder], Any]:
+    """The ``"hidden"`` loss for the student the trainer builds it around."""
+    from rerank_plugins.training._hidden import HiddenStateLoss
+
+    layers = student_layers(teacher.depth, depth, pick)
+    return lambda model: HiddenStateLoss(model, teacher.model, layers, weight)
 
 
 def _teacher_lists(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -101,6 +101,7 @@ def train_cross_encoder(
     autocast: Literal["none", "bf16"] = "none",
     attention_dropout: float | None = None,
     student: CrossEncoder | None = None,
+    loss_module: Callable[[CrossEncoder], Any] | None = None,
 ) -> TrainingResult:
     """Fine-tune a reranker on judged lists and save it as a compact artifact.
 
@@ -113,6 +114,8 @@ def train_cross_encoder(
         student: Train this model instead of loading ``base`` (a distilled student from
             :func:`~rerank_plugins.training.distill.make_student`); ``base`` and ``adapter`` must
             describe it, since the artifact rebuilds it from them. Trained in place.
+        loss_module: Build the loss from the model to train, instead of ``loss``'s (distill's
+            hidden-state loss); ``loss`` still says how the rows are made.
         The others: as the attributes of :class:`TrainingOptions` (same names and defaults).
 
     Returns:
@@ -129,7 +132,9 @@ def train_cross_encoder(
         head_lr_scale=head_lr_scale, init=init, autocast=autocast,
         attention_dropout=attention_dropout,
     )  # fmt: skip
-    return _train(train, Path(output_dir), options, dev=dev, student=student)
+    return _train(
+        train, Path(output_dir), options, dev=dev, student=student, loss_module=loss_module
+    )
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,7 @@ def _train(
     *,
     dev: Sequence[RankingExample] | None,
     student: CrossEncoder | None,
+    loss_module: Callable[[CrossEncoder], Any] | None = None,
 ) -> TrainingResult:
     _check_options(train, o.loss, o.epochs, o.batch_size, o.max_length)
     if o.autocast not in ("none", "bf16"):
@@ -255,7 +261,7 @@ def _train(
         model=model,
         args=_arguments(st_ce, o, checkpoints, o.every(_rows(train, o.loss)), evaluate=bool(dev)),
         train_dataset=_dataset(train, o.loss),
-        loss=_loss(st_ce.losses, model, o.loss),
+        loss=loss_module(model) if loss_module else _loss(st_ce.losses, model, o.loss),
         evaluator=_evaluator(dev) if dev else None,
         callbacks=[keeper],
         optimizers=(_optimizer(model, lr, o.head_lr_scale), None)

@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,12 +100,14 @@ def _model_key(model: str) -> str:
     return f"{slug}-{digest.hexdigest()[:12]}"
 
 
-def _atomic_dir(final: Path) -> Path:
+def _store(final: Path | None, write: Callable[[Path], object]) -> None:
+    """Cache an index at ``final`` (``None``: no cache): ``write(folder)`` fills a fresh folder
+    beside it, published in one rename, so a reader never sees half an index."""
+    if final is None:
+        return
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=final.name + ".tmp", dir=final.parent))
-
-
-def _publish(tmp: Path, final: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp", dir=final.parent))
+    write(tmp)
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
     try:
         tmp.rename(final)
@@ -228,14 +230,13 @@ class DenseRetriever:
             convert_to_numpy=True,
             show_progress_bar=progress,
         ).astype("float32")
-        if path is not None:
-            tmp = _atomic_dir(path)
-            np.save(tmp / "embeddings.npy", emb)
-            (tmp / "meta.json").write_text(
-                json.dumps({"model": self.name, "documents": len(self.doc_ids)}),
-                encoding="utf-8",
-            )
-            _publish(tmp, path)
+        meta = json.dumps({"model": self.name, "documents": len(self.doc_ids)})
+
+        def write(folder: Path) -> None:
+            np.save(folder / "embeddings.npy", emb)
+            (folder / "meta.json").write_text(meta, encoding="utf-8")
+
+        _store(path, write)
         self._embeddings = emb
         return emb
 
@@ -328,10 +329,7 @@ class BM25Retriever:
         tokens = bm25s.tokenize(_document_texts(self.corpus), stopwords="en", show_progress=False)
         model = bm25s.BM25(k1=self.k1, b=self.b)
         model.index(tokens, show_progress=progress)
-        if path is not None:
-            tmp = _atomic_dir(path)
-            model.save(str(tmp), show_progress=False)
-            _publish(tmp, path)
+        _store(path, lambda folder: model.save(str(folder), show_progress=False))
         self._index = model
         return model
 

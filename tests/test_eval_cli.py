@@ -213,23 +213,18 @@ def test_unknown_reranker_and_bad_options(
     assert "--queries zzz: not among the 6 queries this run evaluates" in capsys.readouterr().err
 
 
+def bm25_demo(tmp_path: Path, limit: str, *extra: str) -> list[str]:
+    """``demo`` over the first ``limit`` bundled claims, a BM25 first stage cached under
+    ``tmp_path``, quiet."""
+    cache = str(tmp_path / "cache")
+    return ["demo", "--retriever", "bm25", "--limit", limit, "--cache-dir", cache,
+            "--no-progress", *extra]  # fmt: skip
+
+
 def test_demo_on_bundled_data_says_what_it_used(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "demo",
-            "--retriever",
-            "bm25",
-            "--reranker",
-            "keyword",
-            "--limit",
-            "12",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-progress",
-        ]
-    )
+    code = main(bm25_demo(tmp_path, "12", "--reranker", "keyword"))
     assert code == 0
     out = capsys.readouterr().out
     assert "12 SciFact claims (the project's development split) over 5183 abstracts" in out
@@ -243,19 +238,7 @@ def test_demo_runs_the_bundled_reranker_on_the_runtime_auto_picks_and_says_which
 ) -> None:
     from rerank_plugins.scorers.local import choose_runtime
 
-    cache = str(tmp_path / "cache")
-    args = [
-        "--retriever",
-        "bm25",
-        "--limit",
-        "2",
-        "--k",
-        "5",
-        "--no-progress",
-        "--cache-dir",
-        cache,
-    ]
-    code = main(["demo", *args])
+    code = main(bm25_demo(tmp_path, "2", "--k", "5"))
     assert code == 0
     out = capsys.readouterr().out
     expected = choose_runtime("cpu")
@@ -280,18 +263,7 @@ def test_demo_falls_back_honestly_when_the_reranker_cannot_load(
 
     missing = tmp_path / "no-such-model"
     monkeypatch.setattr(demo, "DEFAULT_RERANKER", f"cross-encoder:{missing}")
-    code = main(
-        [
-            "demo",
-            "--retriever",
-            "bm25",
-            "--limit",
-            "5",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-progress",
-        ]
-    )
+    code = main(bm25_demo(tmp_path, "5"))
     assert code == 0
     out = capsys.readouterr().out
     assert f"NOTE: The reranker 'cross-encoder:{missing}' could not be loaded" in out

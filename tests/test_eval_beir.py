@@ -138,16 +138,6 @@ def test_missing_corpus_file(tmp_path: Path) -> None:
         load_beir(root, split="test")
 
 
-def test_missing_split_lists_available_ones(tmp_path: Path) -> None:
-    root = write_beir(tmp_path / "ds", split="train")
-    with pytest.raises(
-        DatasetError,
-        match=r"No judgements for split 'test': .*test.tsv does not "
-        r"exist \(available splits: train\)",
-    ):
-        load_beir(root, split="test")
-
-
 def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     corpus = [json.dumps({"_id": "d0", "text": "ok"}), '{"_id": "d1", "text": ']
     with pytest.raises(DatasetError) as err:
@@ -167,6 +157,12 @@ def _doc(**fields: str) -> str:
 @pytest.mark.parametrize(
     ("files", "message"),
     [
+        pytest.param(
+            {"split": "train"},
+            r"No judgements for split 'test': .*test.tsv does not exist \(available splits: "
+            r"train\)",
+            id="missing-split-lists-available-ones",
+        ),
         pytest.param(
             {"queries": [_doc(_id="q0", text="a"), "[1, 2]"], "qrels": _JUDGED},
             r"queries.jsonl, line 2: expected a JSON object, got list",

@@ -125,9 +125,7 @@ class Reranker(RerankOptions):
             TransientError: a transient failure with ``on_error="raise"``.
             ConfigurationError: a setup problem of the scorer.
         """
-        call = Call(
-            self.scorer, query, texts, retrieval_scores, for_call(self.options, top_n, budget_ms)
-        )
+        call = self._call(query, texts, retrieval_scores, top_n, budget_ms)
         if call.unique and ready_in_time(call):
             call.plan()
         if call.pending:
@@ -144,11 +142,23 @@ class Reranker(RerankOptions):
         budget_ms: float | None = _UNSET,
     ) -> RerankResult:
         """Async twin of :meth:`rerank`: same rules, same result on the same input."""
-        call = Call(
-            self.scorer, query, texts, retrieval_scores, for_call(self.options, top_n, budget_ms)
-        )
+        call = self._call(query, texts, retrieval_scores, top_n, budget_ms)
         if call.unique and await aready_in_time(call):
             call.plan()
         if call.pending:
             await arun_units(call)
         return call.finish()
+
+    def _call(
+        self,
+        query: str | None,
+        texts: Sequence[str],
+        retrieval_scores: Sequence[float | None] | None,
+        top_n: int | None,
+        budget_ms: float | None,
+    ) -> Call:
+        """One call's state, under this reranker's options with the call's overrides: what
+        :meth:`rerank` and :meth:`arerank` share (they differ only in how the units run)."""
+        return Call(
+            self.scorer, query, texts, retrieval_scores, for_call(self.options, top_n, budget_ms)
+        )

@@ -25,8 +25,10 @@ from rerank_plugins._optional import require
 
 require("llama_index.core", extra="llama-index", who="rerank_plugins.llama_index")
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -58,6 +60,17 @@ class RerankStatsEvent(BaseEvent):
         return "RerankStatsEvent"
 
 
+@dataclass
+class _Call:
+    """One postprocessing call: what is reranked, then its result and the new nodes."""
+
+    query: str | None
+    texts: list[str]
+    retrieval_scores: list[float | None]
+    result: RerankResult | None = None
+    out: list[NodeWithScore] = field(default_factory=list)
+
+
 class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
     """Reranks retrieved nodes with any rerank-plugins scorer.
 
@@ -86,29 +99,39 @@ class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        query, texts = self._start(nodes, query_bundle)
-        with self.callback_manager.event(
-            CBEventType.RERANKING, payload=self._payload(nodes, query)
-        ) as event:
-            result = self._reranker.rerank(query, texts, retrieval_scores=[n.score for n in nodes])
-            out = self._finish(nodes, result)
-            event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
-        return out
+        with self._reranking(nodes, query_bundle) as call:
+            call.result = self._reranker.rerank(
+                call.query, call.texts, retrieval_scores=call.retrieval_scores
+            )
+        return call.out
 
     @dispatcher.span
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
+        with self._reranking(nodes, query_bundle) as call:
+            call.result = await self._reranker.arerank(
+                call.query, call.texts, retrieval_scores=call.retrieval_scores
+            )
+        return call.out
+
+    @contextlib.contextmanager
+    def _reranking(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> Iterator[_Call]:
+        """What the sync and async paths share around the rerank itself: the start event, the
+        legacy callback event around the call, and the new nodes made of its result."""
         query, texts = self._start(nodes, query_bundle)
         with self.callback_manager.event(
             CBEventType.RERANKING, payload=self._payload(nodes, query)
         ) as event:
-            result = await self._reranker.arerank(
-                query, texts, retrieval_scores=[n.score for n in nodes]
+            call = _Call(query, texts, [n.score for n in nodes])
+            yield call
+            assert call.result is not None, "the rerank sets call.result"
+            call.out = self._finish(nodes, call.result)
+            event.on_end(
+                payload={EventPayload.NODES: call.out, "rerank_stats": call.result.stats.as_dict()}
             )
-            out = self._finish(nodes, result)
-            event.on_end(payload={EventPayload.NODES: out, "rerank_stats": result.stats.as_dict()})
-        return out
 
     def _start(
         self, nodes: Sequence[NodeWithScore], query_bundle: QueryBundle | None

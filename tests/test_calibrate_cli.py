@@ -39,22 +39,15 @@ def calibrate(tmp_path: Path, *extra: str) -> int:
     data = tmp_path / "data"
     if not data.exists():
         write_judged_beir(data)
-    return main(
-        [
-            "calibrate",
-            str(data),
-            "--reranker",
-            "keyword",
-            "--retriever",
-            "bm25",
-            "--k",
-            "3",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-progress",
-            *extra,
-        ]
-    )
+    return main(["calibrate", str(data), *quick_run(tmp_path), *extra])
+
+
+def quick_run(tmp_path: Path) -> list[str]:
+    """The keyword scorer over a BM25 top 3, cached under ``tmp_path``, quiet: the flags every
+    command of these tests runs with."""
+    cache = str(tmp_path / "cache")
+    return ["--reranker", "keyword", "--retriever", "bm25", "--k", "3", "--cache-dir", cache,
+            "--no-progress"]  # fmt: skip
 
 
 def test_calibrate_fits_checks_and_writes(
@@ -140,19 +133,11 @@ def test_eval_reports_calibration_with_the_calibrated_scores(
             "train",
             "--subset",
             "dev",
-            "--reranker",
-            "keyword",
+            *quick_run(tmp_path),
             "--reranker-option",
             f"calibration={cal_path}",
-            "--retriever",
-            "bm25",
-            "--k",
-            "3",
-            "--cache-dir",
-            str(tmp_path / "cache"),
             "--out",
             str(out),
-            "--no-progress",
         ]
     )
     assert code == 0

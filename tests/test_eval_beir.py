@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,16 +138,6 @@ def test_missing_corpus_file(tmp_path: Path) -> None:
         load_beir(root, split="test")
 
 
-def test_missing_split_lists_available_ones(tmp_path: Path) -> None:
-    root = write_beir(tmp_path / "ds", split="train")
-    with pytest.raises(
-        DatasetError,
-        match=r"No judgements for split 'test': .*test.tsv does not "
-        r"exist \(available splits: train\)",
-    ):
-        load_beir(root, split="test")
-
-
 def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     corpus = [json.dumps({"_id": "d0", "text": "ok"}), '{"_id": "d1", "text": ']
     with pytest.raises(DatasetError) as err:
@@ -154,92 +145,79 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     assert str(tmp_path / "ds" / "corpus.jsonl") + ", line 2: not valid JSON" in str(err.value)
 
 
-def test_not_an_object(tmp_path: Path) -> None:
-    queries = [json.dumps({"_id": "q0", "text": "a"}), "[1, 2]"]
-    with pytest.raises(
-        DatasetError,
-        match=r"queries.jsonl, line 2: expected a JSON object, got "
-        r"list",
-    ):
-        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
+_JUDGED = "q0\td0\t1\n"
+_HEADER = "query-id\tcorpus-id\tscore\n"
+_REPEATED = (("q0", "a"), ("q1", "b"), ("q0", "c"))
 
 
-def test_missing_text_field(tmp_path: Path) -> None:
-    corpus = [json.dumps({"_id": "d0", "text": "ok"}), json.dumps({"_id": "d1", "title": "x"})]
-    with pytest.raises(
-        DatasetError,
-        match=r"corpus.jsonl, line 2: field 'text' must be a string, "
-        r"got nothing",
-    ):
-        load_beir(write_beir(tmp_path / "ds", corpus=corpus, qrels="q0\td0\t1\n"), "test")
+def _doc(**fields: str) -> str:
+    return json.dumps(fields)
 
 
-def test_missing_id(tmp_path: Path) -> None:
-    corpus = [json.dumps({"text": "no id"})]
-    with pytest.raises(
-        DatasetError,
-        match=r"corpus.jsonl, line 1: field '_id' must be a "
-        r"non-empty string, got nothing",
-    ):
-        load_beir(write_beir(tmp_path / "ds", corpus=corpus, qrels="q0\td0\t1\n"), "test")
-
-
-def test_duplicate_id(tmp_path: Path) -> None:
-    queries = [
-        json.dumps({"_id": "q0", "text": "a"}),
-        json.dumps({"_id": "q1", "text": "b"}),
-        json.dumps({"_id": "q0", "text": "c"}),
-    ]
-    with pytest.raises(DatasetError, match=r"queries.jsonl, line 3: query id 'q0' repeats line 1"):
-        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
-
-
-def test_blank_query_text(tmp_path: Path) -> None:
-    queries = [json.dumps({"_id": "q0", "text": "   "})]
-    with pytest.raises(DatasetError, match=r"queries.jsonl, line 1: query 'q0' has blank text"):
-        load_beir(write_beir(tmp_path / "ds", queries=queries, qrels="q0\td0\t1\n"), "test")
-
-
-def test_qrels_wrong_columns(tmp_path: Path) -> None:
-    qrels = "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1 d1 1\n"
-    with pytest.raises(
-        DatasetError,
-        match=r"test.tsv, line 3: expected 3 tab-separated columns "
-        r"\(query-id, corpus-id, score\), got 1",
-    ):
-        load_beir(write_beir(tmp_path / "ds", qrels=qrels), "test")
-
-
-def test_qrels_bad_score(tmp_path: Path) -> None:
-    qrels = "query-id\tcorpus-id\tscore\nq0\td0\thigh\n"
-    with pytest.raises(
-        DatasetError,
-        match=r"test.tsv, line 2: score must be an integer, got "
-        r"'high'",
-    ):
-        load_beir(write_beir(tmp_path / "ds", qrels=qrels), "test")
-
-
-def test_qrels_unknown_query_and_document(tmp_path: Path) -> None:
-    with pytest.raises(
-        DatasetError,
-        match=r"test.tsv, line 2: query id 'qX' is not in "
-        r"queries.jsonl",
-    ):
-        load_beir(write_beir(tmp_path / "a", qrels="q0\td0\t1\nqX\td0\t1\n"), "test")
-    with pytest.raises(
-        DatasetError,
-        match=r"test.tsv, line 1: document id 'dX' is not in the "
-        r"corpus",
-    ):
-        load_beir(write_beir(tmp_path / "b", qrels="q0\tdX\t1\n"), "test")
-
-
-def test_empty_files(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match=r"corpus.jsonl has no documents"):
-        load_beir(write_beir(tmp_path / "a", corpus=[""]), "test")
-    with pytest.raises(DatasetError, match=r"test.tsv has no judgements"):
-        load_beir(write_beir(tmp_path / "b", qrels="query-id\tcorpus-id\tscore\n"), "test")
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param(
+            {"split": "train"},
+            r"No judgements for split 'test': .*test.tsv does not exist \(available splits: "
+            r"train\)",
+            id="missing-split-lists-available-ones",
+        ),
+        pytest.param(
+            {"queries": [_doc(_id="q0", text="a"), "[1, 2]"], "qrels": _JUDGED},
+            r"queries.jsonl, line 2: expected a JSON object, got list",
+            id="not-an-object",
+        ),
+        pytest.param(
+            {"corpus": [_doc(_id="d0", text="ok"), _doc(_id="d1", title="x")], "qrels": _JUDGED},
+            r"corpus.jsonl, line 2: field 'text' must be a string, got nothing",
+            id="missing-text-field",
+        ),
+        pytest.param(
+            {"corpus": [_doc(text="no id")], "qrels": _JUDGED},
+            r"corpus.jsonl, line 1: field '_id' must be a non-empty string, got nothing",
+            id="missing-id",
+        ),
+        pytest.param(
+            {"queries": [_doc(_id=q, text=t) for q, t in _REPEATED], "qrels": _JUDGED},
+            r"queries.jsonl, line 3: query id 'q0' repeats line 1",
+            id="duplicate-id",
+        ),
+        pytest.param(
+            {"queries": [_doc(_id="q0", text="   ")], "qrels": _JUDGED},
+            r"queries.jsonl, line 1: query 'q0' has blank text",
+            id="blank-query-text",
+        ),
+        pytest.param(
+            {"qrels": _HEADER + "q0\td0\t1\nq1 d1 1\n"},
+            r"test.tsv, line 3: expected 3 tab-separated columns \(query-id, corpus-id, score\), "
+            r"got 1",
+            id="qrels-wrong-columns",
+        ),
+        pytest.param(
+            {"qrels": _HEADER + "q0\td0\thigh\n"},
+            r"test.tsv, line 2: score must be an integer, got 'high'",
+            id="qrels-bad-score",
+        ),
+        pytest.param(
+            {"qrels": "q0\td0\t1\nqX\td0\t1\n"},
+            r"test.tsv, line 2: query id 'qX' is not in queries.jsonl",
+            id="qrels-unknown-query",
+        ),
+        pytest.param(
+            {"qrels": "q0\tdX\t1\n"},
+            r"test.tsv, line 1: document id 'dX' is not in the corpus",
+            id="qrels-unknown-document",
+        ),
+        pytest.param({"corpus": [""]}, r"corpus.jsonl has no documents", id="empty-corpus"),
+        pytest.param({"qrels": _HEADER}, r"test.tsv has no judgements", id="empty-qrels"),
+    ],
+)
+def test_malformed_files_are_named_with_the_line(
+    tmp_path: Path, files: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DatasetError, match=message):
+        load_beir(write_beir(tmp_path / "ds", **files), "test")
 
 
 def test_not_utf8(tmp_path: Path) -> None:

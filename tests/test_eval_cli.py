@@ -213,25 +213,20 @@ def test_unknown_reranker_and_bad_options(
     assert "--queries zzz: not among the 6 queries this run evaluates" in capsys.readouterr().err
 
 
+def bm25_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], limit: str, *extra: str) -> str:
+    """Run ``demo`` over the first ``limit`` bundled claims, a BM25 first stage cached under
+    ``tmp_path``, quiet; checks it succeeded and returns what it printed."""
+    cache = str(tmp_path / "cache")
+    code = main(["demo", "--retriever", "bm25", "--limit", limit, "--cache-dir", cache,
+                 "--no-progress", *extra])  # fmt: skip
+    assert code == 0
+    return capsys.readouterr().out
+
+
 def test_demo_on_bundled_data_says_what_it_used(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "demo",
-            "--retriever",
-            "bm25",
-            "--reranker",
-            "keyword",
-            "--limit",
-            "12",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-progress",
-        ]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
+    out = bm25_demo(tmp_path, capsys, "12", "--reranker", "keyword")
     assert "12 SciFact claims (the project's development split) over 5183 abstracts" in out
     assert "CC BY-NC 2.0" in out and "Reranker: keyword:word-overlap" in out
     assert "first stage" in out and "reranked" in out  # the side-by-side header
@@ -243,21 +238,7 @@ def test_demo_runs_the_bundled_reranker_on_the_runtime_auto_picks_and_says_which
 ) -> None:
     from rerank_plugins.scorers.local import choose_runtime
 
-    cache = str(tmp_path / "cache")
-    args = [
-        "--retriever",
-        "bm25",
-        "--limit",
-        "2",
-        "--k",
-        "5",
-        "--no-progress",
-        "--cache-dir",
-        cache,
-    ]
-    code = main(["demo", *args])
-    assert code == 0
-    out = capsys.readouterr().out
+    out = bm25_demo(tmp_path, capsys, "2", "--k", "5")
     expected = choose_runtime("cpu")
     assert f"on runtime '{expected}' (auto: {expected.why})" in out
 
@@ -280,20 +261,7 @@ def test_demo_falls_back_honestly_when_the_reranker_cannot_load(
 
     missing = tmp_path / "no-such-model"
     monkeypatch.setattr(demo, "DEFAULT_RERANKER", f"cross-encoder:{missing}")
-    code = main(
-        [
-            "demo",
-            "--retriever",
-            "bm25",
-            "--limit",
-            "5",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-progress",
-        ]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
+    out = bm25_demo(tmp_path, capsys, "5")
     assert f"NOTE: The reranker 'cross-encoder:{missing}' could not be loaded" in out
     assert "uses 'keyword' instead: word overlap" in out
     assert "Reranker used: keyword:word-overlap, a fallback" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -127,35 +128,45 @@ def test_inputs_are_not_mutated() -> None:
     assert run == {"q": ["a", "b"]} and qrels == {"q": {"b": 1}}
 
 
-def test_a_hurt_query_names_the_relevant_passage_that_fell_and_what_took_its_place():
+def _one_query_view(
+    relevant: str, after: list[str], before: dict[str, float], now: dict[str, float]
+) -> Any:
+    """The report's view of one query over twelve passages ``d0..d11`` (retrieved in that
+    order), ``relevant`` the one judged relevant, reranked to ``after``, with the metrics
+    ``before`` and ``now``."""
     from rerank_plugins.evaluation.beir import BeirDataset
-    from rerank_plugins.evaluation.report import _wrong_lines
     from rerank_plugins.evaluation.run import QueryOutcome, _view
 
     docs = [f"d{i}" for i in range(12)]
     dataset = BeirDataset(
         corpus={d: (f"title {d}", "text") for d in docs},
         queries={"q": "a claim"},
-        qrels={"q": {"d3": 1}},
+        qrels={"q": {relevant: 1}},
         query_lines={"q": 0},
     )
-    # The same top 3 (two non-relevant passages swap), but the relevant #4 falls to #11.
-    after = ["d1", "d0", "d2", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d3", "d11"]
     outcome = QueryOutcome(
         query_id="q",
         query="a claim",
         before=docs,
         after=after,
         scores=[1.0 - i / 20 for i in range(12)],
-        relevant={"d3": 1},
-        metrics_before={"nDCG@10": 0.43, "P@3": 0.0},
-        metrics_after={"nDCG@10": 0.0, "P@3": 0.0},
+        relevant={relevant: 1},
+        metrics_before=before,
+        metrics_after=now,
         latency_ms=1.0,
         budget_exhausted=False,
         scored=12,
         fallback_reason=None,
     )
-    view = _view(dataset, outcome)
+    return _view(dataset, outcome)
+
+
+def test_a_hurt_query_names_the_relevant_passage_that_fell_and_what_took_its_place():
+    from rerank_plugins.evaluation.report import _wrong_lines
+
+    # The same top 3 (two non-relevant passages swap), but the relevant #4 falls to #11.
+    after = ["d1", "d0", "d2", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d3", "d11"]
+    view = _one_query_view("d3", after, {"nDCG@10": 0.43, "P@3": 0.0}, {"nDCG@10": 0.0, "P@3": 0.0})
     assert [(d.doc_id, d.rank_before, d.rank_after) for d in view.fell] == [("d3", 4, 11)]
     assert [d.doc_id for d in view.took_place] == ["d4"]
     lines = _wrong_lines(view)
@@ -166,34 +177,14 @@ def test_a_hurt_query_names_the_relevant_passage_that_fell_and_what_took_its_pla
 
 
 def test_a_demoted_passage_that_fell_is_told_once():
-    from rerank_plugins.evaluation.beir import BeirDataset
     from rerank_plugins.evaluation.report import _wrong_lines
-    from rerank_plugins.evaluation.run import QueryOutcome, _view
 
-    docs = [f"d{i}" for i in range(12)]
-    dataset = BeirDataset(
-        corpus={d: (f"title {d}", "text") for d in docs},
-        queries={"q": "a claim"},
-        qrels={"q": {"d0": 1}},
-        query_lines={"q": 0},
-    )
     # The relevant #1 leaves the top 3 (to #5): it fell and it was demoted; say it once.
-    after = ["d1", "d2", "d3", "d4", "d0", *docs[5:]]
-    outcome = QueryOutcome(
-        query_id="q",
-        query="a claim",
-        before=docs,
-        after=after,
-        scores=[1.0 - i / 20 for i in range(12)],
-        relevant={"d0": 1},
-        metrics_before={"nDCG@10": 1.0, "P@3": 1 / 3},
-        metrics_after={"nDCG@10": 0.39, "P@3": 0.0},
-        latency_ms=1.0,
-        budget_exhausted=False,
-        scored=12,
-        fallback_reason=None,
+    after = ["d1", "d2", "d3", "d4", "d0", *[f"d{i}" for i in range(5, 12)]]
+    view = _one_query_view(
+        "d0", after, {"nDCG@10": 1.0, "P@3": 1 / 3}, {"nDCG@10": 0.39, "P@3": 0.0}
     )
-    lines = _wrong_lines(_view(dataset, outcome))
+    lines = _wrong_lines(view)
     told = [line for line in lines if " d0 (relevant)" in line]
     assert len(told) == 1 and told[0].strip().startswith("fell     d0"), lines
     assert any(line.strip().startswith("promoted d3") for line in lines), lines

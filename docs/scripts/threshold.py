@@ -30,36 +30,14 @@ def _fmt(x: float | None) -> str:
 
 
 def _diagram(dev: dict[str, Any], out: Path, title: str) -> None:
-    plt = c.pyplot()
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6, 6.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
-    )
-    top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
-    for key, label in (("before", "own scale (sigmoid of the logit)"), ("after", "calibrated")):
-        bins = dev[f"bins_{key}"]
-        top.plot(
-            [b[3] for b in bins],
-            [b[4] for b in bins],
-            marker="o",
-            label=f"{label} (ECE {dev[key]['ece']:.3f})",
-        )
-        bottom.bar(
-            [(b[0] + b[1]) / 2 for b in bins],
-            [b[2] for b in bins],
-            width=0.1,
-            alpha=0.5,
-            label=label,
-        )
-    top.set_ylabel("share actually relevant")
-    top.set_ylim(-0.02, 1.02)
-    top.set_title(title, fontsize=10)
-    top.legend(loc="upper left", fontsize=8)
-    bottom.set_xlabel("score (mean per bin of 0.1)")
-    bottom.set_ylabel("pairs")
-    bottom.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    from rerank_plugins.evaluation.calibration import draw_reliability_bins
+
+    c.pyplot()  # the docs' figure style
+    curves = {
+        label: (dev[f"bins_{key}"], dev[key]["ece"])
+        for key, label in (("before", "own scale (sigmoid of the logit)"), ("after", "calibrated"))
+    }
+    draw_reliability_bins(curves, out, title=title)
 
 
 def main() -> None:

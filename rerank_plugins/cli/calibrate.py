@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from rerank_plugins._exceptions import ConfigurationError
-from rerank_plugins.cli._common import err, option, positive_int, progress_bars, run_measuring
-from rerank_plugins.cli._runs import SUBSETS, retrieve, scorer_options, select_queries
+from rerank_plugins.cli._common import err, progress_bars, run_measuring
+from rerank_plugins.cli._runs import (
+    SUBSETS,
+    add_first_stage,
+    add_judged_queries,
+    add_reranker_option,
+    retrieve,
+    scorer_options,
+    select_queries,
+)
 
 NAME = "calibrate"
 HELP = "fit a reranker's map from scores to P(relevant) on judged data"
@@ -29,22 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cal = parser
     cal.add_argument("dataset", help="a folder in BEIR layout with judgements (qrels/<split>.tsv)")
     cal.add_argument("--reranker", required=True, metavar="SPEC", help="the scorer to calibrate")
-    cal.add_argument(
-        "--reranker-option",
-        action="append",
-        type=option,
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option of the scorer's constructor, repeatable (a local cross-encoder runs on "
-        "runtime=torch, fp32, unless given here)",
-    )
-    cal.add_argument("--split", default="train", help="qrels/<split>.tsv (default: train)")
-    cal.add_argument(
-        "--subset",
-        choices=SUBSETS,
-        default="fit",
-        help="the judged queries to fit on (default: fit, the training queries without the "
-        "validation slice; see eval --help)",
+    add_reranker_option(cal, runtime_default="torch")
+    add_judged_queries(
+        cal,
+        split="train",
+        subset="fit",
+        subset_help="the judged queries to fit on (default: fit, the training queries without "
+        "the validation slice; see eval --help)",
     )
     cal.add_argument(
         "--check-subset",
@@ -69,13 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cal.add_argument(
         "--overwrite", action="store_true", help="replace an existing --out file and its diagram"
     )
-    cal.add_argument("--k", type=positive_int, default=20, help="candidates retrieved per query")
-    cal.add_argument("--retriever", choices=("dense", "bm25"), default="dense", help="first stage")
-    cal.add_argument("--retriever-model", metavar="PATH", help="bi-encoder for --retriever dense")
-    cal.add_argument("--device", help="device for the models (cpu, cuda, mps)")
-    cal.add_argument("--limit", type=positive_int, help="use only the first N queries of each")
-    cal.add_argument("--cache-dir", help="where the corpus index is cached")
-    cal.add_argument("--no-progress", action="store_true", help="hide progress")
+    add_first_stage(cal, limit_help="use only the first N queries of each")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from rerank_plugins.cli._runs import (
-    SUBSETS,
+    add_judged_queries,
     add_run_options,
     check_reports,
     measure,
@@ -28,14 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dataset", help="a folder in BEIR layout (corpus.jsonl, queries.jsonl, qrels/)"
     )
-    parser.add_argument("--split", default="test", help="qrels/<split>.tsv to load (default: test)")
-    parser.add_argument(
-        "--subset",
-        choices=SUBSETS,
-        default="all",
-        help="which judged queries: all, or the project's fixed split: dev (0-based line index "
-        "in queries.jsonl %% 5 == 0), train (the others), validation (every 8th training query: "
-        "choose recipes and defaults here), fit (train without validation)",
+    add_judged_queries(
+        parser,
+        split="test",
+        subset="all",
+        subset_help="which judged queries: all, or the project's fixed split: dev (0-based line "
+        "index in queries.jsonl %% 5 == 0), train (the others), validation (every 8th training "
+        "query: choose recipes and defaults here), fit (train without validation)",
     )
     parser.add_argument("--out", metavar="DIR", help="report folder (default: runs/eval-<time>)")
     add_run_options(parser, runtime_default="torch")

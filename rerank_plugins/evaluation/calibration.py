@@ -4,7 +4,7 @@
   judgement (the raw material of a fit or a check).
 - :func:`calibration_summary`: ECE, Brier score and log-loss of probabilities against outcomes.
 - :func:`threshold_table`: what ``min_score`` thresholds keep (pairs, precision, recall).
-- :func:`draw_reliability`: the reliability diagram (matplotlib).
+- :func:`draw_reliability`, :func:`draw_reliability_bins`: the reliability diagram (matplotlib).
 
 Example:
     >>> from rerank_plugins.evaluation.calibration import threshold_table
@@ -44,6 +44,7 @@ __all__ = [
     "ThresholdRow",
     "calibration_summary",
     "draw_reliability",
+    "draw_reliability_bins",
     "fit_and_check",
     "probabilities",
     "render_summary",
@@ -240,13 +241,35 @@ def draw_reliability(
     title: str,
 ) -> Path:
     """Draw a reliability diagram: for each named curve, the share relevant against the mean
-    score per bin (10 equal-width bins; marker area by pairs), with the diagonal of a perfect
-    calibration, and a histogram of the scores below.
+    score per bin (10 equal-width bins), with the diagonal of a perfect calibration, and the
+    pairs in each bin below.
 
     Args:
         curves: Label -> (probabilities, outcomes).
         path: The PNG to write (written once; an existing file is replaced only by the caller's
             decision: the commands check their output first).
+        title: The figure's title.
+    """
+    binned = {
+        label: (reliability_bins(probs, labels), expected_calibration_error(probs, labels))
+        for label, (probs, labels) in curves.items()
+    }
+    return draw_reliability_bins(binned, path, title=title)
+
+
+def draw_reliability_bins(
+    curves: Mapping[str, tuple[Sequence[Sequence[float]], float]],
+    path: str | Path,
+    *,
+    title: str,
+) -> Path:
+    """:func:`draw_reliability` from bins already made: for a measurement read back from a
+    results file (``docs/scripts/threshold.py``).
+
+    Args:
+        curves: Label -> (its bins, as ``reliability_bins`` makes them: ``(low, high, pairs,
+            mean probability, share relevant)``, and its expected calibration error).
+        path: The PNG to write.
         title: The figure's title.
     """
     from rerank_plugins._optional import require
@@ -258,21 +281,16 @@ def draw_reliability(
         2, 1, figsize=(6, 6.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
     )
     top.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
-    for label, (probs, labels) in curves.items():
-        bins = reliability_bins(probs, labels)
-        ece = expected_calibration_error(probs, labels)
-        top.plot(
-            [b[3] for b in bins],
-            [b[4] for b in bins],
-            marker="o",
-            label=f"{label} (ECE {ece:.3f})",
-        )
-        bottom.hist(list(probs), bins=20, range=(0, 1), alpha=0.5, label=label)
+    for label, (bins, ece) in curves.items():
+        top.plot([b[3] for b in bins], [b[4] for b in bins], marker="o",
+                 label=f"{label} (ECE {ece:.3f})")  # fmt: skip
+        bottom.bar([(b[0] + b[1]) / 2 for b in bins], [b[2] for b in bins],
+                   width=[b[1] - b[0] for b in bins], alpha=0.5, label=label)  # fmt: skip
     top.set_ylabel("share actually relevant")
     top.set_ylim(-0.02, 1.02)
     top.set_title(title, fontsize=10)
     top.legend(loc="upper left", fontsize=8)
-    bottom.set_xlabel("score (mean per bin)")
+    bottom.set_xlabel("score (mean per bin of 0.1)")
     bottom.set_ylabel("pairs")
     bottom.set_yscale("log")
     fig.tight_layout()

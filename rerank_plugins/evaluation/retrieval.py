@@ -22,7 +22,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,12 +101,14 @@ def _model_key(model: str) -> str:
     return f"{slug}-{digest.hexdigest()[:12]}"
 
 
-def _atomic_dir(final: Path) -> Path:
+def _store(final: Path | None, write: Callable[[Path], object]) -> None:
+    """Cache an index at ``final`` (``None``: no cache): ``write(folder)`` fills a fresh folder
+    beside it, published in one rename, so a reader never sees half an index."""
+    if final is None:
+        return
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=final.name + ".tmp", dir=final.parent))
-
-
-def _publish(tmp: Path, final: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp", dir=final.parent))
+    write(tmp)
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
     try:
         tmp.rename(final)
@@ -113,7 +116,66 @@ def _publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class DenseRetriever:
+class _CachedIndex(ABC):
+    """What both retrievers share: the corpus index kept once built, loaded from where it is
+    stored, else built and cached (:func:`_store`); a search checks ``k`` and builds or loads the
+    index first."""
+
+    corpus: Mapping[str, tuple[str, str]]
+    doc_ids: list[str]
+    loaded_from_cache: bool
+    _index: Any
+
+    @abstractmethod
+    def _index_path(self) -> Path | None:
+        """Where this index is cached (``None``: no cache)."""
+
+    @abstractmethod
+    def _stored(self) -> Path | None:
+        """Where this index is already stored, if anywhere."""
+
+    @abstractmethod
+    def _load(self, stored: Path) -> Any: ...
+
+    @abstractmethod
+    def _build(self, progress: bool) -> Any: ...
+
+    @abstractmethod
+    def _save(self, index: Any, folder: Path) -> None: ...
+
+    @abstractmethod
+    def _search(self, index: Any, queries: Mapping[str, str], k: int) -> dict[str, list[Hit]]: ...
+
+    @property
+    def cached(self) -> bool:
+        """Whether the corpus index is already stored (in the cache, or for a dense retriever in
+        one of its ``index_dirs``), so :meth:`index` only loads it."""
+        return self._stored() is not None
+
+    def index(self, *, progress: bool = True) -> Any:
+        """The corpus index, from where it is stored or built (and then cached): a dense
+        retriever's embeddings (``len(corpus) x dim``, L2-normalised), BM25's ``bm25s.BM25``."""
+        if self._index is None:
+            stored = self._stored()
+            if stored is not None:
+                self._index = self._load(stored)
+                self.loaded_from_cache = True
+            else:
+                built = self._build(progress)
+                _store(self._index_path(), lambda folder: self._save(built, folder))
+                self._index = built
+        return self._index
+
+    def search(
+        self, queries: Mapping[str, str], *, k: int, progress: bool = True
+    ) -> dict[str, list[Hit]]:
+        """The top ``k`` documents per query, best first (ties keep corpus order)."""
+        _check_k(k)
+        index = self.index(progress=progress)
+        return self._search(index, queries, k) if queries else {}
+
+
+class DenseRetriever(_CachedIndex):
     """Cosine-similarity retrieval with a sentence-transformers bi-encoder.
 
     Args:
@@ -161,7 +223,7 @@ class DenseRetriever:
         self.cache_dir = cache_root() if cache_dir == "default" else cache_dir
         self.doc_ids = list(corpus)
         self._encoder: Any = None
-        self._embeddings: Any = None
+        self._index: Any = None
         self.loaded_from_cache = False
 
     @property
@@ -204,50 +266,27 @@ class DenseRetriever:
                 return root / "dense" / key
         return None
 
-    @property
-    def cached(self) -> bool:
-        """Whether the corpus embeddings are already stored (in the cache or in one of
-        ``index_dirs``), so :meth:`index` only loads them."""
-        return self._stored() is not None
-
-    def index(self, *, progress: bool = True) -> Any:
-        """The corpus embeddings (``len(corpus) x dim``, L2-normalised), from the cache or built."""
-        if self._embeddings is not None:
-            return self._embeddings
+    def _load(self, stored: Path) -> Any:
         np = require("numpy", extra="eval", who="DenseRetriever")
-        stored = self._stored()
-        if stored is not None:
-            self._embeddings = np.load(stored / "embeddings.npy")
-            self.loaded_from_cache = True
-            return self._embeddings
-        path = self._index_path()
-        emb = self.encoder.encode(
+        return np.load(stored / "embeddings.npy")
+
+    def _build(self, progress: bool) -> Any:
+        return self.encoder.encode(
             _document_texts(self.corpus),
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
         ).astype("float32")
-        if path is not None:
-            tmp = _atomic_dir(path)
-            np.save(tmp / "embeddings.npy", emb)
-            (tmp / "meta.json").write_text(
-                json.dumps({"model": self.name, "documents": len(self.doc_ids)}),
-                encoding="utf-8",
-            )
-            _publish(tmp, path)
-        self._embeddings = emb
-        return emb
 
-    def search(
-        self, queries: Mapping[str, str], *, k: int, progress: bool = True
-    ) -> dict[str, list[Hit]]:
-        """The top ``k`` documents per query, best first (ties keep corpus order)."""
-        _check_k(k)
-        self.index(progress=progress)
+    def _save(self, index: Any, folder: Path) -> None:
+        np = require("numpy", extra="eval", who="DenseRetriever")
+        np.save(folder / "embeddings.npy", index)
+        meta = {"model": self.name, "documents": len(self.doc_ids)}
+        (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    def _search(self, index: Any, queries: Mapping[str, str], k: int) -> dict[str, list[Hit]]:
         qids = list(queries)
-        if not qids:
-            return {}
         q = self.encoder.encode(
             [queries[qid] for qid in qids],
             batch_size=self.batch_size,
@@ -255,8 +294,7 @@ class DenseRetriever:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        rows = zip(qids, self.search_embeddings(q, k=k), strict=True)
-        return dict(rows)
+        return dict(zip(qids, self.search_embeddings(q, k=k), strict=True))
 
     def search_embeddings(self, vectors: Any, *, k: int) -> list[list[Hit]]:
         """The top ``k`` documents for each of ``vectors`` (queries already embedded and
@@ -267,7 +305,7 @@ class DenseRetriever:
         return [_top_hits(np, row, self.doc_ids, k) for row in scores]
 
 
-class BM25Retriever:
+class BM25Retriever(_CachedIndex):
     """BM25 retrieval with ``bm25s`` (Lucene scoring, English stop words, no stemming).
 
     Args:
@@ -309,46 +347,33 @@ class BM25Retriever:
         key = f"v{_INDEX_VERSION}-k1{self.k1}-b{self.b}-{corpus_fingerprint(self.corpus)}"
         return Path(self.cache_dir) / "bm25" / key
 
-    @property
-    def cached(self) -> bool:
-        """Whether the BM25 index is already cached (so :meth:`index` only loads it)."""
+    def _stored(self) -> Path | None:
         path = self._index_path()
-        return path is not None and (path / "params.index.json").is_file()
+        return path if path is not None and (path / "params.index.json").is_file() else None
 
-    def index(self, *, progress: bool = True) -> Any:
-        """The ``bm25s.BM25`` index, from the cache or built."""
-        if self._index is not None:
-            return self._index
+    def _load(self, stored: Path) -> Any:
         bm25s = require("bm25s", extra="eval", who="BM25Retriever")
-        path = self._index_path()
-        if path is not None and self.cached:
-            self._index = bm25s.BM25.load(str(path), show_progress=False)
-            self.loaded_from_cache = True
-            return self._index
+        return bm25s.BM25.load(str(stored), show_progress=False)
+
+    def _build(self, progress: bool) -> Any:
+        bm25s = require("bm25s", extra="eval", who="BM25Retriever")
         tokens = bm25s.tokenize(_document_texts(self.corpus), stopwords="en", show_progress=False)
         model = bm25s.BM25(k1=self.k1, b=self.b)
         model.index(tokens, show_progress=progress)
-        if path is not None:
-            tmp = _atomic_dir(path)
-            model.save(str(tmp), show_progress=False)
-            _publish(tmp, path)
-        self._index = model
         return model
 
-    def search(
-        self, queries: Mapping[str, str], *, k: int, progress: bool = True
-    ) -> dict[str, list[Hit]]:
-        """The top ``k`` documents per query, best first."""
-        _check_k(k)
+    def _save(self, index: Any, folder: Path) -> None:
+        index.save(str(folder), show_progress=False)
+
+    def _search(self, index: Any, queries: Mapping[str, str], k: int) -> dict[str, list[Hit]]:
         bm25s = require("bm25s", extra="eval", who="BM25Retriever")
         np = require("numpy", extra="eval", who="BM25Retriever")
-        model = self.index(progress=progress)
-        vocab: Mapping[str, int] = model.vocab_dict
+        vocab: Mapping[str, int] = index.vocab_dict
         out: dict[str, list[Hit]] = {}
         for qid, text in queries.items():
             words = bm25s.tokenize(text, stopwords="en", return_ids=False, show_progress=False)[0]
             ids = [vocab[w] for w in words if w in vocab]
-            scores = model.get_scores(ids) if ids else np.zeros(len(self.doc_ids), "float32")
+            scores = index.get_scores(ids) if ids else np.zeros(len(self.doc_ids), "float32")
             out[qid] = _top_hits(np, scores, self.doc_ids, k)
         return out
 

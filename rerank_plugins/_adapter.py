@@ -46,8 +46,14 @@ __all__ = ["RerankFields"]
 class RerankFields(BaseModel, RerankOptions):
     """The contract's options as pydantic fields, and the core :class:`Reranker` built from them.
 
-    The option fields (names, types, defaults) are inherited from :class:`RerankOptions`, the one
-    declaration; their descriptions are its documentation. Only ``scorer`` is declared here.
+    Args:
+        scorer: What scores ``(query, texts)``: a scorer, e.g. ``CrossEncoderScorer(...)``, or
+            its spec string (``"cross-encoder:bundled:scifact-minilm"``).
+
+    Every other argument is an option of the contract, a field inherited from
+    :class:`RerankOptions` (the one declaration; its documentation describes them): live (an
+    assignment is checked and applies to the next call) and strict (a misspelt option is an
+    error). Only ``scorer`` is declared here.
 
     Ownership: the adapter uses its scorer and never closes it; whoever made the scorer closes
     it (``scorer.close()``, ``with scorer:``). Copies share the scorer; pickling refuses at once

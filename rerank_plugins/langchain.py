@@ -46,14 +46,9 @@ STATS_EVENT = "rerank_plugins.rerank"
 class RerankCompressor(RerankFields, BaseDocumentCompressor):
     """Reranks retrieved documents with any rerank-plugins scorer.
 
-    Args:
-        scorer: What scores ``(query, texts)``: a scorer, e.g. ``CrossEncoderScorer(...)``, or
-            its spec string (``"cross-encoder:bundled:scifact-minilm"``).
-
-    Every other argument is an option of the contract, a field inherited from
-    :class:`~rerank_plugins.RerankOptions` (how many documents to return, the budget, ...): live
-    (an assignment is checked and applies to the next call) and strict (a misspelt option is an
-    error).
+    Its arguments are its fields: ``scorer`` (a scorer or its spec string) and every option of
+    the contract, inherited from :class:`~rerank_plugins.RerankOptions` (how many documents to
+    return, the budget, ...), live and strict.
 
     Example:
         >>> from langchain_core.documents import Document

@@ -74,14 +74,9 @@ class _Call:
 class RerankPostprocessor(RerankFields, BaseNodePostprocessor):
     """Reranks retrieved nodes with any rerank-plugins scorer.
 
-    Args:
-        scorer: What scores ``(query, texts)``: a scorer, e.g. ``CrossEncoderScorer(...)``, or
-            its spec string (``"cross-encoder:bundled:scifact-minilm"``).
-
-    Every other argument is an option of the contract, a field inherited from
-    :class:`~rerank_plugins.RerankOptions` (how many nodes to return, the budget, ...): live
-    (an assignment is checked and applies to the next call) and strict: an unknown name
-    (``topn=3``) is refused.
+    Its arguments are its fields: ``scorer`` (a scorer or its spec string) and every option of
+    the contract, inherited from :class:`~rerank_plugins.RerankOptions` (how many nodes to
+    return, the budget, ...), live and strict: an unknown name (``topn=3``) is refused.
 
     Example:
         >>> from llama_index.core.schema import NodeWithScore, TextNode

@@ -65,6 +65,12 @@ def _corpus_only() -> str:
     )
 
 
+def _distill_students() -> str:
+    return _module(ROOT / "docs" / "scripts" / "distill_report.py").render(
+        _record("distill_students.json")
+    )
+
+
 def _architecture() -> str:
     return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
 
@@ -76,6 +82,7 @@ GENERATED = {
     "bench-bucketing.md": _bench_bucketing,
     "bench-budget.md": _bench_budget,
     "corpus-only.md": _corpus_only,
+    "distill-students.md": _distill_students,
 }
 
 

@@ -128,6 +128,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop after N validations without a better nDCG@10 (default: never early)",
     )
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=None,
+        help="dropout on attention probabilities (default: the model's); 0 lets fused "
+        "attention run",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and training")
     parser.add_argument(
         "--precision",

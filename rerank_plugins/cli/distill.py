@@ -85,13 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="with --loss hidden: the weight of the hidden-state term (default: 1.0)",
     )
-    parser.add_argument(
-        "--attention-dropout",
-        type=float,
-        default=None,
-        help="dropout on attention probabilities (default: the teacher's); 0 lets fused "
-        "attention run",
-    )
     add_training_arguments(parser)
     parser.set_defaults(
         max_length=None, hard_negatives=15, bm25_negatives=5, random_negatives=4,

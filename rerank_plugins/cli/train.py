@@ -89,12 +89,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--head-lr-scale", type=float, default=10.0, help="head learns N times faster"
     )
-    parser.add_argument(
-        "--attention-dropout",
-        type=float,
-        default=None,
-        help="dropout on attention probabilities (default: the base's); 0 lets fused attention run",
-    )
     parser.add_argument("--init", metavar="DIR", help="start from this artifact's trained weights")
     add_training_arguments(parser)
 

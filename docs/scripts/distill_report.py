@@ -1,0 +1,118 @@
+"""The table of docs/guides/distill.md: how 3-layer students of the bundled reranker learn.
+
+Reads each run of ``experiments/distill_students.sh`` (``runs/distill/<run>/``): its latest
+checkpoint's ``trainer_state.json``, whose log holds every validation of the run (nDCG@10 on the
+validation slice of the SciFact training claims, the first stage's beside it) and its
+``reranker.json`` (the layers kept), and ``best/reranker.json`` (the recipe). The teacher's figure on the same slice is the bundled reranker's
+own, from ``benchmarks/results/bundled_selection.json``. Writes
+``benchmarks/results/distill_students.json`` (the record) and
+``docs/assets/tables/distill-students.md``. A run whose folder is missing keeps its entry of the
+record; with ``--render`` it rewrites the table from the record alone (no runs needed).
+
+Run: ``python docs/scripts/distill_report.py`` (after ``bash experiments/distill_students.sh
+SCIFACT_DIR``, or while it runs: a run stopped early shows the validations it reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rerank_plugins.scorers.local import cpu_name
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "benchmarks" / "results" / "distill_students.json"
+TABLE = ROOT / "docs" / "assets" / "tables" / "distill-students.md"
+SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
+RUNS = ("mse-spread", "mse-first", "hidden-spread")
+NDCG = "eval_held_out_ndcg@10"
+
+
+def collect(folder: Path) -> dict[str, Any]:
+    """One run's validations (step, epoch, nDCG@10) and recipe, from its latest checkpoint."""
+    checkpoints = sorted(
+        (folder / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])
+    )
+    if not checkpoints:
+        raise SystemExit(f"{folder} has no checkpoint yet; run experiments/distill_students.sh")
+    latest = checkpoints[-1]
+    state = json.loads((latest / "trainer_state.json").read_text())
+    manifest = json.loads((latest / "reranker.json").read_text())
+    recipe = json.loads((folder / "best" / "reranker.json").read_text())["recipe"]
+    evals = [h for h in state["log_history"] if NDCG in h]
+    return {
+        "loss": recipe.get("distill_loss", recipe.get("loss")),
+        "teacher_layers": manifest["adapter"]["layers"],
+        "steps_planned": state["max_steps"],
+        "epochs_planned": state["num_train_epochs"],
+        "steps_reached": state["global_step"],
+        "pairs_a_step": state["train_batch_size"],
+        "validations": [
+            {"step": h["step"], "epoch": round(h["epoch"], 2), "ndcg@10": round(h[NDCG], 4)}
+            for h in evals
+        ],
+        "first_stage_ndcg@10": round(evals[0]["eval_held_out_base_ndcg@10"], 4) if evals else None,
+    }
+
+
+def teacher_validation() -> tuple[float, int]:
+    """The bundled reranker's best validation nDCG@10 in its own training (same slice, same
+    evaluator), and the slice's size."""
+    selection = json.loads(SELECTION.read_text())
+    winner = selection["runs"][selection["winner"]]
+    return float(winner["validation_ndcg@10"]), int(winner["recipe"]["validation_queries"])
+
+
+def render(record: dict[str, Any]) -> str:
+    runs = record["runs"]
+    steps = sorted({v["step"] for run in runs.values() for v in run["validations"]})
+    head = ["student (loss, teacher layers kept)", *[f"step {s}" for s in steps]]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "| --- | " + " | ".join("---:" for _ in steps) + " |",
+    ]
+    for name, run in runs.items():
+        by_step = {v["step"]: v["ndcg@10"] for v in run["validations"]}
+        cells = [f"{by_step[s]:.3f}" if s in by_step else "" for s in steps]
+        layers = ", ".join(str(i) for i in run["teacher_layers"])
+        lines.append(f"| `{name}` ({run['loss']}; {layers}) | " + " | ".join(cells) + " |")
+    first = next(r["first_stage_ndcg@10"] for r in runs.values() if r["first_stage_ndcg@10"])
+    lines += [
+        "",
+        f"Validation nDCG@10 ({record['validation_queries']} claims). For comparison: the first "
+        f"stage {first:.3f}, the 6-layer teacher {record['teacher_ndcg@10']:.3f}. A step is "
+        f"{next(iter(runs.values()))['pairs_a_step']} pairs; an epoch "
+        f"{record['steps_an_epoch']} steps. CPU: {record['cpu']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill")
+    parser.add_argument("--render", action="store_true", help="rewrite the table from the record")
+    args = parser.parse_args()
+    record = json.loads(RECORD.read_text()) if RECORD.is_file() else {"runs": {}}
+    if not args.render:
+        for name in RUNS:
+            if (args.runs / name).is_dir():
+                record["runs"][name] = collect(args.runs / name)
+        run = next(iter(record["runs"].values()))
+        teacher, queries = teacher_validation()
+        record.update(
+            {
+                "teacher_ndcg@10": teacher,
+                "validation_queries": queries,
+                "steps_an_epoch": round(run["steps_planned"] / run["epochs_planned"]),
+                "cpu": cpu_name(),
+            }
+        )
+        RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    TABLE.write_text(render(record))
+    print(TABLE.read_text(), end="")
+
+
+if __name__ == "__main__":
+    main()

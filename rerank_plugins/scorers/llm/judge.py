@@ -144,6 +144,13 @@ class LLMJudgeScorer(Scorer):
 
     backend = "llm-judge"
     normalization = Normalization.IDENTITY
+    # The integer options, checked and kept by the constructor's table (see the Args above).
+    candidates_per_prompt: int
+    window_size: int
+    stride: int
+    min_grade: int
+    max_grade: int
+    max_passage_chars: int
 
     def __init__(
         self,
@@ -175,7 +182,7 @@ class LLMJudgeScorer(Scorer):
             ("min_grade", min_grade, -(10**6)),
             ("max_grade", max_grade, min_grade + 1 if is_int(min_grade) else -(10**6)),
         ):
-            check_int(who, name, value, least)
+            setattr(self, name, check_int(who, name, value, least))  # checked, then kept
         if stride >= window_size:
             raise ConfigurationError(
                 f"{who} stride must be smaller than window_size so that windows overlap and "
@@ -186,13 +193,6 @@ class LLMJudgeScorer(Scorer):
         self.mode: Mode = mode
         self.score_by: ScoreBy = score_by
         self.prompt = template
-        self.window_size = window_size
-        self.stride = stride
-        self.min_grade = min_grade
-        self.max_grade = max_grade
-        self.candidates_per_prompt = candidates_per_prompt
-        self.max_passage_chars = max_passage_chars
-        self.max_retries = max_retries
         self._model = model
         self._kind = kind
         self._set_units(max_concurrency)

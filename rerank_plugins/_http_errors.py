@@ -27,12 +27,14 @@ from rerank_plugins._exceptions import (
     RequestRejectedError,
     RerankError,
     TransientError,
+    transient_for_status,
 )
 
 __all__ = [
     "AUTH_STATUSES",
     "TRANSIENT_STATUSES",
     "ScrubbingFilter",
+    "error_for_status",
     "leaks",
     "raise_translated",
     "retry_after_seconds",
@@ -59,6 +61,24 @@ def status_class(status: int) -> type[RerankError]:
     if status in TRANSIENT_STATUSES or status >= 500:
         return TransientError
     return RequestRejectedError
+
+
+def error_for_status(
+    status: int, *, auth: str, rejected: str, transient: str, retry_after: float | None
+) -> RerankError:
+    """The package's error for an HTTP error status, with the message its kind takes: ``auth``
+    (:class:`AuthenticationError`), ``transient`` (a typed :class:`TransientError` carrying
+    ``retry_after``) or ``rejected`` (:class:`RequestRejectedError`).
+
+    >>> error_for_status(429, auth="", rejected="", transient="slow down", retry_after=1.0)
+    RateLimitedError('slow down')
+    """
+    kind = status_class(status)
+    if kind is AuthenticationError:
+        return AuthenticationError(auth)
+    if kind is TransientError:
+        return transient_for_status(status, transient, retry_after)
+    return RequestRejectedError(rejected)
 
 
 def retry_after_seconds(

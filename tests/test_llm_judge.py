@@ -45,19 +45,9 @@ from rerank_plugins.scorers.llm_judge import (
     escape_data,
     sliding_windows,
 )
+from tests.contract.cases import QUERY, TEXTS
 from tests.llm_fakes import Script, langchain_llm, llama_index_llm, overlap, read_prompt
 
-QUERY = "red apple pie"
-TEXTS = [
-    "green pear",
-    "pie crust and apple",
-    "red apple pie",
-    "apple",
-    "pie",
-    "blue sky",
-    "red",
-    "a red apple",
-]
 IDEAL = sorted(range(len(TEXTS)), key=lambda i: -overlap(QUERY, TEXTS[i]))  # stable
 
 
@@ -598,45 +588,42 @@ def _documents() -> list[Document]:
     ]
 
 
+def _top_three(mode: str, adapter: Any, items: list[Any], **where: Any) -> list[Any]:
+    """Rerank ``items`` through ``adapter`` (a postprocessor or a compressor, sync or async as
+    ``mode`` says): the top three, in the ideal order; the caller's items unchanged."""
+    before = copy.deepcopy(items)
+    if isinstance(adapter, RerankPostprocessor):
+        sync, asynchronous, kind = adapter.postprocess_nodes, adapter.apostprocess_nodes, "n"
+    else:
+        sync, asynchronous, kind = adapter.compress_documents, adapter.acompress_documents, "d"
+    out = asyncio.run(asynchronous(items, **where)) if mode == "async" else sync(items, **where)
+    ids = [item.node.node_id if kind == "n" else item.id for item in out]
+    assert ids == [f"{kind}{i}" for i in IDEAL[:3]]
+    assert items == before, "the caller's nodes and documents are unchanged"
+    return list(out)
+
+
 @both
 @pytest.mark.parametrize("judge_mode", ["pointwise", "listwise"])
 def test_llama_index_postprocessor(mode: str, judge_mode: str) -> None:
-    script = Script()
-    post = RerankPostprocessor(
-        scorer=LLMJudgeScorer(llama_index_llm(script), mode=judge_mode), top_n=3
-    )
+    judge = LLMJudgeScorer(llama_index_llm(Script()), mode=judge_mode)
     nodes = _nodes()
-    before = copy.deepcopy(nodes)
-    bundle = QueryBundle(QUERY)
-    if mode == "async":
-        out = asyncio.run(post.apostprocess_nodes(nodes, query_bundle=bundle))
-    else:
-        out = post.postprocess_nodes(nodes, query_bundle=bundle)
-    assert [n.node.node_id for n in out] == [f"n{i}" for i in IDEAL[:3]]
+    out = _top_three(
+        mode, RerankPostprocessor(scorer=judge, top_n=3), nodes, query_bundle=QueryBundle(QUERY)
+    )
     assert out[0].node.metadata["reranker"] == "llm-judge:scripted-judge"
     assert out[0].node.metadata["source"] == "s2"
     assert all(n.score is not None and 0 <= n.score <= 1 for n in out)
-    assert nodes == before, "the caller's nodes are unchanged"
     assert all(o.node is not n.node for o in out for n in nodes)
 
 
 @both
 @pytest.mark.parametrize("judge_mode", ["pointwise", "listwise"])
 def test_langchain_compressor(mode: str, judge_mode: str) -> None:
-    script = Script()
-    compressor = RerankCompressor(
-        scorer=LLMJudgeScorer(langchain_llm(script), mode=judge_mode), top_n=3
-    )
-    documents = _documents()
-    before = copy.deepcopy(documents)
-    if mode == "async":
-        out = asyncio.run(compressor.acompress_documents(documents, QUERY))
-    else:
-        out = compressor.compress_documents(documents, QUERY)
-    assert [d.id for d in out] == [f"d{i}" for i in IDEAL[:3]]
+    judge = LLMJudgeScorer(langchain_llm(Script()), mode=judge_mode)
+    out = _top_three(mode, RerankCompressor(scorer=judge, top_n=3), _documents(), query=QUERY)
     assert out[0].metadata["relevance_score"] == 1.0
     assert out[0].metadata["rerank_scored"] is True
-    assert documents == before, "the caller's documents are unchanged"
 
 
 def test_sync_and_async_agree_through_both_adapters() -> None:

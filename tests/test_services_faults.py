@@ -23,10 +23,8 @@ from dataclasses import dataclass
 import pytest
 
 from rerank_plugins import AuthenticationError, RequestRejectedError, Scorer, TransientError
-from rerank_plugins.testing.server import RerankServer
 from tests.contract.entries import ENTRIES, Entry, Outcome
 
-BACKENDS = ["cohere", "voyage", "tei"]
 QUERY = "red apple pie"
 TEXTS = ["green pear", "pie crust and apple", "red apple pie", "apple", "blue sky", "a red apple"]
 CLEAN_ORDER = [2, 5, 1, 3, 0, 4]  # lexical relevance on the server; ties keep retrieval order
@@ -55,16 +53,6 @@ TRANSIENT = [
 ]
 
 ENV_HINT = {"cohere": "CO_API_KEY", "voyage": "VOYAGE_API_KEY", "tei": "TEI_API_KEY"}
-
-
-@pytest.fixture(scope="module")
-def server() -> RerankServer:
-    return RerankServer.shared()
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(params=ENTRIES, ids=lambda e: e.id)

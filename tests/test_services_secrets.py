@@ -17,22 +17,11 @@ import pytest
 from rerank_plugins import AuthenticationError, Reranker, TransientError
 from rerank_plugins.testing.server import RerankServer
 
-BACKENDS = ["cohere", "voyage", "tei"]
 ENV = {
     "cohere": ("CO_API_KEY", "COHERE_API_KEY"),
     "voyage": ("VOYAGE_API_KEY",),
     "tei": ("TEI_API_KEY",),
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> RerankServer:
-    return RerankServer.shared()
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
 
 
 def _everything(exc: BaseException) -> str:

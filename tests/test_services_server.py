@@ -201,6 +201,27 @@ def test_loopback_only():
         RerankServer(host="0.0.0.0")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_documents": 0}, "RerankServer got max_documents=0; pass an integer >= 1."),
+        (
+            {"max_client_batch_size": 2.5},
+            "RerankServer got max_client_batch_size=2.5; pass an integer >= 1.",
+        ),
+        (
+            {"max_input_tokens": True},
+            "RerankServer got max_input_tokens=True; pass an integer >= 1.",
+        ),
+        ({"latency_s": -0.1}, "RerankServer got latency_s=-0.1; pass a number >= 0."),
+    ],
+)
+def test_bad_limits_are_refused_with_their_name(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        RerankServer(**options)
+    assert str(info.value) == message
+
+
 def test_stop_does_not_wait_for_slow_answers():
     started = time.monotonic()
     with RerankServer() as local:

@@ -13,8 +13,10 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from rerank_plugins._calibration import CalibrationLike
+from rerank_plugins._checks import check_bool, check_int, check_number
 from rerank_plugins._exceptions import ConfigurationError, TransientError
 from rerank_plugins._scorer import Normalization, Scorer, UnitScores
 
@@ -38,6 +40,9 @@ class KeywordScorer(Scorer):
         config_error: Every unit raises :class:`ConfigurationError` (like a rejected API key).
         max_retries: Retries after a transient failure.
 
+    Raises:
+        ConfigurationError: a knob of the wrong type or out of range (the message names it).
+
     Example:
         >>> KeywordScorer().score_unit("red apple", ["a red car", "red apple"], timeout=None).scores
         [0.5, 1.0]
@@ -57,12 +62,13 @@ class KeywordScorer(Scorer):
         max_retries: int = 2,
         calibration: CalibrationLike = None,
     ) -> None:
-        self.unit_size = unit_size
-        self.delay_s = delay_s
-        self.fail_first = fail_first
-        self.fail_always = fail_always
-        self.config_error = config_error
-        self.max_retries = max_retries
+        who = "KeywordScorer"
+        self.unit_size = cast(int, check_int(who, "unit_size", unit_size))
+        self.delay_s = cast(float, check_number(who, "delay_s", delay_s, minimum=0.0))
+        self.fail_first = cast(int, check_int(who, "fail_first", fail_first, 0))
+        self.fail_always = check_bool(who, "fail_always", fail_always)
+        self.config_error = check_bool(who, "config_error", config_error)
+        self.max_retries = cast(int, check_int(who, "max_retries", max_retries, 0))
         self._lock = threading.Lock()
         self.calls = 0
         """Units this scorer was asked to score, failed ones included."""

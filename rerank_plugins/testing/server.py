@@ -61,8 +61,9 @@ import secrets
 import threading
 from collections.abc import Sequence
 from http.server import ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from rerank_plugins._checks import check_int, check_number
 from rerank_plugins.testing._background import Background
 from rerank_plugins.testing._handler import Handler, QuietServer
 from rerank_plugins.testing._protocols import FAULTS, Script, ServedRequest, lexical_relevance
@@ -74,6 +75,11 @@ __all__ = ["FAULTS", "RerankServer", "ServedRequest", "lexical_relevance"]
 
 _SHARED: RerankServer | None = None
 _SHARED_LOCK = threading.Lock()
+
+
+def _limit(name: str, value: object) -> int:
+    """A server limit: a positive integer, or a ``ValueError`` that names it."""
+    return cast(int, check_int("RerankServer", name, value, error=ValueError))
 
 
 class RerankServer(Background):
@@ -109,10 +115,12 @@ class RerankServer(Background):
             raise ValueError(f"RerankServer listens on loopback only, got host={host!r}.")
         self.api_key = api_key or f"rk-test-{secrets.token_hex(8)}"
         self.host = host
-        self.max_documents = max_documents
-        self.max_client_batch_size = max_client_batch_size
-        self.max_input_tokens = max_input_tokens
-        self.latency_s = latency_s
+        self.max_documents = _limit("max_documents", max_documents)
+        self.max_client_batch_size = _limit("max_client_batch_size", max_client_batch_size)
+        self.max_input_tokens = _limit("max_input_tokens", max_input_tokens)
+        self.latency_s = cast(
+            float, check_number("RerankServer", "latency_s", latency_s, minimum=0, error=ValueError)
+        )
         self._requested_port = port
         self._lock = threading.Lock()
         self._scripts: dict[str, Script] = {}

@@ -73,12 +73,12 @@ def _keeper_class() -> type:
             patience: int | None,
             precision: Literal["float32", "float16"],
         ) -> None:
-            self.precision = precision
             self.folder = folder
-            self.base = base
-            self.spec = spec
-            self.recipe = recipe
             self.patience = patience
+            # What every save of the best artifact passes on, besides the model and its metrics.
+            self._save = functools.partial(
+                save_reranker, base=base, spec=spec, recipe=recipe, precision=precision
+            )
             self.history: list[dict[str, float]] = []
             self.best_metrics: dict[str, float] = {}
             self.misses = 0
@@ -106,10 +106,7 @@ def _keeper_class() -> type:
             if scores["ndcg@10"] > self.best_metrics.get("ndcg@10", float("-inf")):
                 self.best_metrics = entry
                 self.misses = 0
-                save_reranker(
-                    kwargs["model"], self.folder, base=self.base, spec=self.spec,
-                    recipe=self.recipe, metrics=entry, precision=self.precision,
-                )  # fmt: skip
+                self._save(kwargs["model"], self.folder, metrics=entry)
             else:
                 self.misses += 1
                 if self.patience is not None and self.misses >= self.patience:

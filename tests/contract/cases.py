@@ -28,6 +28,20 @@ CASE_MODULES = [
 ]
 
 BEHAVIOURS = ("ok", "slow", "transient", "config")
+
+QUERY = "red apple pie"
+TEXTS = [
+    "green pear",
+    "pie crust and apple",
+    "red apple pie",
+    "apple",
+    "pie",
+    "blue sky",
+    "red",
+    "a red apple",
+]
+"""The query and texts every contract test ranks (the LLM judge's tests too): the share of the
+query's words in a text orders them, with ties, so an order that is off shows."""
 """What a case can be asked to build:
 
 - ``ok``: a working scorer.

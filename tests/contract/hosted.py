@@ -14,6 +14,9 @@ from rerank_plugins.scorers.hosted import HostedScorer
 from rerank_plugins.testing.server import RerankServer
 from tests.contract.cases import ScorerCase
 
+BACKENDS = ["cohere", "voyage", "tei"]
+"""The hosted backends, each a protocol the local server speaks."""
+
 
 def behaviour_key(server: RerankServer, behaviour: str) -> str:
     """A key that makes ``server`` show ``behaviour`` (slow, transient, config or none)."""

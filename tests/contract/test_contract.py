@@ -20,20 +20,8 @@ from rerank_plugins import (
     Scorer,
     TransientError,
 )
-from tests.contract.cases import ScorerCase, all_cases
+from tests.contract.cases import QUERY, TEXTS, ScorerCase, all_cases
 from tests.contract.entries import ENTRIES, Entry, Outcome
-
-QUERY = "red apple pie"
-TEXTS = [
-    "green pear",
-    "pie crust and apple",
-    "red apple pie",
-    "apple",
-    "pie",
-    "blue sky",
-    "red",
-    "a red apple",
-]
 
 
 @pytest.fixture(params=all_cases(), ids=lambda c: c.id)

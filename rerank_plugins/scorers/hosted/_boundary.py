@@ -26,13 +26,11 @@ from rerank_plugins._exceptions import (
     AuthenticationError,
     ConnectionFailedError,
     MalformedResponseError,
-    RequestRejectedError,
     RerankError,
     TimedOutError,
     TransientError,
-    transient_for_status,
 )
-from rerank_plugins._http_errors import retry_after_seconds, status_class
+from rerank_plugins._http_errors import error_for_status, retry_after_seconds
 from rerank_plugins._http_errors import scrub as scrub_text
 
 __all__ = [
@@ -159,26 +157,21 @@ def status_error(
         1.0
     """
     detail = scrub(detail, secret)
-    kind = status_class(status)
-    if kind is AuthenticationError:
-        return AuthenticationError(
-            f"{who}: the server rejected the API key (HTTP {status}: {detail}); {key_hint} "
-            f"with a valid key for this endpoint."
-        )
-    if kind is TransientError:
-        wait = retry_after_seconds(headers)
-        said = "" if wait is None else f", Retry-After {wait:g}s"
-        return transient_for_status(
-            status, f"{who}: HTTP {status} from the rerank endpoint{said}: {detail}", wait
-        )
+    wait = retry_after_seconds(headers)
+    said = "" if wait is None else f", Retry-After {wait:g}s"
     if status == 413:
         fix = "send fewer or shorter texts per request (lower batch_size / unit_size)"
     elif status == 404:
         fix = f"check base_url and the model name ({model!r})"
     else:
         fix = f"check the model name ({model!r}) and the scorer's options"
-    return RequestRejectedError(
-        f"{who}: the server rejected the request (HTTP {status}: {detail}); {fix}."
+    return error_for_status(
+        status,
+        auth=f"{who}: the server rejected the API key (HTTP {status}: {detail}); {key_hint} "
+        f"with a valid key for this endpoint.",
+        transient=f"{who}: HTTP {status} from the rerank endpoint{said}: {detail}",
+        rejected=f"{who}: the server rejected the request (HTTP {status}: {detail}); {fix}.",
+        retry_after=wait,
     )
 
 

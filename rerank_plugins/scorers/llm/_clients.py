@@ -34,17 +34,18 @@ from typing import Any, NoReturn, cast
 from rerank_plugins._checks import is_int, is_number
 from rerank_plugins._deadline import run_sync, run_with_deadline
 from rerank_plugins._exceptions import (
-    AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
     MalformedResponseError,
-    RequestRejectedError,
     RerankError,
     TimedOutError,
-    TransientError,
-    transient_for_status,
 )
-from rerank_plugins._http_errors import raise_translated, retry_after_seconds, scrub, status_class
+from rerank_plugins._http_errors import (
+    error_for_status,
+    raise_translated,
+    retry_after_seconds,
+    scrub,
+)
 from rerank_plugins._optional import require
 
 __all__ = ["Completion", "LLMClient", "as_client"]
@@ -389,23 +390,16 @@ def translate_error(exc: BaseException, who: str) -> BaseException:
     detail = _scrub(f"{type(exc).__name__}: {exc}")[:300]
     status = _status_code(exc)
     names = " ".join(cls.__name__ for cls in type(exc).__mro__).lower()
-    kind = None if status is None or status < 400 else status_class(status)
-    if kind is AuthenticationError:
-        return AuthenticationError(
-            f"{who}: the LLM provider rejected the credentials (HTTP {status}): {detail}. "
-            f"Check the API key the LLM was built with (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)."
-        )
-    if kind is RequestRejectedError:
-        return RequestRejectedError(
-            f"{who}: the LLM provider rejected the request (HTTP {status}): {detail}. "
-            f"Check the model name and the LLM's options."
-        )
-    if kind is TransientError and status is not None:
+    if status is not None and status >= 400:
         wait = retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None))
-        return transient_for_status(
+        return error_for_status(
             status,
-            f"{who}: LLM call failed (HTTP {status}): {detail}",
-            None if wait is None or wait > 3600 else wait,
+            auth=f"{who}: the LLM provider rejected the credentials (HTTP {status}): {detail}. "
+            f"Check the API key the LLM was built with (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY).",
+            transient=f"{who}: LLM call failed (HTTP {status}): {detail}",
+            rejected=f"{who}: the LLM provider rejected the request (HTTP {status}): {detail}. "
+            f"Check the model name and the LLM's options.",
+            retry_after=None if wait is None or wait > 3600 else wait,
         )
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "timeout" in names:
         return TimedOutError(f"{who}: LLM call timed out: {detail}")

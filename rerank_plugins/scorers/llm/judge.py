@@ -144,6 +144,13 @@ class LLMJudgeScorer(Scorer):
 
     backend = "llm-judge"
     normalization = Normalization.IDENTITY
+    # The integer options, checked and kept by the constructor's table (see the Args above).
+    candidates_per_prompt: int
+    window_size: int
+    stride: int
+    min_grade: int
+    max_grade: int
+    max_passage_chars: int
 
     def __init__(
         self,
@@ -175,7 +182,7 @@ class LLMJudgeScorer(Scorer):
             ("min_grade", min_grade, -(10**6)),
             ("max_grade", max_grade, min_grade + 1 if is_int(min_grade) else -(10**6)),
         ):
-            check_int(who, name, value, least)
+            setattr(self, name, check_int(who, name, value, least))  # checked, then kept
         if stride >= window_size:
             raise ConfigurationError(
                 f"{who} stride must be smaller than window_size so that windows overlap and "
@@ -186,13 +193,6 @@ class LLMJudgeScorer(Scorer):
         self.mode: Mode = mode
         self.score_by: ScoreBy = score_by
         self.prompt = template
-        self.window_size = window_size
-        self.stride = stride
-        self.min_grade = min_grade
-        self.max_grade = max_grade
-        self.candidates_per_prompt = candidates_per_prompt
-        self.max_passage_chars = max_passage_chars
-        self.max_retries = max_retries
         self._model = model
         self._kind = kind
         self._set_units(max_concurrency)
@@ -251,35 +251,20 @@ class LLMJudgeScorer(Scorer):
     # --- the two drivers: the same steps, sync and async --------------------------------------
 
     def score_unit(self, query: str, texts: Sequence[str], *, timeout: float | None) -> UnitScores:
-        steps = self._steps(query, texts)
-        deadline = _UnitDeadline(timeout, self.cost)
-        prompt = next(steps)
+        turns = _Turns(self._steps(query, texts), _UnitDeadline(timeout, self.cost), self.name)
         while True:
-            started = time.monotonic()
-            completion = self.client.complete(prompt, deadline.left_for_next_call(self.name))
-            deadline.observe(time.monotonic() - started)
-            try:
-                prompt = steps.send(completion)
-            except StopIteration as done:
-                result: UnitScores = done.value
-                return result
+            scores = turns.answer(self.client.complete(turns.prompt, turns.time_left()))
+            if scores is not None:
+                return scores
 
     async def ascore_unit(
         self, query: str, texts: Sequence[str], *, timeout: float | None
     ) -> UnitScores:
-        steps = self._steps(query, texts)
-        deadline = _UnitDeadline(timeout, self.cost)
-        prompt = next(steps)
+        turns = _Turns(self._steps(query, texts), _UnitDeadline(timeout, self.cost), self.name)
         while True:
-            started = time.monotonic()
-            left = deadline.left_for_next_call(self.name)
-            completion = await self.client.acomplete(prompt, left)
-            deadline.observe(time.monotonic() - started)
-            try:
-                prompt = steps.send(completion)
-            except StopIteration as done:
-                result: UnitScores = done.value
-                return result
+            scores = turns.answer(await self.client.acomplete(turns.prompt, turns.time_left()))
+            if scores is not None:
+                return scores
 
     # --- the steps: yield a prompt, receive its completion, return the unit's scores -----------
 
@@ -421,3 +406,35 @@ class _UnitDeadline:
     def observe(self, seconds: float) -> None:
         self.calls += 1
         self.cost.observe(1.0, seconds)
+
+
+class _Turns:
+    """One unit's exchange with the LLM, the same for the sync and the async driver: the prompt
+    to send next and the time its call may take; each call is timed and teaches the unit's
+    deadline."""
+
+    def __init__(
+        self, steps: Generator[str, Completion, UnitScores], deadline: _UnitDeadline, who: str
+    ) -> None:
+        self._steps = steps
+        self._deadline = deadline
+        self._who = who
+        self._started = 0.0
+        self.prompt: str = next(steps)
+
+    def time_left(self) -> float | None:
+        """The next call's timeout (raises :class:`TimedOutError` if no call fits); starts its
+        clock."""
+        self._started = time.monotonic()
+        return self._deadline.left_for_next_call(self._who)
+
+    def answer(self, completion: Completion) -> UnitScores | None:
+        """Hand the completion to the steps: ``None`` and the next :attr:`prompt`, or, once the
+        steps are done, the unit's scores."""
+        self._deadline.observe(time.monotonic() - self._started)
+        try:
+            self.prompt = self._steps.send(completion)
+        except StopIteration as done:
+            scores: UnitScores = done.value
+            return scores
+        return None

@@ -188,12 +188,8 @@ class ReplicaScorer(Scorer):
         kind = type(self._endpoints[0].scorer).__name__
         return f"ReplicaScorer({kind}, model={self.model!r}, urls={urls!r})"
 
-    def __copy__(self) -> ReplicaScorer:
-        return self  # one replica set: copies share its clients, health and what it learned
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ReplicaScorer:
-        return self
-
+    # Copies are the scorer itself (Scorer's __copy__ and __deepcopy__): one replica set, whose
+    # clients, health and what it learned every copy shares.
     def __reduce__(self) -> Any:
         raise TypeError(
             "ReplicaScorer is not picklable: it owns live connections and a worker loop; build "

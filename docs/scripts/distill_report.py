@@ -3,8 +3,9 @@
 Reads each run of ``experiments/distill_students.sh`` (``runs/distill/<run>/``): its latest
 checkpoint's ``trainer_state.json``, whose log holds every validation of the run (nDCG@10 on the
 validation slice of the SciFact training claims, the first stage's beside it) and its
-``reranker.json`` (the layers kept), and ``best/reranker.json`` (the recipe). The teacher's figure on the same slice is the bundled reranker's
-own, from ``benchmarks/results/bundled_selection.json``. Writes
+``reranker.json`` (the layers kept), and ``best/reranker.json`` (the recipe). The teacher's
+figure on the same slice is the bundled reranker's own, from
+``benchmarks/results/bundled_selection.json``. Writes
 ``benchmarks/results/distill_students.json`` (the record) and
 ``docs/assets/tables/distill-students.md``. A run whose folder is missing keeps its entry of the
 record; with ``--render`` it rewrites the table from the record alone (no runs needed).

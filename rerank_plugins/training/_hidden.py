@@ -31,22 +31,23 @@ class HiddenStateLoss(nn.Module):
 
     The labels are the teacher's logits already (``teacher_lists.jsonl``); the teacher runs here
     only for its hidden states, on the student's tokens (same tokenizer, the student's
-    ``max_length``), in eval mode and without gradients. Imported only when this loss is asked
-    for, so the package imports without torch.
+    ``max_length``), without gradients, in the mode it was given (a loaded teacher is in eval
+    mode: :func:`~rerank_plugins.training.distill.load_teacher`). Imported only when this loss
+    is asked for, so the package imports without torch.
     """
+
+    teacher: CrossEncoder
 
     def __init__(
         self, model: CrossEncoder, teacher: CrossEncoder, layers: Sequence[int], weight: float = 1.0
     ) -> None:
         super().__init__()
         self.model = model
-        self.teacher = teacher
+        # Not a submodule: the trainer's train() and the loss's parameters leave the teacher
+        # alone, and the caller's teacher is not changed (it runs as given: eval mode, no grad).
+        object.__setattr__(self, "teacher", teacher)
         self.layers = tuple(layers)
         self.weight = float(weight)
-        frozen: Any = teacher.transformers_model
-        frozen.eval()
-        for param in frozen.parameters():
-            param.requires_grad = False
 
     def forward(self, inputs: list[list[str]], labels: torch.Tensor, **_: Any) -> torch.Tensor:
         pairs = list(zip(inputs[0], inputs[1], strict=True))

@@ -43,7 +43,10 @@ def collect(folder: Path) -> dict[str, Any]:
     manifest = json.loads((latest / "reranker.json").read_text())
     recipe = json.loads((folder / "best" / "reranker.json").read_text())["recipe"]
     evals = [h for h in state["log_history"] if NDCG in h]
+    summary = folder / "summary.json"  # written when a run ends
+    seconds = json.loads(summary.read_text())["train_seconds"] if summary.is_file() else None
     return {
+        "train_seconds": seconds,
         "loss": recipe.get("distill_loss", recipe.get("loss")),
         "teacher_layers": manifest["adapter"]["layers"],
         "steps_planned": state["max_steps"],

@@ -44,15 +44,12 @@ def check_int(
     error: type[Exception] = ConfigurationError,
 ) -> int | None:
     """Return ``value`` if it is an integer in ``[minimum, maximum]``; raise ``error`` if not."""
+    if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
+        return value
     if value is None and allow_none:
         return None
-    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
-        wanted = (
-            f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}..{maximum}"
-        )
-        alternative = " or None" if allow_none else ""
-        raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
-    return value
+    wanted = f"an integer >= {minimum}" if maximum is None else f"an integer {minimum}..{maximum}"
+    raise _refused(error, f"{who} got {name}={value!r}", wanted, allow_none)
 
 
 def check_number(
@@ -66,24 +63,27 @@ def check_number(
     error: type[Exception] = ConfigurationError,
 ) -> float | None:
     """Return ``value`` if it is a number ``> above`` (or ``>= minimum``); else raise ``error``."""
+    number = value if is_number(value) and value == value else None  # NaN is not a number
+    if (
+        number is not None
+        and (above is None or number > above)
+        and (minimum is None or number >= minimum)
+    ):
+        return number
     if value is None and allow_none:
         return None
-    number = value if is_number(value) and value == value else None  # NaN is not a number
-    bad = number is None
-    if number is not None and above is not None and not number > above:
-        bad = True
-    if number is not None and minimum is not None and not number >= minimum:
-        bad = True
-    if bad:
-        if above is not None:
-            wanted = "a positive number" if above == 0 else f"a number > {above:g}"
-        elif minimum is not None:
-            wanted = f"a number >= {minimum:g}"
-        else:
-            wanted = "a number"
-        alternative = " or None" if allow_none else ""
-        raise error(f"{who} got {name}={value!r}; pass {wanted}{alternative}.")
-    return number
+    if above is not None:
+        wanted = "a positive number" if above == 0 else f"a number > {above:g}"
+    elif minimum is not None:
+        wanted = f"a number >= {minimum:g}"
+    else:
+        wanted = "a number"
+    raise _refused(error, f"{who} got {name}={value!r}", wanted, allow_none)
+
+
+def _refused(error: type[Exception], got: str, wanted: str, allow_none: bool) -> Exception:
+    """The error for a refused value: what was got, and what to pass instead."""
+    return error(f"{got}; pass {wanted}{' or None' if allow_none else ''}.")
 
 
 def check_bool(who: str, name: str, value: object) -> bool:

@@ -159,8 +159,7 @@ class CrossEncoderScorer(Scorer):
         _check_window_options(long_passages, max_windows, window_overlap)
         self._model_name = model
         self.device = device
-        self.batch_size = batch_size
-        self.unit_size = batch_size
+        self.batch_size = self.unit_size = batch_size  # a unit is one batch
         self.max_length = max_length
         self.trust_remote_code = trust_remote_code
         self.model_kwargs = dict(model_kwargs or {})

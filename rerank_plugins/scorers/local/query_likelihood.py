@@ -120,8 +120,7 @@ class QueryLikelihoodScorer(Scorer):
         )
         self.prompt = prompt
         self.max_passage_tokens = max_passage_tokens
-        self.batch_size = batch_size
-        self.unit_size = batch_size
+        self.batch_size = self.unit_size = batch_size  # a unit is one batch
         self._bf16 = bf16
         self._device = device
         self._loaded: tuple[Any, Any, str, bool] | None = None

@@ -4,8 +4,9 @@
 # recipe from those labels, each early-stopped on the validation slice (no dev report: the
 # recipes are compared on validation; dev is measured once, for the student that ships).
 # Usage: bash experiments/distill_students.sh SCIFACT_DIR [RUN ...]
-#   RUN: mse-spread, mse-first, hidden-spread (default: all three; about an hour each on 2
-#   cores for 3 epochs, alone; labelling about 12 minutes)
+#   RUN: LOSS-PICK, LOSS mse, listnet or hidden, PICK spread or first (default: mse-spread,
+#   mse-first, hidden-spread; about an hour each on 2 cores for 3 epochs, alone; labelling
+#   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled.
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
 # docs/scripts/distill_report.py turns the runs' validation curves into the guide's table.
 # shellcheck source=experiments/_lib.sh
@@ -14,7 +15,7 @@ data="${1:?usage: bash experiments/distill_students.sh SCIFACT_DIR [RUN ...]}"
 shift
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || runs=(mse-spread mse-first hidden-spread)
-labels=""
+labels="${TEACHER_LISTS:-}"
 for run in "${runs[@]}"; do
   loss="${run%%-*}"
   pick="${run#*-}"

@@ -4,7 +4,7 @@
 # recipe from those labels, each early-stopped on the validation slice (no dev report: the
 # recipes are compared on validation; dev is measured once, for the student that ships).
 # Usage: bash experiments/distill_students.sh SCIFACT_DIR [RUN ...]
-#   RUN: LOSS-PICK, LOSS mse, listnet or hidden, PICK spread or first (default: mse-spread,
+#   RUN: LOSS-PICK[-TAG], LOSS mse, listnet or hidden, PICK spread or first (default: mse-spread,
 #   mse-first, hidden-spread; about an hour each on 2 cores for 3 epochs, alone; labelling
 #   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled.
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
@@ -19,6 +19,7 @@ labels="${TEACHER_LISTS:-}"
 for run in "${runs[@]}"; do
   loss="${run%%-*}"
   pick="${run#*-}"
+  pick="${pick%%-*}"
   # The same recipe for each: 2 lists (28 pairs) a step, peak learning rate 1e-4, 3 epochs,
   # 192 tokens, a validation every 100 steps; only the loss and the starting layers differ.
   # The first run labels the lists (1 positive, 8 dense hard negatives, 3 BM25, 2 random a

@@ -304,6 +304,20 @@ def test_cli_tiny_corpus_end_to_end(capsys, tmp_path, docs):
     assert read_manifest(summary["artifact"])["adapter"]["layers"] == [5]
 
 
+def test_cli_reused_lists_are_what_the_recipe_records(capsys, tmp_path, docs, teacher):
+    lists = write_teacher_lists(label_lists(LISTS, teacher), tmp_path / "lists.jsonl")
+    out = tmp_path / "student"
+    status = main(["distill", "--teacher", TEACHER, "--corpus", str(docs), "--teacher-lists",
+                   str(lists), "--layers", "1", "--max-length", "32", "--roundtrip-k", "0",
+                   "--batch-size", "4", "--no-progress", "--output", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "labels" not in captured.err  # nothing labelled again
+    recipe = read_manifest(out / "best")["recipe"]
+    assert recipe["teacher_lists"] == str(lists) and recipe["train_lists"] == len(LISTS)
+    assert not {"hard_negatives", "random_negatives", "corpus"} & set(recipe)
+
+
 def test_evaluations_come_twice_an_epoch_of_pairs_for_a_pointwise_loss():
     """A step of the MSE loss reads ``batch_size`` pairs, so an epoch is pairs / batch_size
     steps; counting lists instead evaluated every 3 steps of a 71-step epoch."""

@@ -42,6 +42,9 @@ __all__ = ["add_arguments", "run"]
 NAME = "distill"
 HELP = "a faster, shallower copy of a reranker (rerank-plugins distill --help)"
 DESCRIPTION = "Distil a cross-encoder into a shallower, faster student tuned to your corpus."
+_MADE = ("train_queries", "hard_negatives", "bm25_negatives", "random_negatives", "max_positives",
+         "rounds", "corpus")  # fmt: skip
+"""Recipe entries that say how lists are made; a run on ``--teacher-lists`` made none."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,8 +184,11 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
         dev = dev if dev is not None else made_dev
         recipe = {**recipe, "corpus": made_recipe}
     if args.teacher_lists:
-        # The lists were labelled already: the data folders give validation (and dev) only.
-        return [], dev, {**recipe, "teacher_lists": str(args.teacher_lists)}, held_out
+        # The lists were labelled already: the data folders give validation (and dev) only, so
+        # the recipe keeps what describes those, not how lists would have been made from them.
+        kept = {key: value for key, value in recipe.items() if key not in _MADE}
+        kept.update(teacher_lists=str(args.teacher_lists), validation_queries=len(dev or []))
+        return [], dev, kept, held_out
     return lists, dev, recipe, held_out
 
 

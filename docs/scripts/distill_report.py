@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "benchmarks" / "results" / "distill_students.json"
 TABLE = ROOT / "docs" / "assets" / "tables" / "distill-students.md"
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
-RUNS = ("mse-spread", "mse-first", "hidden-spread")
 NDCG = "eval_held_out_ndcg@10"
 
 
@@ -48,6 +47,7 @@ def collect(folder: Path) -> dict[str, Any]:
     return {
         "train_seconds": seconds,
         "loss": recipe.get("distill_loss", recipe.get("loss")),
+        "train_lists": recipe.get("train_lists"),
         "teacher_layers": manifest["adapter"]["layers"],
         "steps_planned": state["max_steps"],
         "epochs_planned": state["num_train_epochs"],
@@ -72,7 +72,7 @@ def teacher_validation() -> tuple[float, int]:
 def render(record: dict[str, Any]) -> str:
     runs = record["runs"]
     steps = sorted({v["step"] for run in runs.values() for v in run["validations"]})
-    head = ["student (loss, teacher layers kept)", *[f"step {s}" for s in steps]]
+    head = ["student (loss; teacher layers kept; lists)", *[f"step {s}" for s in steps]]
     lines = [
         "| " + " | ".join(head) + " |",
         "| --- | " + " | ".join("---:" for _ in steps) + " |",
@@ -81,13 +81,15 @@ def render(record: dict[str, Any]) -> str:
         by_step = {v["step"]: v["ndcg@10"] for v in run["validations"]}
         cells = [f"{by_step[s]:.3f}" if s in by_step else "" for s in steps]
         layers = ", ".join(str(i) for i in run["teacher_layers"])
-        lines.append(f"| `{name}` ({run['loss']}; {layers}) | " + " | ".join(cells) + " |")
+        label = f"`{name}` ({run['loss']}; {layers}; {run['train_lists']:,} lists)"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    first_run = next(iter(runs.values()))
     first = next(r["first_stage_ndcg@10"] for r in runs.values() if r["first_stage_ndcg@10"])
     lines += [
         "",
         f"Validation nDCG@10 ({record['validation_queries']} claims). For comparison: the first "
         f"stage {first:.3f}, the 6-layer teacher {record['teacher_ndcg@10']:.3f}. A step is "
-        f"{next(iter(runs.values()))['pairs_a_step']} pairs; an epoch "
+        f"{first_run['pairs_a_step']} pairs; an epoch of its {first_run['train_lists']:,} lists "
         f"{record['steps_an_epoch']} steps. CPU: {record['cpu']}.",
     ]
     return "\n".join(lines) + "\n"
@@ -100,9 +102,9 @@ def main() -> None:
     args = parser.parse_args()
     record = json.loads(RECORD.read_text()) if RECORD.is_file() else {"runs": {}}
     if not args.render:
-        for name in RUNS:
-            if (args.runs / name).is_dir():
-                record["runs"][name] = collect(args.runs / name)
+        for folder in sorted(args.runs.iterdir()) if args.runs.is_dir() else []:
+            if (folder / "checkpoints").is_dir():
+                record["runs"][folder.name] = collect(folder)
         run = next(iter(record["runs"].values()))
         teacher, queries = teacher_validation()
         record.update(

@@ -6,7 +6,8 @@
 # Usage: bash experiments/distill_students.sh SCIFACT_DIR [RUN ...]
 #   RUN: LOSS-PICK[-TAG], LOSS mse, listnet or hidden, PICK spread or first (default: mse-spread,
 #   mse-first, hidden-spread; about an hour each on 2 cores for 3 epochs, alone; labelling
-#   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled.
+#   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled;
+#   LAYERS=N sets the student's depth (default 3), THREADS=N its CPU threads (default 2).
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
 # docs/scripts/distill_report.py turns the runs' validation curves into the guide's table.
 # shellcheck source=experiments/_lib.sh
@@ -27,8 +28,9 @@ for run in "${runs[@]}"; do
   source=(--hard-negatives 8 --bm25-negatives 3 --random-negatives 2)
   [ -z "$labels" ] || source=(--teacher-lists "$labels")
   rerank-plugins distill --teacher bundled:scifact-minilm --beir "$data" "${source[@]}" \
-    --layers 3 --pick "$pick" --loss "$loss" --batch-size 2 --epochs 3 --learning-rate 1e-4 \
-    --max-length 192 --eval-steps 100 --patience 4 --threads 2 --precision float16 \
-    --no-dev-report --no-progress --resume --output "runs/distill/$run"
+    --layers "${LAYERS:-3}" --pick "$pick" --loss "$loss" --batch-size 2 --epochs 3 \
+    --learning-rate 1e-4 --max-length 192 --eval-steps 100 --patience 4 \
+    --threads "${THREADS:-2}" --precision float16 --no-dev-report --no-progress --resume \
+    --output "runs/distill/$run"
   [ -n "$labels" ] || labels="runs/distill/$run/teacher_lists.jsonl"
 done

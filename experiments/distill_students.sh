@@ -7,7 +7,8 @@
 #   RUN: LOSS-PICK[-TAG], LOSS mse, listnet or hidden, PICK spread or first (default: mse-spread,
 #   mse-first, hidden-spread; about an hour each on 2 cores for 3 epochs, alone; labelling
 #   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled;
-#   LAYERS=N sets the student's depth (default 3), THREADS=N its CPU threads (default 2).
+#   LAYERS=N sets the student's depth (default 3), THREADS=N its CPU threads (default 2),
+#   EPOCHS=N its passes over the lists (default 3).
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
 # docs/scripts/distill_report.py turns the runs' validation curves into the guide's table.
 # shellcheck source=experiments/_lib.sh
@@ -28,7 +29,7 @@ for run in "${runs[@]}"; do
   source=(--hard-negatives 8 --bm25-negatives 3 --random-negatives 2)
   [ -z "$labels" ] || source=(--teacher-lists "$labels")
   rerank-plugins distill --teacher bundled:scifact-minilm --beir "$data" "${source[@]}" \
-    --layers "${LAYERS:-3}" --pick "$pick" --loss "$loss" --batch-size 2 --epochs 3 \
+    --layers "${LAYERS:-3}" --pick "$pick" --loss "$loss" --batch-size 2 --epochs "${EPOCHS:-3}" \
     --learning-rate 1e-4 --max-length 192 --eval-steps 100 --patience 4 \
     --threads "${THREADS:-2}" --precision float16 --no-dev-report --no-progress --resume \
     --output "runs/distill/$run"

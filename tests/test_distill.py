@@ -54,7 +54,8 @@ def teacher():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("teacher_depth", "depth", "pick", "layers"),
     [(6, 3, "spread", (1, 3, 5)), (6, 2, "spread", (2, 5)), (6, 4, "spread", (0, 2, 3, 5)),
-     (12, 6, "spread", (1, 3, 5, 7, 9, 11)), (6, 3, "first", (0, 1, 2)), (6, 1, "spread", (5,))],
+     (12, 6, "spread", (1, 3, 5, 7, 9, 11)), (6, 3, "first", (0, 1, 2)), (6, 1, "spread", (5,)),
+     (6, 3, (0, 3, 5), (0, 3, 5)), (6, 2, [0, 5], (0, 5))],
 )  # fmt: skip
 def test_student_layers(teacher_depth, depth, pick, layers):
     assert student_layers(teacher_depth, depth, pick) == layers
@@ -67,8 +68,28 @@ def test_a_student_is_shallower_than_its_teacher(depth):
 
 
 def test_unknown_pick_is_named():
-    with pytest.raises(ConfigurationError, match="pick must be one of spread, first, got 'odd'"):
+    with pytest.raises(ConfigurationError, match="pick must be one of spread, first or the layers"):
         student_layers(6, 3, "odd")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pick", [(0, 3), (3, 0, 5), (0, 3, 6), (0, 0, 5), (-1, 3, 5), (0, 1.0, 5)])
+def test_named_layers_are_depth_distinct_teacher_layers_in_order(pick):
+    with pytest.raises(ConfigurationError, match=r"keeps 3 distinct teacher layers, in order, "
+                       r"each from 0 to 5 \(e.g. \(1, 3, 5\)\); got"):  # fmt: skip
+        student_layers(6, 3, pick)
+
+
+def test_cli_reads_named_layers_and_refuses_others(capsys):
+    from rerank_plugins.cli import build_parser
+
+    base = ["distill", "--teacher", TEACHER, "--output", "o"]
+    assert build_parser().parse_args([*base, "--pick", "0,3,5"]).pick == (0, 3, 5)
+    assert build_parser().parse_args([*base, "--pick", "first"]).pick == "first"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--pick", "bottom"])
+    assert "expected spread or first or layer numbers like 0,3,5, got 'bottom'" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("pick", ["spread", "first"])
@@ -280,7 +301,7 @@ def test_cli_help_lists_the_student_options(capsys):
         main(["distill", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "--layers" in out and "--pick {spread,first}" in out and "--teacher-lists" in out
+    assert "--layers" in out and "--pick {spread,first,LIST}" in out and "--teacher-lists" in out
 
 
 def test_listed_in_the_main_help(capsys):

@@ -68,10 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pick",
-        choices=PICKS,
+        type=_pick,
         default="spread",
-        help="which teacher layers the student starts from: spread (evenly, up to the top one) "
-        "or first (the bottom ones) (default: spread)",
+        metavar="{spread,first,LIST}",
+        help="which teacher layers the student starts from: spread (evenly, up to the top one), "
+        "first (the bottom ones), or a comma-separated list of them, e.g. 0,3,5 "
+        "(default: spread)",
     )
     parser.add_argument(
         "--loss",
@@ -93,6 +95,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         max_length=None, hard_negatives=15, bm25_negatives=5, random_negatives=4,
         learning_rate=5e-5, batch_size=8, roundtrip_k=20, method="full",
     )  # fmt: skip
+
+
+def _pick(text: str) -> Any:
+    """``--pick``: a named rule, or the layers to keep (``0,3,5``)."""
+    if text in PICKS:
+        return text
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {' or '.join(PICKS)} or layer numbers like 0,3,5, got {text!r}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:

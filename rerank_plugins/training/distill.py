@@ -64,7 +64,7 @@ __all__ = [
     "write_teacher_lists",
 ]
 
-Pick = Literal["spread", "first"]
+Pick = Literal["spread", "first"] | Sequence[int]
 PICKS: tuple[str, ...] = ("spread", "first")
 DistillLoss = Literal["mse", "listnet", "hidden"]
 DISTILL_LOSSES: tuple[str, ...] = ("mse", "listnet", "hidden")
@@ -80,10 +80,12 @@ def student_layers(teacher_depth: int, depth: int, pick: Pick = "spread") -> tup
         pick: ``"spread"`` keeps layers evenly spread up to the teacher's top layer (every other
             layer of a 6-layer teacher for 3: ``1, 3, 5``; DistilBERT's rule, aligned to the top
             so the head reads the layer it was trained on); ``"first"`` keeps the bottom
-            ``depth`` layers.
+            ``depth`` layers; a sequence names them (``(0, 3, 5)``: the bottom layer, which
+            reads the embeddings, and the top one, which the head reads).
 
     Raises:
-        ConfigurationError: a depth outside ``1 .. teacher_depth - 1`` or an unknown pick.
+        ConfigurationError: a depth outside ``1 .. teacher_depth - 1``, an unknown pick, or
+            named layers that are not ``depth`` distinct teacher layers in order.
 
     Example:
         >>> student_layers(12, 4)
@@ -98,7 +100,18 @@ def student_layers(teacher_depth: int, depth: int, pick: Pick = "spread") -> tup
         return tuple(range(depth))
     if pick == "spread":
         return tuple((i + 1) * teacher_depth // depth - 1 for i in range(depth))
-    raise ConfigurationError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}.")
+    if isinstance(pick, str) or not isinstance(pick, Sequence):
+        raise ConfigurationError(
+            f"pick must be one of {', '.join(PICKS)} or the layers to keep, got {pick!r}."
+        )
+    named = tuple(i for i in pick if is_int(i) and 0 <= i < teacher_depth)
+    if len(pick) != depth or len(named) != depth or list(named) != sorted(set(named)):
+        raise ConfigurationError(
+            f"A student of {depth} layers keeps {depth} distinct teacher layers, in order, each "
+            f"from 0 to {teacher_depth - 1} (e.g. {student_layers(teacher_depth, depth)}); got "
+            f"{pick!r}."
+        )
+    return named
 
 
 @dataclass

@@ -201,7 +201,8 @@ def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, di
         # The lists were labelled already: the data folders give validation (and dev) only, so
         # the recipe keeps what describes those, not how lists would have been made from them.
         kept = {key: value for key, value in recipe.items() if key not in _MADE}
-        kept.update(teacher_lists=str(args.teacher_lists), validation_queries=len(dev or []))
+        kept["teacher_lists"] = str(args.teacher_lists)
+        kept.setdefault("validation_queries", len(dev or []))  # --corpus alone: its slice
         return [], dev, kept, held_out
     return lists, dev, recipe, held_out
 

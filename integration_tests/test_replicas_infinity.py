@@ -48,9 +48,18 @@ def check(result, reference: list[int]) -> None:  # type: ignore[no-untyped-def]
 def test_a_replica_killed_mid_run_loses_nothing_and_rejoins_when_restarted(engines):
     servers, _, reference = engines
     victim = servers[0]
-    with replicas(
-        [s.url for s in servers], probe_interval_s=0.5, max_probe_interval_s=2.0
-    ) as scorer:
+    try:
+        stats = killed_and_restarted(victim, [s.url for s in servers], reference)
+    finally:  # whatever happened, the next tests get three live replicas
+        if victim.proc is None:
+            victim.start()
+        victim.wait_ready()
+    assert stats["ejections"] >= 1 and stats["errors"] + stats["timeouts"] >= 3
+
+
+def killed_and_restarted(victim, urls: list[str], reference: list[int]):  # type: ignore[no-untyped-def]
+    """Kill ``victim`` while calls run, restart it while they go on; its stats once back."""
+    with replicas(urls, probe_interval_s=0.5, max_probe_interval_s=2.0) as scorer:
         killer = threading.Timer(1.0, victim.kill)
         killer.start()
         calls = 0
@@ -74,8 +83,7 @@ def test_a_replica_killed_mid_run_loses_nothing_and_rejoins_when_restarted(engin
             check(Reranker(scorer).rerank(QUERY, TEXTS), reference)
             waited = time.monotonic() - back
             assert waited < scorer.max_probe_interval_s + 2.0, f"not back after {waited:.1f}s"
-        stats = scorer.endpoint_stats()[victim.url]
-    assert stats["ejections"] >= 1 and stats["errors"] + stats["timeouts"] >= 3
+        return scorer.endpoint_stats()[victim.url]
 
 
 def test_a_slow_replica_behind_a_stalling_proxy_is_hedged(engines):

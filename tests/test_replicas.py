@@ -18,6 +18,7 @@ from rerank_plugins import (
     Reranker,
     TEIScorer,
 )
+from rerank_plugins.scorers.replicas._endpoints import Endpoint
 from rerank_plugins.testing import KeywordScorer
 from rerank_plugins.testing.proxy import FaultProxy
 from rerank_plugins.testing.server import RerankServer
@@ -165,6 +166,38 @@ def test_a_dead_replica_loses_nothing_is_ejected_and_rejoins_within_its_probe_in
             Reranker(scorer).rerank(QUERY, TEXTS)
         assert scorer.endpoint_stats()[dead_url]["requests"] > before, "back in rotation"
     scorer.close()
+
+
+def test_an_idle_endpoints_latency_estimate_halves_every_second_to_zero():
+    slow = Endpoint("http://slow:1", TEIScorer(base_url="http://slow:1"), ewma=0.4, last_seen=10.0)
+    fresh = Endpoint("http://new:1", TEIScorer(base_url="http://new:1"))
+    assert slow.estimate(10.0, typical=0.01) == pytest.approx(0.4)
+    assert slow.estimate(12.0, typical=0.01) == pytest.approx(0.1)
+    assert slow.estimate(20.0, typical=0.01) < 0.001, "tried again in the end, however slow"
+    assert fresh.estimate(20.0, typical=0.01) == 0.01, "no answer yet: the typical latency"
+    slow.outstanding = 2
+    assert slow.load(11.0, typical=0.01) == pytest.approx(3 * 0.2)
+
+
+def test_p2c_finds_a_replica_that_died_while_it_was_the_slowest(servers):
+    # A dead replica nobody sends to is never found dead (nor, if it recovers, used again):
+    # the slowest one's estimate must fall below the others' while it is left alone.
+    expected = reference()
+    slow = FaultProxy(servers[2].port, delay_s=0.03).start()
+    urls = [servers[0].url, servers[1].url, slow.url]
+    dead = urls[2]
+    with replicas(urls, hedging=False, probe_interval_s=30, max_probe_interval_s=30) as scorer:
+        for _ in range(12):
+            assert_complete(Reranker(scorer).rerank(QUERY, TEXTS), expected)
+        assert scorer.endpoint_stats()[dead]["requests"] >= 1
+        slow.stop()
+        started = time.monotonic()
+        while scorer.endpoint_stats()[dead]["state"] == "healthy":
+            assert_complete(Reranker(scorer, budget_ms=5000).rerank(QUERY, TEXTS), expected)
+            assert time.monotonic() - started < 12.0, "the dead replica is never tried"
+            time.sleep(0.02)
+        stats = scorer.endpoint_stats()[dead]
+    assert stats["state"] == "ejected" and stats["errors"] == 3
 
 
 def test_a_replica_answering_errors_is_ejected_and_the_call_answered(servers):

@@ -33,7 +33,7 @@ _PROTOCOLS = {
 _SAMPLES = 128  # latencies kept per endpoint
 _SAMPLE_AGE_S = 60.0  # older latencies are forgotten: what is learned recovers
 _MIN_SAMPLES = 5  # before this many, an endpoint has no p95 of its own
-_IDLE_HALF_LIFE_S = 2.0  # an idle endpoint's latency estimate halves its gap to the typical one
+_IDLE_HALF_LIFE_S = 1.0  # an idle endpoint's latency estimate halves every second
 
 
 @dataclass
@@ -64,12 +64,20 @@ class Endpoint:
             return None
         return values[min(len(values) - 1, int(q * len(values)))]
 
+    def estimate(self, now: float, typical: float) -> float:
+        """The latency expected of this endpoint: its moving average, halved for every
+        :data:`_IDLE_HALF_LIFE_S` it has been idle (to zero in the end, as in Finagle's and
+        tower's peak EWMA), so that one slow or dead spell is never held against it for good:
+        the longer it is left alone the sooner it is tried again. ``typical`` before any answer.
+        """
+        if self.ewma is None:
+            return typical
+        idle = max(0.0, now - self.last_seen)
+        return float(self.ewma * 0.5 ** (idle / _IDLE_HALF_LIFE_S))
+
     def load(self, now: float, typical: float) -> float:
         """Requests in flight (and this one) times the latency expected of this endpoint."""
-        ewma = typical if self.ewma is None else self.ewma
-        idle = max(0.0, now - self.last_seen)
-        ewma = typical + (ewma - typical) * 0.5 ** (idle / _IDLE_HALF_LIFE_S)
-        return float((self.outstanding + 1) * ewma)
+        return float((self.outstanding + 1) * self.estimate(now, typical))
 
     def stats(self, now: float) -> dict[str, Any]:
         """What :meth:`ReplicaScorer.endpoint_stats` reports of this endpoint."""

@@ -5,8 +5,8 @@
 with its own ``base_url``:
 
 * **Balancing** (``balance=``): ``"p2c"``, the better of two random choices among the healthy
-  endpoints, by outstanding requests times recent latency (an idle endpoint's latency drifts back
-  towards the typical one, so a replica that was slow is tried again after a while); or
+  endpoints, by outstanding requests times recent latency (an idle endpoint's latency estimate
+  halves every second, so a replica that was slow or dead is tried again after a while); or
   ``"least_outstanding"``, the endpoint with the fewest requests in flight, ties taken in turn
   (round robin when calls come one at a time).
 * **Passive health**: after ``eject_after`` consecutive failures (transient errors, timeouts) an
@@ -329,7 +329,7 @@ class ReplicaScorer(Scorer):
                 # It took at least this long: the balancer learns that much (a lower bound, so
                 # it stays out of the p95 samples), and the idle clock restarts.
                 waited = now - started
-                endpoint.ewma = waited if endpoint.ewma is None else max(endpoint.ewma, waited)
+                endpoint.ewma = max(endpoint.estimate(started, waited), waited)
                 endpoint.last_seen = now
             raise
         finally:
@@ -355,9 +355,8 @@ class ReplicaScorer(Scorer):
         self._note(endpoint, counts, "latency_ms", seconds * 1000.0)
         with self._lock:
             endpoint.samples.append((now, seconds))
-            endpoint.ewma = (
-                seconds if endpoint.ewma is None else 0.7 * endpoint.ewma + 0.3 * seconds
-            )
+            # The estimate as it stood when the request left (decayed if it had been idle).
+            endpoint.ewma = 0.7 * endpoint.estimate(now - seconds, seconds) + 0.3 * seconds
             endpoint.last_seen = now
             endpoint.failures = 0
             endpoint.ejected_until = None

@@ -25,6 +25,7 @@ from rerank_plugins.training.distill import (
     load_teacher,
     make_student,
     read_teacher_lists,
+    student_from,
     student_layers,
     write_teacher_lists,
 )
@@ -182,6 +183,36 @@ def test_the_student_learns_the_teachers_scores(teacher, distilled):
     assert error(model) < error(untrained)
 
 
+def test_a_student_goes_on_from_where_an_earlier_run_left_it(teacher, distilled, tmp_path):
+    _, result = distilled
+    student, spec, pick = student_from(teacher, result.artifact, max_length=48)
+    assert pick == (2, 5) and spec == AdapterSpec(method="full", layers=(2, 5))
+    saved = load_reranker(result.artifact, device="cpu").transformers_model.state_dict()
+    ours = student.transformers_model.state_dict()
+    assert ours.keys() == saved.keys() and all((ours[k] == saved[k]).all() for k in ours)
+    assert all(p.requires_grad for p in student.transformers_model.parameters())
+    again = distill(
+        LISTS, teacher=teacher, output_dir=tmp_path / "more", start_from=result.artifact,
+        max_length=48, batch_size=2, progress=False, device="cpu",
+    )  # fmt: skip
+    manifest = read_manifest(again.artifact)
+    assert manifest["adapter"]["layers"] == [2, 5]
+    assert manifest["recipe"]["started_from"] == str(result.artifact)
+    assert manifest["recipe"]["teacher_layers"] == [2, 5]
+
+
+def test_starting_from_what_is_not_a_student_of_this_teacher_is_refused(teacher, tmp_path):
+    with pytest.raises(
+        ConfigurationError, match=r"it is not a reranker artifact .*best/ or final/"
+    ):
+        student_from(teacher, tmp_path)
+    bundled = teacher.spec.removeprefix("bundled:")
+    from rerank_plugins.models import bundled_path
+
+    with pytest.raises(ConfigurationError, match="not a shallower copy of the teacher"):
+        student_from(teacher, bundled_path(f"bundled:{bundled}"))  # the teacher itself
+
+
 @pytest.mark.parametrize(("pick", "untouched"), [("first", True), ("spread", False)])
 def test_the_hidden_loss_is_the_teachers_layers_seen_through_the_student(teacher, pick, untouched):
     torch = pytest.importorskip("torch")
@@ -291,6 +322,12 @@ def test_cli_never_overwrites_an_earlier_run(capsys, tmp_path, docs):
     assert json.loads((out / "summary.json").read_text()) == {"artifact": "earlier"}
 
 
+def test_cli_start_from_what_is_not_an_artifact(capsys, tmp_path, docs):
+    status, err = _distill_cli(capsys, "--teacher", TEACHER, "--corpus", str(docs),
+                               "--start-from", str(tmp_path), "--output", str(tmp_path / "o"))  # fmt: skip
+    assert status == 2 and "it is not a reranker artifact" in err and "Loading" not in err
+
+
 def test_cli_needs_data(capsys, tmp_path):
     status, err = _distill_cli(capsys, "--teacher", TEACHER, "--output", str(tmp_path / "o"))
     assert status == 2 and "distill needs lists to learn from" in err
@@ -302,6 +339,7 @@ def test_cli_help_lists_the_student_options(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "--layers" in out and "--pick {spread,first,LIST}" in out and "--teacher-lists" in out
+    assert "--start-from ARTIFACT" in out
 
 
 def test_listed_in_the_main_help(capsys):

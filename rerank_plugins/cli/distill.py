@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: spread)",
     )
     parser.add_argument(
+        "--start-from",
+        metavar="ARTIFACT",
+        help="go on training a student an earlier run of this teacher saved (its best/ or "
+        "final/ folder), e.g. with more lists or a lower learning rate; its layers replace "
+        "--layers and --pick",
+    )
+    parser.add_argument(
         "--loss",
         choices=DISTILL_LOSSES,
         default="mse",
@@ -127,6 +134,10 @@ def _check_inputs(args: argparse.Namespace) -> None:
             "--queries-file holds queries written for the documents of --corpus DIR: pass the "
             "corpus too (with --synthetic written)."
         )
+    if args.start_from:  # as a missing student is
+        from rerank_plugins.training.distill import start_manifest
+
+        start_manifest(args.start_from)
     if args.corpus:  # an empty or unreadable corpus is said before the teacher loads
         from rerank_plugins.evaluation.beir import load_corpus
 
@@ -134,19 +145,13 @@ def _check_inputs(args: argparse.Namespace) -> None:
 
 
 def _distill(args: argparse.Namespace) -> dict[str, Any]:
-    from rerank_plugins.training.distill import (
-        distill,
-        load_teacher,
-        make_student,
-        read_teacher_lists,
-        student_layers,
-    )
+    from rerank_plugins.training.distill import distill, load_teacher, read_teacher_lists
 
     set_threads(args)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     progress = not args.no_progress
     teacher = load_teacher(args.teacher, device=args.device)
-    student_layers(teacher.depth, args.layers, args.pick)  # a bad depth fails before any work
+    student, pick = _student(args, teacher)  # a bad depth or start fails before any work
     lists, dev, recipe, held_out = _lists(args, progress)
     if not lists and not args.teacher_lists:
         raise ConfigurationError(
@@ -156,21 +161,21 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
     labelled: list[Any] = read_teacher_lists(args.teacher_lists) if args.teacher_lists else []
     if lists:
         labelled += _label(args, teacher, lists, progress)
-    student, _ = make_student(teacher, args.layers, pick=args.pick, max_length=args.max_length)
     estimate(args, labelled, model=student)
     del student
     result = distill(
-        labelled, teacher=teacher, output_dir=args.output, depth=args.layers, pick=args.pick,
+        labelled, teacher=teacher, output_dir=args.output, depth=len(pick), pick=pick,
         max_length=args.max_length, loss=args.loss, dev=dev, labelled=True, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, eval_steps=args.eval_steps,
         patience=args.patience, seed=args.seed, resume=args.resume, progress=progress,
         device=args.device, recipe=recipe, precision=args.precision, autocast=args.autocast,
         attention_dropout=args.attention_dropout, hidden_weight=args.hidden_weight,
+        start_from=args.start_from,
     )  # fmt: skip
     summary: dict[str, Any] = {
         "artifact": str(result.artifact),
         "teacher": args.teacher,
-        "layers": list(student_layers(teacher.depth, args.layers, args.pick)),
+        "layers": list(pick),
         "train_seconds": round(result.seconds, 1),
         "steps": result.steps,
         "best_during_training": result.metrics,
@@ -181,6 +186,18 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
             "teacher": _drop_scores(held_out(teacher.model)),
         }
     return summary
+
+
+def _student(args: argparse.Namespace, teacher: Any) -> tuple[Any, tuple[int, ...]]:
+    """The student as it starts (for the cost estimate) and the teacher layers it keeps."""
+    from rerank_plugins.training.distill import make_student, student_from, student_layers
+
+    if args.start_from:
+        student, _, pick = student_from(teacher, args.start_from, max_length=args.max_length)
+        return student, pick
+    pick = student_layers(teacher.depth, args.layers, args.pick)
+    student, _ = make_student(teacher, args.layers, pick=pick, max_length=args.max_length)
+    return student, pick
 
 
 def _lists(args: argparse.Namespace, progress: bool) -> tuple[list[Any], Any, dict[str, Any], Any]:

@@ -8,7 +8,8 @@ do not. No relevance judgement is needed: the teacher labels every candidate.
 
 - :func:`student_layers`: which teacher layers a student of a given depth keeps.
 - :func:`load_teacher`: a teacher by hub id, local folder, reranker artifact or ``bundled:`` name.
-- :func:`make_student`: the student, a shallower copy of the teacher.
+- :func:`make_student`: the student, a shallower copy of the teacher (or :func:`student_from`:
+  an earlier student, to go on training).
 - :func:`label_lists`: the teacher's logits for every text of every list (saved with
   :func:`write_teacher_lists` and read back with :func:`read_teacher_lists`, so a second student
   reuses them).
@@ -60,6 +61,8 @@ __all__ = [
     "load_teacher",
     "make_student",
     "read_teacher_lists",
+    "start_manifest",
+    "student_from",
     "student_layers",
     "write_teacher_lists",
 ]
@@ -212,6 +215,53 @@ def make_student(
     return student, AdapterSpec(method="full", layers=on_base)
 
 
+def start_manifest(artifact: str | Path) -> dict[str, Any]:
+    """The manifest of a student to start from (:func:`student_from`), read without loading it.
+
+    Raises:
+        ConfigurationError: not a reranker artifact; the message names the fix.
+    """
+    folder = Path(artifact)
+    if not (folder / MANIFEST_FILE).is_file():
+        raise ConfigurationError(
+            f"distill cannot start from {str(folder)!r}: it is not a reranker artifact (no "
+            f"{MANIFEST_FILE}); pass the best/ or final/ folder of an earlier distill run."
+        )
+    return read_manifest(folder)
+
+
+def student_from(
+    teacher: Teacher, artifact: str | Path, *, max_length: int | None = None
+) -> tuple[CrossEncoder, AdapterSpec, tuple[int, ...]]:
+    """An earlier student of ``teacher`` (a ``best/`` or ``final/`` folder of a distill run),
+    to go on training: with more lists, another loss or a lower learning rate.
+
+    Returns:
+        The student (every weight trainable), the adapter spec its artifact is written with,
+        and the teacher layers its layers were copied from (a ``pick`` for the hidden loss).
+
+    Raises:
+        ConfigurationError: not a reranker artifact, or not a shallower copy of this teacher
+            (another base, or layers the teacher does not have); the message names the fix.
+    """
+    folder = Path(artifact)
+    manifest = start_manifest(folder)
+    layers = AdapterSpec(**manifest["adapter"]).layers
+    own = teacher.base_layers or tuple(range(teacher.depth))
+    if manifest["base"] != teacher.base or layers is None or not set(layers) < set(own):
+        raise ConfigurationError(
+            f"distill cannot start from {str(folder)!r}: it is not a shallower copy of the "
+            f"teacher {teacher.spec!r} (base {manifest['base']!r}, layers {layers}); pass a "
+            f"student an earlier run distilled from this teacher."
+        )
+    student = load_reranker(folder, max_length=max_length)
+    hf: Any = student.transformers_model
+    for param in hf.parameters():
+        param.requires_grad = True
+    hf.train()
+    return student, AdapterSpec(method="full", layers=layers), tuple(own.index(i) for i in layers)
+
+
 def label_lists(
     lists: Sequence[RankingExample],
     teacher: Teacher,
@@ -304,7 +354,7 @@ def distill(
     seed: int = 0, resume: bool = False, progress: bool = True, device: str | None = None,
     recipe: dict[str, Any] | None = None, precision: Literal["float32", "float16"] = "float32",
     autocast: Literal["none", "bf16"] = "none", attention_dropout: float | None = None,
-    hidden_weight: float = 1.0,
+    hidden_weight: float = 1.0, start_from: str | Path | None = None,
 ) -> TrainingResult:  # fmt: skip
     """Distil ``teacher`` into a ``depth``-layer student over ``lists``, and save the student.
 
@@ -328,6 +378,8 @@ def distill(
             precision, autocast, attention_dropout: As for :func:`train_cross_encoder`
             (``batch_size`` is lists).
         hidden_weight: With ``loss="hidden"``, the weight of the hidden-state term.
+        start_from: An earlier student of this teacher to go on training (:func:`student_from`);
+            its layers replace ``depth`` and ``pick``.
         recipe: Extra facts for the manifest.
 
     Returns:
@@ -339,7 +391,11 @@ def distill(
     """
     _check(loss, lists)
     loaded = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, device=device)
-    student, spec = make_student(loaded, depth, pick=pick, max_length=max_length)
+    if start_from is None:
+        student, spec = make_student(loaded, depth, pick=pick, max_length=max_length)
+    else:
+        student, spec, pick = student_from(loaded, start_from, max_length=max_length)
+        depth, recipe = len(pick), {**(recipe or {}), "started_from": str(start_from)}
     out = Path(output_dir)
     train, record = _teacher_lists(lists, loaded, out, labelled, depth, pick, recipe)
     record["distill_loss"] = loss if loss != "hidden" else f"hidden (weight {hidden_weight:g})"

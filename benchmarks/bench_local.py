@@ -88,6 +88,7 @@ from local_lib import (
     where_time_goes_openvino,
     where_time_goes_torch,
 )
+from local_student import add_student, default_student, student_goals, student_lines
 
 from rerank_plugins import CrossEncoderScorer
 from rerank_plugins.evaluation.retrieval import cache_root
@@ -128,6 +129,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['same_ranking_as_torch']:.0%} |"
         )
     lines += peer_lines(report.get("peers", {}))
+    lines += student_lines(report)
     extra = report.get("quality_runtimes")
     if extra:
         base_name = next(iter(extra))
@@ -311,6 +313,7 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         "bundled model's settings on the fastest runtime: p50 <= 400 ms": bool(default)
         and min(default) <= GOALS["default_p50_ms"],
         **peer_goals(lat, fast),
+        **student_goals(report),
     }
 
 
@@ -358,6 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="also compare quality of this package's runtimes on this many dev claims, untimed "
         "(0: only the timed ones; -1: every dev claim)",
+    )
+    parser.add_argument(
+        "--student",
+        default=default_student(),
+        help="a distilled student timed beside its teacher on every fast runtime, at its own "
+        "settings: a bundled name or an artifact folder (default: the bundled student, "
+        f"{default_student() or 'none installed'}; '' for none)",
     )
     parser.add_argument("--seed", type=int, default=1234, help="seed of the fallback head")
     parser.add_argument("--work", type=Path, default=cache_root() / "bench", help="work folder")
@@ -409,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             systems[f"CrossEncoderScorer {runtime} {own_settings}"] = ours(
                 folder, runtime, args.work, max_length=own, long_passages="windows"
             )[0]
+    student_settings = ""
+    if args.student:
+        student_settings = add_student(systems, args.student, here, args.work)
     systems["sentence-transformers CrossEncoder.predict"] = st_predict(folder)
     systems["LlamaIndex SentenceTransformerRerank"] = llama_index(folder)
     systems["LangChain CrossEncoderReranker"] = langchain(folder)
@@ -461,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             qrels,
         )
     report["default_settings"] = own_settings
+    report["student"] = {"spec": args.student, "settings": student_settings} if args.student else {}
     few = timed_queries[:10]
     print("[bench] cache", file=sys.stderr)
     cache_rank, cache_scorer = ours(folder, runtime, args.work, score_cache_size=10_000)

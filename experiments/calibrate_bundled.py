@@ -20,6 +20,7 @@ pairs there and reuses them on a rerun.
 
 Usage:
     python experiments/calibrate_bundled.py path/to/scifact [--pairs runs/cal-pairs] [--overwrite]
+        [--bundled scifact-minilm-l4]   # the bundled student instead of the teacher
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACT = ROOT / "rerank_plugins" / "models" / "scifact-minilm"
-RESULTS = ROOT / "benchmarks" / "results" / "bundled_calibration.json"
-SPEC = "cross-encoder:bundled:scifact-minilm"
+MODELS = ROOT / "rerank_plugins" / "models"
+TEACHER = "scifact-minilm"
 K = 20
 
 
@@ -50,6 +50,12 @@ def main() -> None:
         "(default); validation: the slice alone (71 claims, quicker to score), checked on dev",
     )
     p.add_argument("--overwrite", action="store_true", help="replace a shipped calibration")
+    p.add_argument(
+        "--bundled",
+        default=TEACHER,
+        help=f"which bundled reranker (default {TEACHER}; the student's figures go to "
+        "benchmarks/results/bundled_calibration-<name>.json)",
+    )
     p.add_argument(
         "--runtime",
         default="torch",
@@ -72,8 +78,11 @@ def main() -> None:
     args = p.parse_args()
     if args.only and not args.pairs:
         raise SystemExit("--only needs --pairs DIR to keep the scored pairs in.")
-    target = ARTIFACT / "calibration.json"
-    for path in (target, RESULTS):
+    artifact = MODELS / args.bundled
+    suffix = "" if args.bundled == TEACHER else f"-{args.bundled}"
+    results_path = ROOT / "benchmarks" / "results" / f"bundled_calibration{suffix}.json"
+    target = artifact / "calibration.json"
+    for path in (target, results_path):
         if path.exists() and not args.overwrite and not args.only:
             raise SystemExit(f"{path} already exists; pass --overwrite to replace it.")
 
@@ -86,7 +95,9 @@ def main() -> None:
     dev, train = dev_train_split(dataset)
     validation, fit = validation_split(train)
     retriever = make_retriever("dense", dataset.corpus, index_dirs=dataset.index_dirs)
-    scorer = from_spec(SPEC, runtime=args.runtime, calibration=None)
+    scorer = from_spec(
+        f"cross-encoder:bundled:{args.bundled}", runtime=args.runtime, calibration=None
+    )
     subsets = {"fit": fit, "validation": validation, "dev": dev}
     if args.only:
         index, parts = (int(x) for x in args.part.split("/"))
@@ -116,7 +127,7 @@ def main() -> None:
     )
     cal = run.calibration
     cal.save(target, overwrite=args.overwrite)
-    _name_in_manifest(target.name)
+    _name_in_manifest(artifact, target.name)
     print(f"wrote {target.relative_to(ROOT)}: {cal.describe()}")
     results = {
         "calibration": cal.as_dict(),
@@ -126,7 +137,7 @@ def main() -> None:
         "dev_claims": len(dev),
         "dev_claims_scored": _claims(pairs["dev"]),
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    results_path.write_text(json.dumps(results, indent=2) + "\n")
     d = results["dev"]
     half = d["thresholds_after"][2]
     rate = {k: "-" if half[k] is None else f"{half[k]:.2f}" for k in ("precision", "recall")}
@@ -135,7 +146,7 @@ def main() -> None:
         f"{d['before']['ece']:.3f} -> {d['after']['ece']:.3f}; min_score=0.5 keeps precision "
         f"{rate['precision']}, recall {rate['recall']}"
     )
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {results_path.relative_to(ROOT)}")
 
 
 def _pairs(
@@ -209,8 +220,8 @@ def _every(n: int) -> Any:
     return wrap
 
 
-def _name_in_manifest(name: str) -> None:
-    path = ARTIFACT / "reranker.json"
+def _name_in_manifest(artifact: Path, name: str) -> None:
+    path = artifact / "reranker.json"
     manifest = json.loads(path.read_text())
     manifest["calibration"] = name
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

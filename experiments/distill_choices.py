@@ -37,10 +37,11 @@ GRID = [(256, "windows"), (256, "truncate"), (192, "windows"), (192, "truncate")
 WITHIN = 0.010
 
 
-def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -> dict[str, Any]:
-    from rerank_plugins import Reranker
+def measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -> dict[str, Any]:
+    """One reranker at one setting over ``claims``: means, work, wall time, and (under
+    ``per_claim``) each claim's nDCG@10 and P@3 for paired tests."""
+    from rerank_plugins import CrossEncoderScorer, Reranker
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
-    from rerank_plugins.scorers import CrossEncoderScorer
 
     scorer = CrossEncoderScorer(
         model, runtime="torch", max_length=length, long_passages=mode, calibration=None
@@ -61,6 +62,7 @@ def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -
         "name": name, "max_length": length, "long_passages": mode,
         "ndcg@10": statistics.fmean(ndcg), "p@3": statistics.fmean(p3),
         "work_per_claim": work / len(claims), "p50_ms": statistics.median(ms),
+        "per_claim": {"ndcg@10": ndcg, "p@3": p3},
     }  # fmt: skip
     print(
         f"{name:8} {length:4} {mode:9} nDCG@10 {row['ndcg@10']:.4f}  P@3 {row['p@3']:.4f}  "
@@ -71,19 +73,22 @@ def _measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -
     return row
 
 
-def _claims(data: Path) -> tuple[list[Any], dict[str, float]]:
+def claims_of(data: Path, subset: str = "validation") -> tuple[list[Any], dict[str, Any]]:
+    """The ``subset`` (validation slice or dev) claims with their dense top-20, and the first
+    stage's figures on them (means, and under ``per_claim`` each claim's)."""
     from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
     from rerank_plugins.evaluation.candidates import query_candidates
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
     dataset = load_beir(data, split="train")
-    validation, _ = validation_split(dev_train_split(dataset)[1])
-    found = query_candidates(dataset, queries=validation, depth=K)
+    dev, train = dev_train_split(dataset)
+    ids = dev if subset == "dev" else validation_split(train)[0]
+    found = query_candidates(dataset, queries=ids, depth=K)
     claims = [(c.query, list(c.ids), list(c.texts), c.judgements) for c in found]
-    first = {
-        "ndcg@10": statistics.fmean(ndcg_at(ids, qrels, 10) for _, ids, _, qrels in claims),
-        "p@3": statistics.fmean(precision_at(ids, qrels, 3) for _, ids, _, qrels in claims),
-    }
+    ndcg = [ndcg_at(ids, qrels, 10) for _, ids, _, qrels in claims]
+    p3 = [precision_at(ids, qrels, 3) for _, ids, _, qrels in claims]
+    first = {"ndcg@10": statistics.fmean(ndcg), "p@3": statistics.fmean(p3),
+             "per_claim": {"ndcg@10": ndcg, "p@3": p3}}  # fmt: skip
     return claims, first
 
 
@@ -98,6 +103,11 @@ def _choose(teacher: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[dict[s
     return max(rows, key=lambda r: r["ndcg@10"]), False
 
 
+def _without_per_claim(row: dict[str, Any]) -> dict[str, Any]:
+    """Rows as saved: means only (the per-claim lists are for paired tests in memory)."""
+    return {key: value for key, value in row.items() if key != "per_claim"}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", type=Path, help="SciFact in BEIR layout, with qrels/train.tsv")
@@ -110,11 +120,12 @@ def main() -> None:
     from rerank_plugins.scorers.local import cpu_name
 
     students = dict(s.split("=", 1) for s in args.student)
-    claims, first = _claims(args.data)
-    print(f"validation slice: {len(claims)} claims, dense top-{K}; first stage {first}")
-    teacher = _measure("teacher", TEACHER, 256, "windows", claims)
+    claims, first = claims_of(args.data)
+    print(f"validation slice: {len(claims)} claims, dense top-{K}; first stage "
+          f"nDCG@10 {first['ndcg@10']:.4f}, P@3 {first['p@3']:.4f}")  # fmt: skip
+    teacher = measure("teacher", TEACHER, 256, "windows", claims)
     rows = [
-        _measure(name, path, length, mode, claims)
+        {**measure(name, path, length, mode, claims), "artifact": path}
         for name, path in students.items()
         for length, mode in GRID
     ]
@@ -129,6 +140,7 @@ def main() -> None:
         "first_stage": first, "teacher": teacher, "students": rows,
         "chosen": chosen, "chosen_within": within,
     }  # fmt: skip
+    record = json.loads(json.dumps(record, default=str), object_hook=_without_per_claim)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
 

@@ -114,10 +114,15 @@ def main() -> None:
     p.add_argument("--name", default="scifact-minilm-l4", help="the bundled name to ship as")
     p.add_argument("--choices", type=Path, default=CHOICES, help="distill_choices.py's record")
     p.add_argument("--overwrite", action="store_true", help="replace a shipped student")
+    p.add_argument(
+        "--trained-on",
+        help="the CPU the training runs used (default: this machine's, where they usually ran)",
+    )
     args = p.parse_args()
     if RESULTS.exists() and not args.overwrite:
         raise SystemExit(f"{RESULTS} already exists; pass --overwrite to replace it.")
     from rerank_plugins.models import BUNDLED
+    from rerank_plugins.scorers.local import cpu_name
 
     if args.name not in BUNDLED:
         raise SystemExit(f"add {args.name!r} to BUNDLED in rerank_plugins/models/__init__.py "
@@ -133,7 +138,7 @@ def main() -> None:
     record = {
         "name": args.name, "layers": manifest["adapter"]["layers"],
         "parameters": manifest.get("parameters"), "precision": manifest.get("precision"),
-        "validation": choices, "training": runs,
+        "validation": choices, "training": runs, "trained_on": args.trained_on or cpu_name(),
         "development": dev_once(args.data, args.name, chosen),
     }  # fmt: skip
     RESULTS.write_text(json.dumps(record, indent=2) + "\n")

@@ -14,10 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from model_card_student import student_section
+
 ROOT = Path(__file__).resolve().parents[2]
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
 LATENCY = ROOT / "benchmarks" / "results" / "bench_local.json"
 CALIBRATION = ROOT / "benchmarks" / "results" / "bundled_calibration.json"
+STUDENT = ROOT / "benchmarks" / "results" / "bundled_student.json"
 ARTIFACT = ROOT / "rerank_plugins" / "models" / "scifact-minilm"
 TARGETS = [ROOT / "rerank_plugins" / "models" / "MODEL_CARD.md", ROOT / "docs" / "model-card.md"]
 
@@ -317,7 +320,12 @@ def render() -> str:
         "",
     ]
     lines += calibration_section(json.loads(CALIBRATION.read_text()))
-    lines += cost_section(json.loads(LATENCY.read_text()))
+    bench = json.loads(LATENCY.read_text())
+    lines += cost_section(bench)
+    if STUDENT.is_file():
+        student = json.loads(STUDENT.read_text())
+        folder = ARTIFACT.parent / student["name"]
+        lines += student_section(student, folder, bench)
     lines += [
         "## Reproduce",
         "",

@@ -16,7 +16,11 @@ Usage::
 
     python experiments/distill_choices.py ../shared/data/scifact \
         --student spread=runs/l3-spread/artifact --student first=runs/l3-first/artifact \
+        [--teacher-grid] [--reuse EARLIER.json] \
         [--out experiments/results/distill_choices.json] [--overwrite]
+
+``--teacher-grid`` also measures the teacher at every setting (what fewer tokens alone give,
+without distillation); ``--reuse`` takes the rows an earlier record already measured.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACHER = "bundled:scifact-minilm"
@@ -44,7 +48,7 @@ def measure(name: str, model: str, length: int, mode: str, claims: list[Any]) ->
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
     scorer = CrossEncoderScorer(
-        model, runtime="torch", max_length=length, long_passages=mode, calibration=None
+        model, runtime="torch", max_length=length, long_passages=cast(Any, mode), calibration=None
     )
     reranker = Reranker(scorer)
     reranker.rerank("warm-up", ["one passage", "another passage"])
@@ -103,6 +107,18 @@ def _choose(teacher: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[dict[s
     return max(rows, key=lambda r: r["ndcg@10"]), False
 
 
+def _earlier(path: Path | None) -> dict[tuple[str, str, int, str], dict[str, Any]]:
+    """The rows of an earlier record, by (name, artifact, max_length, long_passages)."""
+    if path is None:
+        return {}
+    record = json.loads(path.read_text())
+    rows = [record["teacher"], *record.get("teacher_grid", []), *record["students"]]
+    return {
+        (r["name"], r.get("artifact", TEACHER), r["max_length"], r["long_passages"]): r
+        for r in rows
+    }
+
+
 def _without_per_claim(row: dict[str, Any]) -> dict[str, Any]:
     """Rows as saved: means only (the per-claim lists are for paired tests in memory)."""
     return {key: value for key, value in row.items() if key != "per_claim"}
@@ -114,6 +130,18 @@ def main() -> None:
     p.add_argument("--student", action="append", required=True, help="NAME=ARTIFACT_DIR")
     p.add_argument("--out", type=Path, default=ROOT / "experiments/results/distill_choices.json")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier --out")
+    p.add_argument(
+        "--teacher-grid",
+        action="store_true",
+        help="also the teacher at every setting of the grid: what fewer tokens alone give",
+    )
+    p.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="JSON",
+        help="an earlier record of this script: its rows (same model, path and setting) are "
+        "taken from it instead of measured again (the choice reads means and tokens only)",
+    )
     args = p.parse_args()
     if args.out.exists() and not args.overwrite:
         raise SystemExit(f"{args.out} already exists; pass --overwrite to replace it.")
@@ -123,12 +151,19 @@ def main() -> None:
     claims, first = claims_of(args.data)
     print(f"validation slice: {len(claims)} claims, dense top-{K}; first stage "
           f"nDCG@10 {first['ndcg@10']:.4f}, P@3 {first['p@3']:.4f}")  # fmt: skip
-    teacher = measure("teacher", TEACHER, 256, "windows", claims)
-    rows = [
-        {**measure(name, path, length, mode, claims), "artifact": path}
-        for name, path in students.items()
-        for length, mode in GRID
-    ]
+    earlier = _earlier(args.reuse)
+
+    def row(name: str, path: str, length: int, mode: str) -> dict[str, Any]:
+        done = earlier.get((name, path, length, mode))
+        if done is not None:
+            print(f"{name:8} {length:4} {mode:9} reused from {args.reuse}", flush=True)
+            return done
+        return {**measure(name, path, length, mode, claims), "artifact": path}
+
+    teacher = row("teacher", TEACHER, 256, "windows")
+    settings = [s for s in GRID if s != (256, "windows")] if args.teacher_grid else []
+    grid = [row("teacher", TEACHER, *s) for s in settings]
+    rows = [row(name, path, *s) for name, path in students.items() for s in GRID]
     chosen, within = _choose(teacher, rows)
     print(f"chosen: {chosen['name']} max_length={chosen['max_length']} "
           f"long_passages={chosen['long_passages']} (within {WITHIN}: {within})")  # fmt: skip
@@ -138,6 +173,7 @@ def main() -> None:
         f"{WITHIN} of the teacher on nDCG@10 and P@3",
         "cpu": cpu_name(),
         "first_stage": first, "teacher": teacher, "students": rows,
+        "teacher_grid": grid if args.teacher_grid else [],
         "chosen": chosen, "chosen_within": within,
     }  # fmt: skip
     record = json.loads(json.dumps(record, default=str), object_hook=_without_per_claim)

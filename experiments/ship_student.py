@@ -1,7 +1,7 @@
 """Ship the distilled student chosen on the validation slice, then measure it on dev, once.
 
 ``distill_choices.py`` chose a student and its settings (``max_length``, long passages) on the
-validation slice and wrote ``experiments/results/distill_choices.json``. This script:
+validation slice and wrote ``benchmarks/results/distill_choices.json``. This script:
 
 1. installs that student as ``rerank_plugins/models/<name>/`` (weights and manifest, with the
    chosen settings as its own and no machine path in its recipe; an existing folder is replaced
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from distill_choices import TEACHER, claims_of, measure
 
 ROOT = Path(__file__).resolve().parent.parent
-CHOICES = ROOT / "experiments" / "results" / "distill_choices.json"
+CHOICES = ROOT / "benchmarks" / "results" / "distill_choices.json"
 RESULTS = ROOT / "benchmarks" / "results" / "bundled_student.json"
 DATA = "SciFact (BEIR layout), qrels/train.tsv; CC BY-NC 2.0, Wadden et al. 2020"
 METRICS = ("ndcg@10", "p@3")
@@ -129,6 +129,13 @@ def main() -> None:
                          "first: the dev figures are measured through bundled:<name>")  # fmt: skip
     choices = json.loads(args.choices.read_text())
     chosen = choices["chosen"]
+    if chosen is None:
+        best = choices["best_by_ndcg"]
+        raise SystemExit(
+            f"no student is within 0.010 of the teacher on validation (the closest, "
+            f"{best['name']} at {best['max_length']} tokens, {best['long_passages']}: nDCG@10 "
+            f"{best['ndcg@10']:.3f} against {choices['teacher']['ndcg@10']:.3f}); none ships."
+        )
     runs = training_runs(Path(chosen["artifact"]))
     manifest = install(chosen, ROOT / "rerank_plugins" / "models" / args.name,
                        overwrite=args.overwrite)  # fmt: skip

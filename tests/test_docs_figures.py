@@ -71,6 +71,12 @@ def _distill_students() -> str:
     )
 
 
+def _distill_choices() -> str:
+    return _module(ROOT / "docs" / "scripts" / "distill_report.py").render_choices(
+        _record("distill_choices.json")
+    )
+
+
 def _architecture() -> str:
     return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
 
@@ -83,6 +89,7 @@ GENERATED = {
     "bench-budget.md": _bench_budget,
     "corpus-only.md": _corpus_only,
     "distill-students.md": _distill_students,
+    "distill-choices.md": _distill_choices,
 }
 
 

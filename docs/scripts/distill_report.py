@@ -8,7 +8,9 @@ figure on the same slice is the bundled reranker's own, from
 ``benchmarks/results/bundled_selection.json``. Writes
 ``benchmarks/results/distill_students.json`` (the record) and
 ``docs/assets/tables/distill-students.md``. A run whose folder is missing keeps its entry of the
-record; with ``--render`` it rewrites the table from the record alone (no runs needed).
+record; with ``--render`` it rewrites the table from the record alone (no runs needed). With
+``benchmarks/results/distill_choices.json`` (``experiments/distill_choices.py``) it also writes
+``docs/assets/tables/distill-choices.md``: each model at each length and window setting.
 
 Run: ``python docs/scripts/distill_report.py`` (after ``bash experiments/distill_students.sh
 SCIFACT_DIR``, or while it runs: a run stopped early shows the validations it reached).
@@ -26,6 +28,8 @@ from rerank_plugins.scorers.local import cpu_name
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "benchmarks" / "results" / "distill_students.json"
 TABLE = ROOT / "docs" / "assets" / "tables" / "distill-students.md"
+CHOICES = ROOT / "benchmarks" / "results" / "distill_choices.json"
+CHOICES_TABLE = ROOT / "docs" / "assets" / "tables" / "distill-choices.md"
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
 NDCG = "eval_held_out_ndcg@10"
 
@@ -47,6 +51,7 @@ def collect(folder: Path) -> dict[str, Any]:
     return {
         "train_seconds": seconds,
         "loss": recipe.get("distill_loss", recipe.get("loss")),
+        "started_from": Path(recipe.get("started_from", "")).parent.name or None,
         "train_lists": recipe.get("train_lists"),
         "teacher_layers": manifest["adapter"]["layers"],
         "steps_planned": state["max_steps"],
@@ -81,7 +86,8 @@ def render(record: dict[str, Any]) -> str:
         by_step = {v["step"]: v["ndcg@10"] for v in run["validations"]}
         cells = [f"{by_step[s]:.3f}" if s in by_step else "" for s in steps]
         layers = ", ".join(str(i) for i in run["teacher_layers"])
-        label = f"`{name}` ({run['loss']}; {layers}; {run['train_lists']:,} lists)"
+        start = f"; from `{run['started_from']}`'s best" if run.get("started_from") else ""
+        label = f"`{name}` ({run['loss']}; {layers}; {run['train_lists']:,} lists{start})"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     first_run = next(iter(runs.values()))
     first = next(r["first_stage_ndcg@10"] for r in runs.values() if r["first_stage_ndcg@10"])
@@ -91,6 +97,42 @@ def render(record: dict[str, Any]) -> str:
         f"stage {first:.3f}, the 6-layer teacher {record['teacher_ndcg@10']:.3f}. A step is "
         f"{first_run['pairs_a_step']} pairs; an epoch of its {first_run['train_lists']:,} lists "
         f"{record['steps_an_epoch']} steps. CPU: {record['cpu']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_choices(record: dict[str, Any]) -> str:
+    """Every model at every setting on the validation slice (``experiments/distill_choices.py``)."""
+    teacher, first = record["teacher"], record["first_stage"]
+    lines = [
+        "| model | tokens | long passages | nDCG@10 | P@3 | tokens a claim | x teacher's tokens "
+        "| p50 ms |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| first stage | | | {first['ndcg@10']:.3f} | {first['p@3']:.3f} | | | |",
+    ]
+    for row in [teacher, *record.get("teacher_grid", []), *record["students"]]:
+        name = "teacher (bundled setting)" if row is teacher else row["name"]
+        mark = " **(chosen)**" if row == record["chosen"] else ""
+        lines.append(
+            f"| {name}{mark} | {row['max_length']} | {row['long_passages']} | "
+            f"{row['ndcg@10']:.3f} | {row['p@3']:.3f} | {row['work_per_claim']:,.0f} | "
+            f"{row['work_per_claim'] / teacher['work_per_claim']:.2f} | {row['p50_ms']:,.0f} |"
+        )
+    chosen, best = record["chosen"], record["best_by_ndcg"]
+    verdict = (
+        f"The setting shipped: {chosen['name']} at {chosen['max_length']} tokens, "
+        f"{chosen['long_passages']}."
+        if chosen
+        else f"No student setting is within 0.010 of the teacher on both, so none ships; the "
+        f"closest is {best['name']} at {best['max_length']} tokens, {best['long_passages']} "
+        f"({best['ndcg@10'] - teacher['ndcg@10']:+.3f} nDCG@10, "
+        f"{best['p@3'] - teacher['p@3']:+.3f} P@3)."
+    )
+    lines += [
+        "",
+        f"{record['protocol']}. Tokens a claim: what the cross-encoder reads for a claim's 20 "
+        "candidates, windows and their repeated claim included (a busy machine cannot move it; "
+        f"the p50 beside it is one thread on a shared {record['cpu']}). {verdict}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -118,6 +160,9 @@ def main() -> None:
         RECORD.write_text(json.dumps(record, indent=2) + "\n")
     TABLE.write_text(render(record))
     print(TABLE.read_text(), end="")
+    if CHOICES.is_file():
+        CHOICES_TABLE.write_text(render_choices(json.loads(CHOICES.read_text())))
+        print(CHOICES_TABLE.read_text(), end="")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ deadline:
 
 * scorer *i* gets the deadline less what the next scorer is expected to need for the candidates
   still unscored (learned by that scorer's cost model, with its margin; before it has measured
-  anything, half of what is left), so a hosted API that hangs leaves the local model its time;
-  the last scorer gets all that is left;
+  anything, half of what is left) and less the handover's own slack (5% of what is left, at
+  least 50 ms: a request that hangs is cut a little after its deadline on a busy machine, which
+  the next scorer's cost model does not measure), so a hosted API that hangs leaves the local
+  model its time; the last scorer gets all that is left;
 * what scorer *i* leaves unscored (a transient failure after its retries, a budget it could not
   fit) goes to scorer *i + 1*; after the last one, it stays unscored, in retrieval order;
 * configuration errors (a rejected key, a missing extra) are raised, never handed over: a chain
@@ -159,6 +161,12 @@ class FallbackScorer(Scorer):
         return turn.finish()
 
 
+_HANDOVER_SHARE = 0.05
+_HANDOVER_MIN_S = 0.05
+"""The handover's slack: a scorer cut at its deadline returns a little late on a busy machine
+(a timeout fires late, a thread wakes late), and the next scorer's cost model never sees that."""
+
+
 class _Turns:
     """One unit's way down the chain: who scored what, and what is left."""
 
@@ -203,12 +211,14 @@ class _Turns:
             yield i, scorer, mine * 1000.0
 
     def _reserve(self, after: Scorer, left: float) -> float:
-        """What the next scorer is expected to need for what is still unscored."""
+        """What the next scorer is expected to need for what is still unscored, with the
+        handover's slack."""
         work = sum(unit.total for unit in after.plan(self.query, self.todo_texts()))
         expected = after.cost.expected(work)
         if expected is None:
             return left / 2.0  # nothing measured yet: share what is left
-        return min(left, expected * after.cost.margin)
+        slack = max(_HANDOVER_MIN_S, _HANDOVER_SHARE * left)
+        return min(left, expected * after.cost.margin + slack)
 
     def absorb(self, i: int, result: RerankResult) -> None:
         scorer = self.chain.scorers[i]

@@ -205,14 +205,19 @@ def make_student(
     keep_layers(hf, chosen, who=f"the teacher {teacher.spec!r}")
     if max_length is not None:
         student.max_length = max_length
-    for param in hf.parameters():
-        param.requires_grad = True
-    hf.train()
+    _trainable(hf)
     # The artifact names layers of the base: for a teacher that is itself a student, compose.
     on_base = (
         chosen if teacher.base_layers is None else tuple(teacher.base_layers[i] for i in chosen)
     )
     return student, AdapterSpec(method="full", layers=on_base)
+
+
+def _trainable(model: Any) -> None:
+    """Every weight of a student trains, in training mode (dropout on)."""
+    for param in model.parameters():
+        param.requires_grad = True
+    model.train()
 
 
 def start_manifest(artifact: str | Path) -> dict[str, Any]:
@@ -255,10 +260,7 @@ def student_from(
             f"student an earlier run distilled from this teacher."
         )
     student = load_reranker(folder, max_length=max_length)
-    hf: Any = student.transformers_model
-    for param in hf.parameters():
-        param.requires_grad = True
-    hf.train()
+    _trainable(student.transformers_model)
     return student, AdapterSpec(method="full", layers=layers), tuple(own.index(i) for i in layers)
 
 

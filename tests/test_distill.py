@@ -121,6 +121,27 @@ def test_teacher_labels_and_the_file_round_trips(teacher, tmp_path):
     assert read_teacher_lists(path) == labelled
 
 
+def test_whole_passage_labels_read_past_the_teachers_cut(teacher):
+    filler = (
+        "The committee met on Tuesday to discuss the annual budget of the regional office. " * 4
+    )
+    long = RankingExample(
+        "Smoking causes lung cancer.",
+        (filler + "Tobacco smoke carries carcinogens that cause lung cancer in smokers.",
+         "Bananas are rich in potassium."),
+        (0.0, 0.0),
+    )  # fmt: skip
+    truncated = label_lists([long, *LISTS], teacher)
+    whole = label_lists([long, *LISTS], teacher, whole_passages=True)
+    # Past the teacher's 48 tokens only a window finds the answer; a text that fits is
+    # labelled the same either way, and the input keeps its labels.
+    assert whole[0].labels[0] > truncated[0].labels[0] + 1.0
+    assert whole[0].labels[0] > whole[0].labels[1]
+    for ours, theirs in zip(whole[1:], truncated[1:], strict=True):
+        assert ours.labels == pytest.approx(theirs.labels, abs=1e-3)
+    assert long.labels == (0.0, 0.0)
+
+
 def test_malformed_teacher_lists_name_file_and_line(tmp_path):
     path = tmp_path / "lists.jsonl"
     path.write_text('{"query": "q", "texts": ["a", "b"], "logits": [1.0, 2.0]}\n{"query": "q"}\n')
@@ -354,13 +375,15 @@ def test_cli_tiny_corpus_end_to_end(capsys, tmp_path, docs):
     status = main(["distill", "--teacher", TEACHER, "--corpus", str(corpus), "--layers", "1",
                    "--max-length", "32", "--hard-negatives", "2", "--random-negatives", "1",
                    "--roundtrip-k", "0", "--batch-size", "4", "--no-progress",
-                   "--output", str(out)])  # fmt: skip
+                   "--whole-passages", "--output", str(out)])  # fmt: skip
     captured = capsys.readouterr()
     assert status == 0, captured.err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["layers"] == [5] and Path(summary["artifact"]).is_dir()
     assert "the teacher bundled:scifact-minilm labels" in captured.err
-    assert read_manifest(summary["artifact"])["adapter"]["layers"] == [5]
+    manifest = read_manifest(summary["artifact"])
+    assert manifest["adapter"]["layers"] == [5]
+    assert manifest["recipe"]["teacher_reads"] == "whole passages"
 
 
 def test_cli_reused_lists_are_what_the_recipe_records(capsys, tmp_path, docs, teacher):

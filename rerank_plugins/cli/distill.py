@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "run) instead of labelling again; --beir still gives the validation and dev claims",
     )
     parser.add_argument(
+        "--whole-passages",
+        action="store_true",
+        help="the teacher labels each passage as it is scored in use (a long one as windows, "
+        "its best window's score), not truncated at its max length: the student learns the "
+        "whole passage's score",
+    )
+    parser.add_argument(
         "--layers", type=int, default=3, help="the student's encoder layers (default: 3)"
     )
     parser.add_argument(
@@ -161,6 +168,8 @@ def _distill(args: argparse.Namespace) -> dict[str, Any]:
     labelled: list[Any] = read_teacher_lists(args.teacher_lists) if args.teacher_lists else []
     if lists:
         labelled += _label(args, teacher, lists, progress)
+        if args.whole_passages:
+            recipe = {**recipe, "teacher_reads": "whole passages"}
     estimate(args, labelled, model=student)
     del student
     result = distill(
@@ -229,7 +238,7 @@ def _label(args: argparse.Namespace, teacher: Any, lists: list[Any], progress: b
     from rerank_plugins.training.distill import label_lists, write_teacher_lists
 
     def by_teacher(part: list[Any], done: Any) -> list[Any]:
-        return list(label_lists(part, teacher, progress=done))
+        return list(label_lists(part, teacher, whole_passages=args.whole_passages, progress=done))
 
     labelled = label_with_estimate("distill", args.teacher, lists, by_teacher, progress)
     Path(args.output).mkdir(parents=True, exist_ok=True)

@@ -269,26 +269,33 @@ def label_lists(
     teacher: Teacher,
     *,
     batch_size: int = 32,
+    whole_passages: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[RankingExample]:
     """The same lists, each text labelled by the teacher's logit (its raw score).
 
-    The teacher reads each pair as the student will in training: truncated at its own
-    ``max_length``. The inputs are not changed.
+    By default the teacher reads each pair as the student will in training: truncated at its
+    own ``max_length``. With ``whole_passages`` it reads each as it is scored in use: a passage
+    longer than that as overlapping windows, labelled with its best window's logit (the
+    teacher's score at its recommended settings), so a student that reads only a passage's
+    start learns the whole passage's score. The inputs are not changed.
     """
     torch = require("torch", extra="train", who="label_lists")
+    windows = _window_scorer(teacher) if whole_passages else None
     out: list[RankingExample] = []
     for done, ex in enumerate(lists, start=1):
-        pairs = [(ex.query, text) for text in ex.texts]
-        logits = teacher.model.predict(
-            pairs,
-            batch_size=batch_size,
-            activation_fn=torch.nn.Identity(),
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        values = tuple(float(x) for x in logits.reshape(-1).tolist())
-        if not all(math.isfinite(x) for x in values):
+        if windows is not None:
+            values = tuple(windows.score_unit(ex.query, ex.texts, timeout=None).scores)
+        else:
+            logits = teacher.model.predict(
+                [(ex.query, text) for text in ex.texts],
+                batch_size=batch_size,
+                activation_fn=torch.nn.Identity(),
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            values = tuple(float(x) for x in logits.reshape(-1).tolist())
+        if not all(x is not None and math.isfinite(x) for x in values):
             raise ConfigurationError(
                 f"The teacher {teacher.spec!r} gave a non-finite score for query "
                 f"{ex.query[:60]!r}; check the teacher model."
@@ -297,6 +304,18 @@ def label_lists(
         if progress is not None:
             progress(done, len(lists))
     return out
+
+
+def _window_scorer(teacher: Teacher) -> Any:
+    """The teacher as the package scores it with long passages as windows (torch, no cache, no
+    calibration: raw logits, each passage's best window)."""
+    from rerank_plugins.scorers.local import CrossEncoderScorer
+
+    windows = {k: v for k, v in teacher.inference.items() if k in ("max_windows", "window_overlap")}
+    return CrossEncoderScorer.from_encoder(
+        teacher.model, teacher.spec, runtime="torch", long_passages="windows",
+        max_length=teacher.model.max_length, score_cache_size=0, calibration=None, **windows,
+    )  # fmt: skip
 
 
 def write_teacher_lists(lists: Sequence[RankingExample], path: str | Path) -> Path:
@@ -357,6 +376,7 @@ def distill(
     recipe: dict[str, Any] | None = None, precision: Literal["float32", "float16"] = "float32",
     autocast: Literal["none", "bf16"] = "none", attention_dropout: float | None = None,
     hidden_weight: float = 1.0, start_from: str | Path | None = None,
+    whole_passages: bool = False,
 ) -> TrainingResult:  # fmt: skip
     """Distil ``teacher`` into a ``depth``-layer student over ``lists``, and save the student.
 
@@ -382,6 +402,8 @@ def distill(
         hidden_weight: With ``loss="hidden"``, the weight of the hidden-state term.
         start_from: An earlier student of this teacher to go on training (:func:`student_from`);
             its layers replace ``depth`` and ``pick``.
+        whole_passages: The teacher labels each passage as it is scored in use, not truncated
+            (:func:`label_lists`).
         recipe: Extra facts for the manifest.
 
     Returns:
@@ -399,7 +421,9 @@ def distill(
         student, spec, pick = student_from(loaded, start_from, max_length=max_length)
         depth, recipe = len(pick), {**(recipe or {}), "started_from": str(start_from)}
     out = Path(output_dir)
-    train, record = _teacher_lists(lists, loaded, out, labelled, depth, pick, recipe)
+    train, record = _teacher_lists(
+        lists, loaded, out, labelled, depth, pick, recipe, whole_passages
+    )
     record["distill_loss"] = loss if loss != "hidden" else f"hidden (weight {hidden_weight:g})"
     rows = "mse" if loss == "hidden" else loss  # the hidden loss reads pairs, as mse does
     result = train_cross_encoder(
@@ -436,13 +460,13 @@ def _layer_loss(
 
 def _teacher_lists(
     lists: Sequence[RankingExample], teacher: Teacher, out: Path, labelled: bool, depth: int,
-    pick: Pick, recipe: dict[str, Any] | None,
+    pick: Pick, recipe: dict[str, Any] | None, whole_passages: bool = False,
 ) -> tuple[list[RankingExample], dict[str, Any]]:  # fmt: skip
     """The lists with the teacher's logits (labelled here unless ``labelled``, and then saved
     to ``out``), and what the manifest records of the distillation."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    train = list(lists) if labelled else label_lists(lists, teacher)
+    train = list(lists) if labelled else label_lists(lists, teacher, whole_passages=whole_passages)
     teacher_seconds = time.perf_counter() - started
     if not labelled:
         write_teacher_lists(train, out / TEACHER_LISTS)
@@ -450,6 +474,7 @@ def _teacher_lists(
         "distilled_from": teacher.spec, "teacher_base": teacher.base, "depth": depth,
         "pick": pick, "teacher_layers": list(student_layers(teacher.depth, depth, pick)),
         "teacher_seconds": round(teacher_seconds, 1), **(recipe or {}),
+        **({"teacher_reads": "whole passages"} if whole_passages and not labelled else {}),
     }  # fmt: skip
     return train, record
 

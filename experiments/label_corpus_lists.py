@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rerank_plugins.evaluation.beir import load_corpus
 from rerank_plugins.evaluation.retrieval import DenseRetriever
+from rerank_plugins.training.data import RankingExample
 from rerank_plugins.training.distill import label_lists, load_teacher, write_teacher_lists
 from rerank_plugins.training.synthetic import cloze_queries, corpus_examples, title_queries
 
@@ -50,22 +51,28 @@ def main() -> None:
     lists, report = corpus_examples(
         corpus, queries, ranked, hard_negatives=8, random_negatives=2, seed=args.seed
     )
-    done = _count(args.out)
+    done = count_lists(args.out)
     print(f"{len(lists)} lists ({json.dumps(report)}); {done} labelled already", file=sys.stderr)
     teacher = load_teacher(args.teacher)
     started = time.perf_counter()
     for start in range(done, len(lists), args.chunk):
         chunk = label_lists(lists[start : start + args.chunk], teacher)
-        part = args.out.with_suffix(".part")
-        write_teacher_lists(chunk, part)
-        with args.out.open("a", encoding="utf-8") as handle:
-            handle.write(part.read_text(encoding="utf-8"))
-        part.unlink()
+        append_lists(chunk, args.out)
         rate = (time.perf_counter() - started) / (start + len(chunk) - done)
         print(f"{start + len(chunk)}/{len(lists)} labelled, {rate:.2f} s a list", file=sys.stderr)
 
 
-def _count(path: Path) -> int:
+def append_lists(lists: list[RankingExample], out: Path) -> None:
+    """Append labelled lists to ``out`` whole: written beside it first, so a run stopped
+    mid-write leaves no half list (the next run counts and skips those already there)."""
+    part = out.with_suffix(".part")
+    write_teacher_lists(lists, part)
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(part.read_text(encoding="utf-8"))
+    part.unlink()
+
+
+def count_lists(path: Path) -> int:
     """Lists already in ``path`` (0 when it does not exist)."""
     if not path.exists():
         return 0

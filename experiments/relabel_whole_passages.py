@@ -19,12 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from rerank_plugins.training.distill import (
-    label_lists,
-    load_teacher,
-    read_teacher_lists,
-    write_teacher_lists,
-)
+from label_corpus_lists import append_lists, count_lists
+
+from rerank_plugins.training.distill import label_lists, load_teacher, read_teacher_lists
 
 
 def main() -> None:
@@ -45,7 +42,7 @@ def main() -> None:
     k, n = (int(x) for x in args.shard.split("/"))
     mine = lists[k::n]
     shard = _shard_path(args.out, k)
-    done = _count(shard)
+    done = count_lists(shard)
     print(f"shard {k}/{n}: {len(mine)} lists, {done} labelled already", file=sys.stderr)
     import torch
 
@@ -54,11 +51,7 @@ def main() -> None:
     started = time.perf_counter()
     for start in range(done, len(mine), args.chunk):
         chunk = label_lists(mine[start : start + args.chunk], teacher, whole_passages=True)
-        part = shard.with_suffix(".part")
-        write_teacher_lists(chunk, part)
-        with shard.open("a", encoding="utf-8") as handle:
-            handle.write(part.read_text(encoding="utf-8"))
-        part.unlink()
+        append_lists(chunk, shard)
         rate = (time.perf_counter() - started) / (start + len(chunk) - done)
         print(f"{start + len(chunk)}/{len(mine)} labelled, {rate:.2f} s a list", file=sys.stderr)
 
@@ -76,13 +69,6 @@ def _join(out: Path, n: int, total: int) -> None:
 
 def _shard_path(out: Path, k: int) -> Path:
     return out.with_name(f"{out.stem}.shard{k}.jsonl")
-
-
-def _count(path: Path) -> int:
-    """Lists already in ``path`` (0 when it does not exist)."""
-    if not path.exists():
-        return 0
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ Usage::
 
     python experiments/distill_choices.py ../shared/data/scifact \
         --student spread=runs/l3-spread/artifact --student first=runs/l3-first/artifact \
-        [--teacher-grid] [--reuse EARLIER.json] \
+        [--teacher-grid] [--reuse EARLIER.json] [--settings 256:truncate,192:truncate] \
         [--out benchmarks/results/distill_choices.json] [--overwrite]
 
 ``--teacher-grid`` also measures the teacher at every setting (what fewer tokens alone give,
@@ -133,6 +133,20 @@ def _without_per_claim(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in row.items() if key != "per_claim"}
 
 
+def _settings(text: str) -> list[tuple[int, str]]:
+    """``--settings``: ``LEN:MODE`` pairs of the grid."""
+    chosen = []
+    for part in text.split(","):
+        length, _, mode = part.partition(":")
+        if not length.isdigit() or (int(length), mode) not in GRID:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a setting of the grid; use LEN:MODE with LEN 256, 192 or 128 "
+                "and MODE windows or truncate"
+            )
+        chosen.append((int(length), mode))
+    return chosen
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", type=Path, help="SciFact in BEIR layout, with qrels/train.tsv")
@@ -153,6 +167,14 @@ def main() -> None:
         help="an earlier record of this script (repeat for several): its rows (same model, path "
         "and setting) are taken from it instead of measured again (the choice reads means and "
         "tokens only)",
+    )
+    p.add_argument(
+        "--settings",
+        type=_settings,
+        default=GRID,
+        metavar="LEN:MODE,...",
+        help="the students' settings to measure, e.g. 256:truncate,192:truncate (default: all "
+        "six); the choice is among those measured",
     )
     args = p.parse_args()
     if args.out.exists() and not args.overwrite:
@@ -175,7 +197,7 @@ def main() -> None:
     teacher = row("teacher", TEACHER, 256, "windows")
     settings = [s for s in GRID if s != (256, "windows")] if args.teacher_grid else []
     grid = [row("teacher", TEACHER, *s) for s in settings]
-    rows = [row(name, path, *s) for name, path in students.items() for s in GRID]
+    rows = [row(name, path, *s) for name, path in students.items() for s in args.settings]
     chosen, best = _choose(teacher, rows)
     if chosen is None:
         print(f"none within {WITHIN} of the teacher; the closest: {best['name']} "

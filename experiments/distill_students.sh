@@ -9,7 +9,9 @@
 #   about 12 minutes). TEACHER_LISTS=FILE reuses lists an earlier run labelled;
 #   LAYERS=N sets the student's depth (default 3), THREADS=N its CPU threads (default 2),
 #   EPOCHS=N its passes over the lists (default 3), LR its peak learning rate (default 1e-4),
-#   START_FROM=ARTIFACT goes on training an earlier run's student (its layers, not LAYERS').
+#   START_FROM=ARTIFACT goes on training an earlier run's student (its layers, not LAYERS'),
+#   MAX_LENGTH=N its tokens a pair (default 192), EVAL_STEPS=N its validations (default 100),
+#   WHOLE=1 has the teacher label whole passages (distill --whole-passages).
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
 # docs/scripts/distill_report.py turns the runs' validation curves into the guide's table.
 # shellcheck source=experiments/_lib.sh
@@ -30,9 +32,11 @@ for run in "${runs[@]}"; do
   source=(--hard-negatives 8 --bm25-negatives 3 --random-negatives 2)
   [ -z "$labels" ] || source=(--teacher-lists "$labels")
   [ -z "${START_FROM:-}" ] || source+=(--start-from "$START_FROM")
+  [ -z "${WHOLE:-}" ] || source+=(--whole-passages)
   rerank-plugins distill --teacher bundled:scifact-minilm --beir "$data" "${source[@]}" \
     --layers "${LAYERS:-3}" --pick "$pick" --loss "$loss" --batch-size 2 --epochs "${EPOCHS:-3}" \
-    --learning-rate "${LR:-1e-4}" --max-length 192 --eval-steps 100 --patience 4 \
+    --learning-rate "${LR:-1e-4}" --max-length "${MAX_LENGTH:-192}" \
+    --eval-steps "${EVAL_STEPS:-100}" --patience 4 \
     --threads "${THREADS:-2}" --precision float16 --no-dev-report --no-progress --resume \
     --output "runs/distill/$run"
   [ -n "$labels" ] || labels="runs/distill/$run/teacher_lists.jsonl"

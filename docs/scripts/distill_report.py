@@ -105,10 +105,10 @@ def render_choices(record: dict[str, Any]) -> str:
     """Every model at every setting on the validation slice (``experiments/distill_choices.py``)."""
     teacher, first = record["teacher"], record["first_stage"]
     lines = [
-        "| model | tokens | long passages | nDCG@10 | P@3 | tokens a claim | x teacher's tokens "
-        "| p50 ms |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
-        f"| first stage | | | {first['ndcg@10']:.3f} | {first['p@3']:.3f} | | | |",
+        "| model | tokens | long passages | nDCG@10 | P@3 | tokens a claim | layers "
+        "| x teacher's work | p50 ms |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| first stage | | | {first['ndcg@10']:.3f} | {first['p@3']:.3f} | | | | |",
     ]
     for row in [teacher, *record.get("teacher_grid", []), *record["students"]]:
         name = "teacher (bundled setting)" if row is teacher else row["name"]
@@ -116,23 +116,26 @@ def render_choices(record: dict[str, Any]) -> str:
         lines.append(
             f"| {name}{mark} | {row['max_length']} | {row['long_passages']} | "
             f"{row['ndcg@10']:.3f} | {row['p@3']:.3f} | {row['work_per_claim']:,.0f} | "
-            f"{row['work_per_claim'] / teacher['work_per_claim']:.2f} | {row['p50_ms']:,.0f} |"
+            f"{row['depth']} | {row['cost']:.2f} | {row['p50_ms']:,.0f} |"
         )
     chosen, best = record["chosen"], record["best_by_ndcg"]
     verdict = (
         f"The setting shipped: {chosen['name']} at {chosen['max_length']} tokens, "
         f"{chosen['long_passages']}."
         if chosen
-        else f"No student setting is within 0.010 of the teacher on both, so none ships; the "
-        f"closest is {best['name']} at {best['max_length']} tokens, {best['long_passages']} "
+        else f"No student setting is within 0.010 of the teacher on both at 0.55 of its work or "
+        f"less, so none ships; the closest that cheap is {best['name']} at "
+        f"{best['max_length']} tokens, {best['long_passages']} "
         f"({best['ndcg@10'] - teacher['ndcg@10']:+.3f} nDCG@10, "
         f"{best['p@3'] - teacher['p@3']:+.3f} P@3)."
     )
     lines += [
         "",
         f"{record['protocol']}. Tokens a claim: what the cross-encoder reads for a claim's 20 "
-        "candidates, windows and their repeated claim included (a busy machine cannot move it; "
-        f"the p50 beside it is one thread on a shared {record['cpu']}). {verdict}",
+        "candidates, windows and their repeated claim included; work: tokens times encoder "
+        "layers, against the teacher's at its bundled setting (a busy machine cannot move "
+        f"either; the p50 beside them is a shared {record['cpu']}'s, under varying load). "
+        f"{verdict}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -27,15 +27,13 @@ import argparse
 import json
 import math
 import re
-import statistics
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_choices import claims_of
+from distill_choices import claims_of, measure
 
 WORD = re.compile(r"[a-z0-9]+")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -109,9 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.out is not None and args.out.exists():
         raise SystemExit(f"{args.out} exists; remove it or name another")
-    from rerank_plugins import CrossEncoderScorer, Reranker
     from rerank_plugins.evaluation.beir import load_corpus
-    from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
     from rerank_plugins.scorers.local import cpu_name
 
     claims, first = claims_of(args.data)
@@ -121,31 +117,16 @@ def main() -> None:
     if not set(args.select.split(",")) <= set(selectors):
         parser.error(f"--select takes window and/or sentences, got {args.select!r}")
     for spec, how in [(m, h) for h in args.select.split(",") for m in args.models]:
-        select = selectors[how]
         name, model = spec.split("=", 1)
-        scorer = CrossEncoderScorer(model, runtime="torch", max_length=args.max_length,
-                                    long_passages="truncate", calibration=None)  # fmt: skip
-        tokenizer = scorer.encoder.tokenizer
-        reranker = Reranker(scorer)
-        ndcg, p3, ms, work = [], [], [], 0.0
-        for query, ids, texts, qrels in claims:
-            start = time.perf_counter()
-            chosen = [select(query, t, tokenizer, args.max_length, idf) for t in texts]
-            work += sum(sum(unit.work) for unit in scorer.plan(query, chosen))  # before scoring
-            result = reranker.rerank(query, chosen)
-            ms.append((time.perf_counter() - start) * 1000)
-            ranking = [ids[i] for i in result.indices]
-            ndcg.append(ndcg_at(ranking, qrels, 10))
-            p3.append(precision_at(ranking, qrels, 3))
-        scorer.close()
-        row = {"name": name, "artifact": model, "max_length": args.max_length,
-               "long_passages": f"best {how}", "ndcg@10": statistics.fmean(ndcg),
-               "p@3": statistics.fmean(p3), "work_per_claim": work / len(claims),
-               "p50_ms": statistics.median(ms)}  # fmt: skip
-        print(f"{name:8} {args.max_length} best {how}  nDCG@10 {row['ndcg@10']:.4f}  "
-              f"P@3 {row['p@3']:.4f}  work {row['work_per_claim']:7.0f}  "
-              f"p50 {row['p50_ms']:6.0f} ms", flush=True)  # fmt: skip
-        rows.append(row)
+        select = selectors[how]
+
+        def prepare(scorer: Any, query: str, texts: list[str], select: Any = select) -> list[str]:
+            tokenizer = scorer.encoder.tokenizer
+            return [select(query, t, tokenizer, args.max_length, idf) for t in texts]
+
+        row = measure(name, model, args.max_length, "truncate", claims, prepare)
+        row = {**row, "artifact": model, "long_passages": f"best {how}"}
+        rows.append({k: v for k, v in row.items() if k != "per_claim"})
     if args.out is not None:
         record = {"protocol": f"validation slice ({len(claims)} claims), dense top-20, torch fp32",
                   "cpu": cpu_name(), "first_stage": {k: first[k] for k in ("ndcg@10", "p@3")},

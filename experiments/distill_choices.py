@@ -37,6 +37,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -50,9 +51,13 @@ MAX_COST = 0.55
 """Issue 27's cost ceiling: a student's work (tokens x layers) a claim against the teacher's."""
 
 
-def measure(name: str, model: str, length: int, mode: str, claims: list[Any]) -> dict[str, Any]:
+def measure(
+    name: str, model: str, length: int, mode: str, claims: list[Any],
+    prepare: Callable[[Any, str, list[str]], list[str]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """One reranker at one setting over ``claims``: means, work, wall time, and (under
-    ``per_claim``) each claim's nDCG@10 and P@3 for paired tests."""
+    ``per_claim``) each claim's nDCG@10 and P@3 for paired tests. ``prepare(scorer, query,
+    texts)`` gives the texts to score instead of the candidates' (timed with the scoring)."""
     from rerank_plugins import CrossEncoderScorer, Reranker
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
@@ -63,9 +68,10 @@ def measure(name: str, model: str, length: int, mode: str, claims: list[Any]) ->
     reranker.rerank("warm-up", ["one passage", "another passage"])
     ndcg, p3, ms, work = [], [], [], 0.0
     for query, ids, texts, qrels in claims:
-        work += sum(sum(unit.work) for unit in scorer.plan(query, texts))
         start = time.perf_counter()
-        result = reranker.rerank(query, texts)
+        read = texts if prepare is None else prepare(scorer, query, texts)
+        work += sum(sum(unit.work) for unit in scorer.plan(query, read))
+        result = reranker.rerank(query, read)
         ms.append((time.perf_counter() - start) * 1000)
         ranking = [ids[i] for i in result.indices]
         ndcg.append(ndcg_at(ranking, qrels, 10))

@@ -18,6 +18,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from label_corpus_lists import append_lists, count_lists
 
@@ -38,6 +39,7 @@ def main() -> None:
     lists = read_teacher_lists(args.lists)[: args.limit]
     if args.join:
         _join(args.out, args.join, len(lists))
+        _changes(lists, read_teacher_lists(args.out))
         return
     k, n = (int(x) for x in args.shard.split("/"))
     mine = lists[k::n]
@@ -65,6 +67,15 @@ def _join(out: Path, n: int, total: int) -> None:
     lines = [shards[i % n][i // n] for i in range(total)]
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     print(f"{total} lists written to {out}", file=sys.stderr)
+
+
+def _changes(before: list[Any], after: list[Any]) -> None:
+    """Print how many labels the whole passages changed (the distill guide quotes it)."""
+    pairs = [(u, v) for x, y in zip(before, after, strict=True)
+             for u, v in zip(x.labels, y.labels, strict=True)]  # fmt: skip
+    changed = sum(abs(v - u) > 1e-3 for u, v in pairs)
+    above = sum(v - u > 1.0 for u, v in pairs)
+    print(f"{changed} of {len(pairs)} labels changed, {above} up by more than one logit")
 
 
 def _shard_path(out: Path, k: int) -> Path:

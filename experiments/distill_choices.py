@@ -46,6 +46,7 @@ TEACHER = "bundled:scifact-minilm"
 K = 20
 GRID = [(256, "windows"), (256, "truncate"), (192, "windows"), (192, "truncate"),
         (128, "windows"), (128, "truncate")]  # fmt: skip
+MODES = ("windows", "truncate")
 WITHIN = 0.010
 MAX_COST = 0.55
 """Issue 27's cost ceiling: a student's work (tokens x layers) a claim against the teacher's."""
@@ -170,14 +171,14 @@ def _without_per_claim(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings(text: str) -> list[tuple[int, str]]:
-    """``--settings``: ``LEN:MODE`` pairs of the grid."""
+    """``--settings``: ``LEN:MODE`` pairs (the grid's, or longer truncations that fit the ceiling)."""
     chosen = []
     for part in text.split(","):
         length, _, mode = part.partition(":")
-        if not length.isdigit() or (int(length), mode) not in GRID:
+        if not length.isdigit() or not 64 <= int(length) <= 512 or mode not in MODES:
             raise argparse.ArgumentTypeError(
-                f"{part!r} is not a setting of the grid; use LEN:MODE with LEN 256, 192 or 128 "
-                "and MODE windows or truncate"
+                f"{part!r} is not a setting; use LEN:MODE with LEN from 64 to 512 (the encoder's "
+                "positions) and MODE windows or truncate"
             )
         chosen.append((int(length), mode))
     return chosen
@@ -231,7 +232,8 @@ def main() -> None:
         return {**measure(name, path, length, mode, claims), "artifact": path}
 
     teacher = row("teacher", TEACHER, 256, "windows")
-    settings = [s for s in GRID if s != (256, "windows")] if args.teacher_grid else []
+    every = GRID + [s for s in args.settings if s not in GRID]
+    settings = [s for s in every if s != (256, "windows")] if args.teacher_grid else []
     grid = [row("teacher", TEACHER, *s) for s in settings]
     rows = [row(name, path, *s) for name, path in students.items() for s in args.settings]
     grid, rows = ([with_cost(r, teacher) for r in part] for part in (grid, rows))

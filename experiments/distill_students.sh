@@ -11,7 +11,9 @@
 #   EPOCHS=N its passes over the lists (default 3), LR its peak learning rate (default 1e-4),
 #   START_FROM=ARTIFACT goes on training an earlier run's student (its layers, not LAYERS'),
 #   MAX_LENGTH=N its tokens a pair (default 192), EVAL_STEPS=N its validations (default 100),
-#   WHOLE=1 has the teacher label whole passages (distill --whole-passages).
+#   WHOLE=1 has the teacher label whole passages (distill --whole-passages), TEACHER=SPEC takes
+#   the student's layers from another model than the bundled reranker (an earlier, deeper
+#   student: its layers are copied, while TEACHER_LISTS keeps the bundled reranker's labels).
 # Writes runs/distill/<run>/ (the first run's teacher_lists.jsonl serves the others);
 # docs/scripts/distill_report.py turns the runs' validation curves into the guide's table.
 # shellcheck source=experiments/_lib.sh
@@ -33,7 +35,7 @@ for run in "${runs[@]}"; do
   [ -z "$labels" ] || source=(--teacher-lists "$labels")
   [ -z "${START_FROM:-}" ] || source+=(--start-from "$START_FROM")
   [ -z "${WHOLE:-}" ] || source+=(--whole-passages)
-  rerank-plugins distill --teacher bundled:scifact-minilm --beir "$data" "${source[@]}" \
+  rerank-plugins distill --teacher "${TEACHER:-bundled:scifact-minilm}" --beir "$data" "${source[@]}" \
     --layers "${LAYERS:-3}" --pick "$pick" --loss "$loss" --batch-size 2 --epochs "${EPOCHS:-3}" \
     --learning-rate "${LR:-1e-4}" --max-length "${MAX_LENGTH:-192}" \
     --eval-steps "${EVAL_STEPS:-100}" --patience 4 \

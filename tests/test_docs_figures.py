@@ -77,6 +77,16 @@ def _distill_choices() -> str:
     )
 
 
+def _distill_cascade() -> str:
+    dev, timing = (
+        _record(name) if (RESULTS / name).is_file() else None
+        for name in ("cascade_dev.json", "cascade_time.json")
+    )
+    return _module(ROOT / "docs" / "scripts" / "distill_report.py").render_cascade(
+        _record("cascade.json"), dev, timing
+    )
+
+
 def _architecture() -> str:
     return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
 
@@ -90,6 +100,7 @@ GENERATED = {
     "corpus-only.md": _corpus_only,
     "distill-students.md": _distill_students,
     "distill-choices.md": _distill_choices,
+    "distill-cascade.md": _distill_cascade,
 }
 
 

@@ -10,7 +10,10 @@ figure on the same slice is the bundled reranker's own, from
 ``docs/assets/tables/distill-students.md``. A run whose folder is missing keeps its entry of the
 record; with ``--render`` it rewrites the table from the record alone (no runs needed). With
 ``benchmarks/results/distill_choices.json`` (``experiments/distill_choices.py``) it also writes
-``docs/assets/tables/distill-choices.md``: each model at each length and window setting.
+``docs/assets/tables/distill-choices.md``: each model at each length and window setting; with
+``benchmarks/results/cascade.json`` (``experiments/cascade.py``, and its dev check
+``cascade_dev.json``), ``docs/assets/tables/distill-cascade.md``: a first pass over every
+candidate, then windows over the top few.
 
 Run: ``python docs/scripts/distill_report.py`` (after ``bash experiments/distill_students.sh
 SCIFACT_DIR``, or while it runs: a run stopped early shows the validations it reached).
@@ -30,6 +33,12 @@ RECORD = ROOT / "benchmarks" / "results" / "distill_students.json"
 TABLE = ROOT / "docs" / "assets" / "tables" / "distill-students.md"
 CHOICES = ROOT / "benchmarks" / "results" / "distill_choices.json"
 CHOICES_TABLE = ROOT / "docs" / "assets" / "tables" / "distill-choices.md"
+CASCADE = ROOT / "benchmarks" / "results" / "cascade.json"
+CASCADE_DEV = ROOT / "benchmarks" / "results" / "cascade_dev.json"
+CASCADE_TIME = ROOT / "benchmarks" / "results" / "cascade_time.json"
+CASCADE_TABLE = ROOT / "docs" / "assets" / "tables" / "distill-cascade.md"
+SHOWN = (0, 2, 3, 4, 6, 8)
+"""The numbers of candidates read whole that the cascade table shows (the chosen one too)."""
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
 NDCG = "eval_held_out_ndcg@10"
 
@@ -140,6 +149,99 @@ def render_choices(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def holds(got: dict[str, Any], teacher: dict[str, Any], tests: dict[str, float]) -> bool:
+    """Issue 27's bar on dev: within 0.010 of the teacher on both, both lifts significant."""
+    return (
+        all(got[m] >= teacher[m] - 0.010 for m in ("ndcg@10", "p@3"))
+        and tests["p_ndcg@10_chosen_vs_first"] < 0.05
+        and tests["p_p@3_chosen_vs_first"] < 0.05
+    )
+
+
+def render_cascade(
+    record: dict[str, Any], dev: dict[str, Any] | None = None, timing: dict[str, Any] | None = None
+) -> str:
+    """A first pass over every candidate, then windows over its top ``m``
+    (``experiments/cascade.py``); with ``dev``, the choice's one dev measurement below; with
+    ``timing``, its wall time against the teacher's."""
+    teacher, first, chosen = record["teacher"], record["first_stage"], record["chosen"]
+    lines = [
+        "| model | first pass (every candidate) | then read as 256-token windows | nDCG@10 "
+        "| P@3 | x teacher's work |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+        f"| first stage | | | {first['ndcg@10']:.3f} | {first['p@3']:.3f} | |",
+        f"| teacher (bundled setting) | 256 tokens, windows | | {teacher['ndcg@10']:.3f} | "
+        f"{teacher['p@3']:.3f} | 1.00 |",
+    ]
+    for row in record["rows"]:
+        is_chosen = chosen is not None and all(
+            row[k] == chosen[k] for k in ("cheap_key", "full_key", "m", "merge")
+        )
+        if row["merge"] != "scores" or row["full"] != "256:windows":
+            continue
+        if row["m"] not in SHOWN and not is_chosen:
+            continue
+        length, _, mode = row["cheap"].partition(":")
+        mark = " **(chosen)**" if is_chosen else ""
+        lines.append(
+            f"| {row['model']}{mark} | {length} tokens, {mode} | top {row['m']} | "
+            f"{row['ndcg@10']:.3f} | {row['p@3']:.3f} | {row['cost']:.2f} |"
+        )
+    verdict = (
+        f"Chosen on validation: {chosen['model']}, a first pass at {chosen['cheap']}, then the top "
+        f"{chosen['m']} as windows ({chosen['ndcg@10'] - teacher['ndcg@10']:+.3f} nDCG@10, "
+        f"{chosen['p@3'] - teacher['p@3']:+.3f} P@3 at {chosen['cost']:.2f} of the work)."
+        if chosen
+        else "No setting is within 0.010 of the teacher on both at 0.55 of its work or less."
+    )
+    lines += [
+        "",
+        f"{record['protocol']}; the candidates read twice take their windows' score, the others "
+        "keep their first pass's (one model, one scale). Work: tokens times encoder layers, "
+        "both passes, against the teacher's at its bundled setting. Rule: the least work within "
+        f"0.010 of the teacher on nDCG@10 and P@3 at 0.55 of its work or less. {verdict}",
+    ]
+    if dev is not None:
+        got, tests, dev_teacher = dev["dev"], dev["tests"], dev["teacher"]
+        lines += [
+            "",
+            f"Dev, measured once for that choice ({len(dev_teacher['per_claim']['p@3'])} "
+            f"claims): first stage {dev['first_stage']['ndcg@10']:.3f} nDCG@10, "
+            f"{dev['first_stage']['p@3']:.3f} P@3; teacher {dev_teacher['ndcg@10']:.3f}, "
+            f"{dev_teacher['p@3']:.3f}; the choice {got['ndcg@10']:.3f}, {got['p@3']:.3f} "
+            f"({got['ndcg@10'] - dev_teacher['ndcg@10']:+.3f}, "
+            f"{got['p@3'] - dev_teacher['p@3']:+.3f}) at {got['cost']:.2f} of the work. Its "
+            f"lift over the first stage: paired t-test p = "
+            f"{tests['p_ndcg@10_chosen_vs_first']:.1e} (nDCG@10), "
+            f"{tests['p_p@3_chosen_vs_first']:.1e} (P@3). "
+            + (
+                f"The same model read as windows on every candidate (a diagnosis, not a "
+                f"choice): {dev['full_on_all']['ndcg@10']:.3f}, {dev['full_on_all']['p@3']:.3f}. "
+                if "full_on_all" in dev
+                else ""
+            )
+            + (
+                "It holds on dev."
+                if holds(got, dev_teacher, tests)
+                else "It does not hold on dev (within 0.010 of the teacher on both, significant "
+                "lifts), so it does not ship."
+            ),
+        ]
+    if timing is not None:
+        times = "; ".join(
+            f"{runtime} {run['p50_ms']['chosen']:,.0f} ms against {run['p50_ms']['teacher']:,.0f}"
+            f" ({run['ratio']:.2f}x)"
+            for runtime, run in timing["runtimes"].items()
+        )
+        lines += [
+            "",
+            f"Wall time a claim, p50 over the validation claims, each claim timed with both in "
+            f"turn ({timing['cpu']}, {timing['threads']} cores, load {timing['load_before']:.1f} "
+            f"before): {times}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill")
@@ -166,6 +268,13 @@ def main() -> None:
     if CHOICES.is_file():
         CHOICES_TABLE.write_text(render_choices(json.loads(CHOICES.read_text())))
         print(CHOICES_TABLE.read_text(), end="")
+    if CASCADE.is_file():
+        dev, timing = (
+            json.loads(path.read_text()) if path.is_file() else None
+            for path in (CASCADE_DEV, CASCADE_TIME)
+        )
+        CASCADE_TABLE.write_text(render_cascade(json.loads(CASCADE.read_text()), dev, timing))
+        print(CASCADE_TABLE.read_text(), end="")
 
 
 if __name__ == "__main__":

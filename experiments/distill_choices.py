@@ -171,7 +171,7 @@ def _without_per_claim(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings(text: str) -> list[tuple[int, str]]:
-    """``--settings``: ``LEN:MODE`` pairs (the grid's, or longer truncations that fit the ceiling)."""
+    """``--settings``: ``LEN:MODE`` pairs (the grid's, or any length the encoder reads)."""
     chosen = []
     for part in text.split(","):
         length, _, mode = part.partition(":")

@@ -89,11 +89,10 @@ def score_setting(model: str, length: int, mode: str, claims: list[Any]) -> dict
 
 
 def simulate(
-    cheap: dict[str, Any], full: dict[str, Any], m: int, claims: list[Any], merge: str = "scores"
+    cheap: dict[str, Any], full: dict[str, Any], m: int, claims: list[Any]
 ) -> dict[str, Any]:
-    """The cheap pass on every candidate, the full pass on its top ``m``: quality and work.
-    ``merge="scores"`` ranks all by their latest score (one model's logits, one scale);
-    ``"top"`` keeps the ``m`` read twice above the rest (a cascade of two different models)."""
+    """The cheap pass on every candidate, the full pass on its top ``m`` (one model's logits,
+    one scale: all ranked by their latest score): quality and work."""
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
     ndcg, p3, work = [], [], []
@@ -101,9 +100,8 @@ def simulate(
         first = cheap["scores"][c]
         order = sorted(range(len(ids)), key=lambda i: -first[i])
         merged = list(first)
-        lift = max(first) - min(full["scores"][c]) + 1 if merge == "top" else 0.0
         for i in order[:m]:
-            merged[i] = full["scores"][c][i] + lift
+            merged[i] = full["scores"][c][i]
         ranking = [ids[i] for i in sorted(range(len(ids)), key=lambda i: -merged[i])]
         ndcg.append(ndcg_at(ranking, qrels, 10))
         p3.append(precision_at(ranking, qrels, 3))
@@ -141,11 +139,10 @@ def _grid(
         same_model = cheap_key.rpartition("@")[0] == full_key.rpartition("@")[0]
         if not same_model or not full_key.endswith(":windows"):
             continue
-        for m, merge in [(m, merge) for m in range(21) for merge in ("scores", "top")]:
-            row = simulate(cache[cheap_key], cache[full_key], m, claims, merge)
+        for m in range(21):
+            row = simulate(cache[cheap_key], cache[full_key], m, claims)
             row |= {
                 "model": names[cheap_key],
-                "merge": merge,
                 "cheap": cheap_key.rpartition("@")[2],
                 "full": full_key.rpartition("@")[2],
                 "cheap_key": cheap_key,
@@ -179,7 +176,7 @@ def _validation(args: argparse.Namespace) -> dict[str, Any]:
     for r in rows:
         if r["cost"] <= 0.7 and (r["m"] % 2 == 0 or r is chosen):
             print(
-                f"{r['model']:8} {r['merge']:6} {r['cheap']:13} then {r['full']:12} top "
+                f"{r['model']:8} {r['cheap']:13} then {r['full']:12} top "
                 f"{r['m']:2}: nDCG@10 {r['ndcg@10']:.4f} P@3 {r['p@3']:.4f} cost {r['cost']:.3f}"
             )
     print(f"teacher: nDCG@10 {teacher['ndcg@10']:.4f} P@3 {teacher['p@3']:.4f}")
@@ -208,9 +205,7 @@ def _dev(args: argparse.Namespace) -> dict[str, Any]:
         settings.append((chosen["model"], model, int(length), mode))
     cache = _scored(settings, claims, args.scores)
     teacher = simulate(cache[key(*BUNDLED)], cache[key(*BUNDLED)], 0, claims)
-    got = simulate(
-        cache[chosen["cheap_key"]], cache[chosen["full_key"]], chosen["m"], claims, chosen["merge"]
-    )
+    got = simulate(cache[chosen["cheap_key"]], cache[chosen["full_key"]], chosen["m"], claims)
     # Not a choice: where the loss comes from (the same scores, every candidate read whole).
     whole = simulate(cache[chosen["full_key"]], cache[chosen["full_key"]], 0, claims)
     tests = {

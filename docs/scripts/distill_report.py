@@ -175,9 +175,9 @@ def render_cascade(
     ]
     for row in record["rows"]:
         is_chosen = chosen is not None and all(
-            row[k] == chosen[k] for k in ("cheap_key", "full_key", "m", "merge")
+            row[k] == chosen[k] for k in ("cheap_key", "full_key", "m")
         )
-        if row["merge"] != "scores" or row["full"] != "256:windows":
+        if row["full"] != "256:windows":
             continue
         if row["m"] not in SHOWN and not is_chosen:
             continue

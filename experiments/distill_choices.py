@@ -94,15 +94,16 @@ def measure(
 
 
 def claims_of(data: Path, subset: str = "validation") -> tuple[list[Any], dict[str, Any]]:
-    """The ``subset`` (validation slice or dev) claims with their dense top-20, and the first
-    stage's figures on them (means, and under ``per_claim`` each claim's)."""
+    """The ``subset`` (``validation`` slice, ``fit``: the training claims without it, or
+    ``dev``) claims with their dense top-20, and the first stage's figures on them (means, and
+    under ``per_claim`` each claim's)."""
     from rerank_plugins.evaluation.beir import dev_train_split, load_beir, validation_split
     from rerank_plugins.evaluation.candidates import query_candidates
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
     dataset = load_beir(data, split="train")
     dev, train = dev_train_split(dataset)
-    ids = dev if subset == "dev" else validation_split(train)[0]
+    ids = dev if subset == "dev" else validation_split(train)[subset == "fit"]
     found = query_candidates(dataset, queries=ids, depth=K)
     claims = [(c.query, list(c.ids), list(c.texts), c.judgements) for c in found]
     ndcg = [ndcg_at(ids, qrels, 10) for _, ids, _, qrels in claims]

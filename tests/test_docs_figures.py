@@ -87,6 +87,13 @@ def _distill_cascade() -> str:
     )
 
 
+def _distill_early_exit() -> str:
+    screen = _record("screen_student.json") if (RESULTS / "screen_student.json").is_file() else None
+    return _module(ROOT / "docs" / "scripts" / "distill_report.py").render_early_exit(
+        _record("early_exit.json"), screen
+    )
+
+
 def _architecture() -> str:
     return _module(ROOT / "docs" / "scripts" / "architecture.py").render()
 
@@ -101,6 +108,7 @@ GENERATED = {
     "distill-students.md": _distill_students,
     "distill-choices.md": _distill_choices,
     "distill-cascade.md": _distill_cascade,
+    "distill-early-exit.md": _distill_early_exit,
 }
 
 

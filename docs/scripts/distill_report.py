@@ -13,7 +13,10 @@ record; with ``--render`` it rewrites the table from the record alone (no runs n
 ``docs/assets/tables/distill-choices.md``: each model at each length and window setting; with
 ``benchmarks/results/cascade.json`` (``experiments/cascade.py``, and its dev check
 ``cascade_dev.json``), ``docs/assets/tables/distill-cascade.md``: a first pass over every
-candidate, then windows over the top few.
+candidate, then windows over the top few; with ``benchmarks/results/early_exit.json``
+(``experiments/early_exit.py``, and ``screen_student.json`` of ``experiments/screen_student.py``),
+``docs/assets/tables/distill-early-exit.md``: a screen on the teacher's first layers, then the
+teacher's full read of the few it keeps.
 
 Run: ``python docs/scripts/distill_report.py`` (after ``bash experiments/distill_students.sh
 SCIFACT_DIR``, or while it runs: a run stopped early shows the validations it reached).
@@ -37,6 +40,13 @@ CASCADE = ROOT / "benchmarks" / "results" / "cascade.json"
 CASCADE_DEV = ROOT / "benchmarks" / "results" / "cascade_dev.json"
 CASCADE_TIME = ROOT / "benchmarks" / "results" / "cascade_time.json"
 CASCADE_TABLE = ROOT / "docs" / "assets" / "tables" / "distill-cascade.md"
+EARLY_EXIT = ROOT / "benchmarks" / "results" / "early_exit.json"
+SCREEN = ROOT / "benchmarks" / "results" / "screen_student.json"
+EARLY_EXIT_TABLE = ROOT / "docs" / "assets" / "tables" / "distill-early-exit.md"
+EXIT_SHOWN = ((0, "first stage"), (1, "ridge"), (2, "ridge"), (3, "ridge"), (1, "head"),
+              (2, "head"))  # fmt: skip
+"""The (layers, probe) pairs the early-exit table shows, at the ``m`` of :data:`KEPT`."""
+KEPT = (4, 6, 8, 10)
 SHOWN = (0, 2, 3, 4, 6, 8)
 """The numbers of candidates read whole that the cascade table shows (the chosen one too)."""
 SELECTION = ROOT / "benchmarks" / "results" / "bundled_selection.json"
@@ -242,6 +252,53 @@ def render_cascade(
     return "\n".join(lines) + "\n"
 
 
+def render_early_exit(record: dict[str, Any], screen: dict[str, Any] | None = None) -> str:
+    """Early exit inside the teacher (``experiments/early_exit.py``): a probe on its first
+    layers picks the candidates that run the rest; with ``screen``, a trained 1- or 2-layer
+    screen in its place (``experiments/screen_student.py``, its last epoch)."""
+    teacher, chosen = record["teacher"], record["chosen"]
+    lines = [
+        "| screen | layers it runs on every window | candidates the teacher finishes | nDCG@10 "
+        "| P@3 | x teacher's work |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| none (the teacher, bundled setting) | 6 | 20 | {teacher['ndcg@10']:.3f} | "
+        f"{teacher['p@3']:.3f} | 1.00 |",
+    ]
+    names = {"first stage": "the first stage's order", "ridge": "ridge probe ([CLS], mean)",
+             "head": "the teacher's head, refit ([CLS])"}  # fmt: skip
+    for k, probe in EXIT_SHOWN:
+        merge = "kept-first" if k == 0 else "score"
+        for row in record["rows"]:
+            if (row["k"], row["probe"], row["merge"]) == (k, probe, merge) and row["m"] in KEPT:
+                lines.append(
+                    f"| {names[probe]} | {k} | top {row['m']} | {row['ndcg@10']:.3f} | "
+                    f"{row['p@3']:.3f} | {row['cost']:.2f} |"
+                )
+    if screen is not None:
+        last = screen["epochs"][-1]
+        for row in last["rows"]:
+            if row["merge"] == "score" and row["m"] in (0, 2, 3, 4):
+                lines.append(
+                    f"| a trained {screen['layers']}-layer screen (epoch {last['epoch']}) | "
+                    f"{screen['layers']} | top {row['m']} | {row['ndcg@10']:.3f} | "
+                    f"{row['p@3']:.3f} | {row['cost']:.2f} |"
+                )
+    verdict = (
+        f"Chosen: {chosen['probe']} after layer {chosen['k']}, the top {chosen['m']}."
+        if chosen
+        else "No setting is within 0.010 of the teacher on both at 0.55 of its work or less, "
+        "so nothing is chosen and dev is not measured."
+    )
+    lines += [
+        "",
+        f"{record['protocol']}. The candidates the teacher finishes take its score; the others "
+        "keep the screen's (fit to the teacher's logit: one scale; the record also holds the "
+        "kept ones ranked first). Work: tokens times layers, every window, against the "
+        f"teacher's at its bundled setting. {verdict}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill")
@@ -275,6 +332,10 @@ def main() -> None:
         )
         CASCADE_TABLE.write_text(render_cascade(json.loads(CASCADE.read_text()), dev, timing))
         print(CASCADE_TABLE.read_text(), end="")
+    if EARLY_EXIT.is_file():
+        screen = json.loads(SCREEN.read_text()) if SCREEN.is_file() else None
+        EARLY_EXIT_TABLE.write_text(render_early_exit(json.loads(EARLY_EXIT.read_text()), screen))
+        print(EARLY_EXIT_TABLE.read_text(), end="")
 
 
 if __name__ == "__main__":

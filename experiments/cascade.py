@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_choices import MAX_COST, TEACHER, WITHIN, claims_of, encoder_depth
+from distill_choices import MAX_COST, TEACHER, WITHIN, chosen_of, claims_of, encoder_depth
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = (TEACHER, 256, "windows")
@@ -194,9 +194,7 @@ def _dev(args: argparse.Namespace) -> dict[str, Any]:
     """The validation record's choice, measured once on dev, with the paired tests."""
     from rerank_plugins.evaluation.stats import paired_t_test
 
-    chosen = json.loads(args.dev_check.read_text())["chosen"]
-    if chosen is None:
-        raise SystemExit(f"{args.dev_check} chose nothing: there is nothing to check on dev")
+    chosen = chosen_of(args.dev_check)
     claims, first = claims_of(args.data, "dev")
     settings = [("teacher", *BUNDLED)]
     for k in (chosen["cheap_key"], chosen["full_key"]):

@@ -113,6 +113,14 @@ def claims_of(data: Path, subset: str = "validation") -> tuple[list[Any], dict[s
     return claims, first
 
 
+def chosen_of(record: Path) -> dict[str, Any]:
+    """The choice a validation record made, for its one dev check (an exit if it chose none)."""
+    chosen: dict[str, Any] | None = json.loads(record.read_text())["chosen"]
+    if chosen is None:
+        raise SystemExit(f"{record} chose nothing: there is nothing to check on dev")
+    return chosen
+
+
 def _choose(
     teacher: dict[str, Any], rows: list[dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_choices import MAX_COST, TEACHER, WITHIN, claims_of
+from distill_choices import MAX_COST, TEACHER, WITHIN, chosen_of, claims_of
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "early_exit"
@@ -334,9 +334,7 @@ def dev_check(args: argparse.Namespace) -> dict[str, Any]:
     """The validation record's choice, measured once on dev, with the paired tests."""
     from rerank_plugins.evaluation.stats import paired_t_test
 
-    chosen = json.loads(args.choice.read_text())["chosen"]
-    if chosen is None:
-        raise SystemExit(f"{args.choice} chose nothing: there is nothing to check on dev")
+    chosen = chosen_of(args.choice)
     fit, dev = _load(RUNS / "fit.npz"), _load(RUNS / "dev.npz")
     k, m, kind, merge = chosen["k"], chosen["m"], chosen["probe"], chosen["merge"]
     probe = make_probe(kind, fit, k, teacher_head() if kind == "head" else None) if k else None

@@ -114,7 +114,7 @@ def features(data: Path, subset: str, limit: int | None, out: Path) -> None:
     print(f"wrote {out}: {len(rows['claim'])} windows of {len(claims)} claims", flush=True)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise SystemExit(f"{path} is missing: run the features phase for that subset first")
     with np.load(path) as f:
@@ -213,7 +213,7 @@ def _ridge(z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, floa
     return w, b
 
 
-def _per_candidate(values: np.ndarray, windows: dict[str, Any], c: int, n: int) -> list[float]:
+def per_candidate(values: np.ndarray, windows: dict[str, Any], c: int, n: int) -> list[float]:
     """The best window's value of each of claim ``c``'s ``n`` candidates."""
     at = windows["claim"] == c
     best = [-np.inf] * n
@@ -223,21 +223,24 @@ def _per_candidate(values: np.ndarray, windows: dict[str, Any], c: int, n: int) 
 
 
 def simulate(windows: dict[str, Any], probe_scores: np.ndarray | None, k: int, m: int,
-             merge: str = "kept-first", depth: int = 6) -> dict[str, Any]:  # fmt: skip
+             merge: str = "kept-first", *, carry: bool = True,
+             depth: int = 6) -> dict[str, Any]:  # fmt: skip
     """Layers 1..k for every window, the rest for the top ``m`` candidates (by the probe, or
     by the first stage where ``k`` is 0): quality and work. ``merge``: ``kept-first`` ranks
     the kept ones first (by the teacher), then the rest (by the probe); ``score`` ranks all by
-    their latest score (the probe is fit to the teacher's logit: one scale)."""
+    their latest score (the probe is fit to the teacher's logit: one scale). ``carry``: the
+    kept ones go on from layer ``k`` (a probe on the teacher's own layers); else they run all
+    the teacher's layers (a screen with layers of its own)."""
     from rerank_plugins.evaluation.metrics import ndcg_at, precision_at
 
     ndcg, p3, work = [], [], []
     for c, claim in enumerate(windows["meta"]):
         ids, n = claim["ids"], len(claim["ids"])
-        final = _per_candidate(windows["logit"], windows, c, n)
+        final = per_candidate(windows["logit"], windows, c, n)
         if k == 0 or probe_scores is None:
             first: list[float] = [-float(i) for i in range(n)]  # the first stage's order
         else:
-            first = _per_candidate(probe_scores, windows, c, n)
+            first = per_candidate(probe_scores, windows, c, n)
         order = sorted(range(n), key=lambda i: -first[i])
         kept, rest = order[:m], order[m:]
         if merge == "score" and k:
@@ -250,7 +253,7 @@ def simulate(windows: dict[str, Any], probe_scores: np.ndarray | None, k: int, m
         at = windows["claim"] == c
         tokens = np.zeros(n)
         np.add.at(tokens, windows["owner"][at], windows["tokens"][at])
-        work.append(tokens.sum() * k + tokens[kept].sum() * (depth - k))
+        work.append(tokens.sum() * k + tokens[kept].sum() * (depth - k if carry else depth))
     return {"ndcg@10": statistics.fmean(ndcg), "p@3": statistics.fmean(p3),
             "layer_tokens": statistics.fmean(work),
             "per_claim": {"ndcg@10": ndcg, "p@3": p3}}  # fmt: skip
@@ -286,9 +289,27 @@ def _grid(windows: dict[str, Any], probes: dict[str, dict[int, Any]]) -> list[di
     return rows
 
 
-def _holds(row: dict[str, Any], teacher: dict[str, Any]) -> bool:
+def holds(row: dict[str, Any], teacher: dict[str, Any]) -> bool:
     return (row["ndcg@10"] >= teacher["ndcg@10"] - WITHIN
             and row["p@3"] >= teacher["p@3"] - WITHIN)  # fmt: skip
+
+
+def choose_stable(rows: list[dict[str, Any]], teacher: dict[str, Any]) -> dict[str, Any] | None:
+    """The rule: the least work at ``MAX_COST`` or less within ``WITHIN`` of the teacher whose
+    neighbours hold too (every larger ``m`` of the same screen up to ``STABLE_TO``)."""
+    same = ("probe", "k", "merge")
+    good = [
+        r
+        for r in rows
+        if r["cost"] <= MAX_COST
+        and all(
+            holds(s, teacher)
+            for s in rows
+            if all(s.get(f) == r.get(f) for f in same) and r["m"] <= s["m"] <= 20
+            and s["cost"] <= STABLE_TO
+        )
+    ]  # fmt: skip
+    return min(good, key=lambda r: (r["cost"], -r["ndcg@10"]), default=None)
 
 
 def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -296,21 +317,17 @@ def _brief(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def choose(args: argparse.Namespace) -> dict[str, Any]:
-    fit = _load(RUNS / "fit.npz")
-    validation = _load(RUNS / "validation.npz")
+    from rerank_plugins.scorers.local import cpu_name
+
+    fit = load(RUNS / "fit.npz")
+    validation = load(RUNS / "validation.npz")
     probes = {kind: _probes(fit, kind) for kind in KINDS}
     teacher = simulate(validation, None, 0, 20)
     rows = _grid(validation, probes)
-    good = []
-    for r in rows:
-        later = [s for s in rows if (s["probe"], s["k"], s["merge"]) == (r["probe"], r["k"],
-                 r["merge"]) and r["m"] <= s["m"] and s["cost"] <= STABLE_TO]  # fmt: skip
-        if r["cost"] <= MAX_COST and all(_holds(s, teacher) for s in later):
-            good.append(r)
-    chosen = min(good, key=lambda r: (r["cost"], -r["ndcg@10"]), default=None)
+    chosen = choose_stable(rows, teacher)
     for r in rows:
         if r["cost"] <= 0.75:
-            mark = " <- chosen" if r is chosen else (" holds" if _holds(r, teacher) else "")
+            mark = " <- chosen" if r is chosen else (" holds" if holds(r, teacher) else "")
             print(
                 f"{r['probe']:11} {r['merge']:10} k {r['k']} top {r['m']:2}: "
                 f"nDCG@10 {r['ndcg@10']:.4f} P@3 {r['p@3']:.4f} cost {r['cost']:.3f}{mark}"
@@ -327,6 +344,7 @@ def choose(args: argparse.Namespace) -> dict[str, Any]:
         "teacher": teacher,
         "rows": [_brief(r) for r in rows],
         "chosen": chosen,
+        "cpu": cpu_name(),
     }
 
 
@@ -335,7 +353,7 @@ def dev_check(args: argparse.Namespace) -> dict[str, Any]:
     from rerank_plugins.evaluation.stats import paired_t_test
 
     chosen = chosen_of(args.choice)
-    fit, dev = _load(RUNS / "fit.npz"), _load(RUNS / "dev.npz")
+    fit, dev = load(RUNS / "fit.npz"), load(RUNS / "dev.npz")
     k, m, kind, merge = chosen["k"], chosen["m"], chosen["probe"], chosen["merge"]
     probe = make_probe(kind, fit, k, teacher_head() if kind == "head" else None) if k else None
     teacher = simulate(dev, None, 0, 20)

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_choices import MAX_COST, TEACHER, claims_of
-from early_exit import RUNS, STABLE_TO, _holds, _load, simulate
+from distill_choices import TEACHER, claims_of
+from early_exit import RUNS, choose_stable, load, simulate
 
 
 def windows_of(data: Path, subset: str, count: int, engine: Any, scorer: Any) -> list[Any]:
@@ -76,40 +76,23 @@ def score(model: Any, pairs: list[Any], size: int = 64) -> np.ndarray:
 
 
 def grid(validation: dict[str, Any], screen: np.ndarray, k: int) -> list[dict[str, Any]]:
+    """The cascade at every ``m`` and merge; the screen's layers are its own, so the kept
+    candidates run all six of the teacher's."""
     teacher = simulate(validation, None, 0, 20)
     rows = []
     for merge in ("kept-first", "score"):
         for m in range(21):
-            row = simulate(validation, screen, k, m, merge)
-            # The screen's layers are its own: the kept ones run all six of the teacher's.
-            row["layer_tokens"] += _kept_tokens(validation, screen, m) * k
-            rows.append(
-                row | {"k": k, "merge": merge, "m": m,
-                       "cost": row["layer_tokens"] / teacher["layer_tokens"]}
-            )  # fmt: skip
+            row = simulate(validation, screen, k, m, merge, carry=False)
+            cost = row["layer_tokens"] / teacher["layer_tokens"]
+            rows.append(row | {"k": k, "merge": merge, "m": m, "cost": cost})
     return rows
-
-
-def _kept_tokens(validation: dict[str, Any], screen: np.ndarray, m: int) -> float:
-    """Mean tokens a claim of the ``m`` candidates the screen keeps (their windows)."""
-    from early_exit import _per_candidate
-
-    total = 0.0
-    for c, claim in enumerate(validation["meta"]):
-        n = len(claim["ids"])
-        best = _per_candidate(screen, validation, c, n)
-        kept = sorted(range(n), key=lambda i: -best[i])[:m]
-        at = validation["claim"] == c
-        tokens = np.zeros(n)
-        np.add.at(tokens, validation["owner"][at], validation["tokens"][at])
-        total += tokens[kept].sum()
-    return total / len(validation["meta"])
 
 
 def main() -> None:
     import torch
 
     from rerank_plugins import CrossEncoderScorer
+    from rerank_plugins.scorers.local import cpu_name
     from rerank_plugins.training.distill import load_teacher, make_student
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -123,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     rng = random.Random(0)
-    fit, validation = _load(RUNS / "fit.npz"), _load(RUNS / "validation.npz")
+    fit, validation = load(RUNS / "fit.npz"), load(RUNS / "validation.npz")
     scorer = CrossEncoderScorer(
         TEACHER, runtime="torch", max_length=256, long_passages="windows", calibration=None
     )
@@ -156,13 +139,7 @@ def main() -> None:
         rows = grid(validation, screen, args.layers)
         mse = float(((screen - validation["logit"]) ** 2).mean())
         teacher = simulate(validation, None, 0, 20)
-        good = []
-        for r in rows:
-            later = [s for s in rows if s["merge"] == r["merge"] and r["m"] <= s["m"]
-                     and s["cost"] <= STABLE_TO]  # fmt: skip
-            if r["cost"] <= MAX_COST and all(_holds(s, teacher) for s in later):
-                good.append(r)
-        chosen = min(good, key=lambda r: (r["cost"], -r["ndcg@10"]), default=None)
+        chosen = choose_stable(rows, teacher)
         print(f"epoch {epoch + 1}: {time.perf_counter() - started:.0f} s, validation MSE "
               f"{mse:.3f}", flush=True)  # fmt: skip
         for r in rows:
@@ -177,7 +154,8 @@ def main() -> None:
             args.save.mkdir(parents=True, exist_ok=True)
             model.save_pretrained(args.save)
             student.tokenizer.save_pretrained(args.save)
-    record = {"protocol": "validation slice, dense top-20; screen trained on the windows of the "
+    record = {"cpu": cpu_name(),
+              "protocol": "validation slice, dense top-20; screen trained on the windows of the "
               f"first {len(fit['meta'])} fit claims to the teacher's logits; teacher "
               f"{teacher['ndcg@10']:.4f} / {teacher['p@3']:.4f}", "layers": args.layers,
               "lr": args.lr, "batch": args.batch, "epochs": epochs}  # fmt: skip
